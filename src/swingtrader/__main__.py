@@ -1,0 +1,3 @@
+from swingtrader.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,212 @@
+"""The broker protocol and its domain types. Adapters translate to and from these at the edge.
+
+Prices are `Decimal`; quantities are `int`; times are aware datetimes; symbols are canonical NSE symbols
+(`RELIANCE`, `M&M`), never broker trading symbols (`RELIANCE-EQ`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import SecretStr
+
+from swingtrader.broker.errors import (
+    AmbiguousOutcome,
+    BrokerError,
+    BrokerUnavailable,
+    LoginFailed,
+    MalformedResponse,
+    OrderCompleted,
+    OrderRejected,
+    RateLimited,
+    SessionExpired,
+)
+
+__all__ = [
+    "AmbiguousOutcome",
+    "Broker",
+    "BrokerError",
+    "BrokerUnavailable",
+    "Fill",
+    "Funds",
+    "Holding",
+    "LoginFailed",
+    "MalformedResponse",
+    "Order",
+    "OrderCompleted",
+    "OrderRejected",
+    "OrderRequest",
+    "OrderStatus",
+    "OrderType",
+    "Quote",
+    "RateLimited",
+    "SessionExpired",
+    "SessionInfo",
+    "Side",
+]
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderType(StrEnum):
+    LIMIT = "LIMIT"
+    MARKET = "MARKET"
+
+
+class OrderStatus(StrEnum):
+    """The closed set of broker order states. `PENDING` covers accepted-not-yet-live (AMO queued,
+    validation pending); a partial fill is `OPEN` with `filled_quantity > 0`."""
+
+    PENDING = "PENDING"
+    OPEN = "OPEN"
+    FILLED = "FILLED"
+    CANCELLED = "CANCELLED"
+    REJECTED = "REJECTED"
+
+    @property
+    def is_active(self) -> bool:
+        return self in (OrderStatus.PENDING, OrderStatus.OPEN)
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A logged-in session. `expires_at` drives the proactive re-login."""
+
+    token: SecretStr
+    expires_at: datetime
+    user: str = ""
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """A new order. `tag` is the deterministic client tag (Kotak `ig`, echoed as `GuiOrdId`)."""
+
+    symbol: str
+    side: Side
+    quantity: int
+    order_type: OrderType
+    price: Decimal | None
+    tag: str
+    amo: bool = False
+    product: str = "CNC"
+    validity: str = "DAY"
+
+    def __post_init__(self) -> None:
+        if self.quantity <= 0:
+            raise ValueError(f"order quantity must be positive, got {self.quantity}")
+        if self.order_type is OrderType.LIMIT and (self.price is None or self.price <= 0):
+            raise ValueError("a LIMIT order needs a positive price")
+
+
+@dataclass(frozen=True)
+class Order:
+    """One row of the broker's order book."""
+
+    order_id: str
+    tag: str | None
+    symbol: str
+    side: Side
+    quantity: int
+    order_type: OrderType
+    price: Decimal | None
+    status: OrderStatus
+    filled_quantity: int = 0
+    average_price: Decimal | None = None
+    amo: bool = False
+    placed_at: datetime | None = None
+    reject_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One execution (a trade-book row)."""
+
+    order_id: str
+    tag: str | None
+    symbol: str
+    side: Side
+    quantity: int
+    price: Decimal
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Holding:
+    """Delivery holdings. `sellable_quantity` excludes shares still settling (T+1)."""
+
+    symbol: str
+    quantity: int
+    sellable_quantity: int
+    average_price: Decimal
+    close_price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Funds:
+    """Cash available for new delivery buys, after blocked margin."""
+
+    available_cash: Decimal
+    extra: dict[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The last traded price and, where known, the day's price band."""
+
+    symbol: str
+    ltp: Decimal
+    lower_band: Decimal | None = None
+    upper_band: Decimal | None = None
+    prev_close: Decimal | None = None
+
+
+class Broker(Protocol):
+    """What the service needs from a broker. Every method raises a `BrokerError` subclass on failure
+    and never returns an empty result in place of an error."""
+
+    name: str
+
+    def login(self) -> SessionInfo:
+        """Log in (fresh credentials every time) and start using the new session."""
+        ...
+
+    def place_order(self, request: OrderRequest) -> str:
+        """Send a new order; return the broker's order id."""
+        ...
+
+    def modify_order(
+        self, order_id: str, *, quantity: int, price: Decimal | None, order_type: OrderType
+    ) -> None:
+        """Change an open order's quantity and price. `OrderCompleted` if it already filled."""
+        ...
+
+    def cancel_order(self, order_id: str) -> None:
+        """Cancel an open order. `OrderCompleted` if it already filled."""
+        ...
+
+    def orders(self) -> list[Order]:
+        """Today's order book (an empty book is an empty list, a failure is an exception)."""
+        ...
+
+    def fills(self) -> list[Fill]:
+        """Today's executions."""
+        ...
+
+    def holdings(self) -> list[Holding]:
+        """Delivery holdings."""
+        ...
+
+    def funds(self) -> Funds:
+        """Cash available for delivery buys."""
+        ...
+
+    def quotes(self, symbols: list[str]) -> dict[str, Quote]:
+        """Last prices for the symbols (batched by the adapter as the broker requires)."""
+        ...

@@ -1,0 +1,1 @@
+"""Command handlers: each module has `main(args: argparse.Namespace) -> int`, imported only when used."""
