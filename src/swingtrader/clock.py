@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 IST = ZoneInfo("Asia/Kolkata")
-UTC = timezone.utc
+
 
 __all__ = ["IST", "UTC", "Clock", "LiveClock", "SimClock", "ist_date"]
 
