@@ -1,0 +1,129 @@
+"""Intraday prices for the paper exchange, derived from daily bars.
+
+The path of a session (documented contract, used for simulated fills):
+- before the session opens the price is the previous close; after it closes, the day's close;
+- inside the session it moves in straight lines through four points spread evenly over the session:
+  a down day (close < open) goes open -> high -> low -> close, an up day (close >= open)
+  goes open -> low -> high -> close. So a down day visits its high before its low, an up day its low
+  before its high, and every price between the day's low and high is reached at some minute;
+- a day with no bar (live paper mode past the data's end) stays flat at the last known close.
+Prices are exact `Decimal`s rounded to the tick (nearest).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from bisect import bisect_left
+from decimal import Decimal
+from typing import Protocol
+from collections.abc import Callable
+
+from swingtrader.market.ticks import round_to_tick
+
+_ONE_DAY = timedelta(days=1)
+
+
+class DailyBars(Protocol):
+    """What the path needs from a bar source."""
+
+    def bar_on(self, symbol: str, day: date) -> tuple[float, float, float, float, float] | None: ...
+
+    def last_close_before(self, symbol: str, day: date) -> float | None: ...
+
+
+class IntradayPath:
+    """Price of a symbol at any moment of a session, and the range it covered between two moments."""
+
+    def __init__(self, bars: DailyBars, session_bounds: Callable[[date], tuple[datetime, datetime] | None]) -> None:
+        """`session_bounds(day) -> (open, close)` aware datetimes, or None on a closed day."""
+        self._bars = bars
+        self._bounds = session_bounds
+
+    def _points(self, symbol: str, day: date) -> list[tuple[datetime, float]] | None:
+        bounds = self._bounds(day)
+        bar = self._bars.bar_on(symbol, day)
+        if bounds is None or bar is None:
+            return None
+        o, h, low, c = bar[0], bar[1], bar[2], bar[3]
+        start, end = bounds
+        span = end - start
+        mid = (h, low) if c < o else (low, h)
+        return [(start, o), (start + span / 3, mid[0]), (start + span * 2 / 3, mid[1]), (end, c)]
+
+    def price_at(self, symbol: str, day: date, moment: datetime) -> Decimal | None:
+        """The path price at `moment` on trading `day` (pre-open: previous close)."""
+        pts = self._points(symbol, day)
+        if pts is None:
+            last = self._bars.last_close_before(symbol, day + _ONE_DAY)
+            return None if last is None else self._round(last, day)
+        if moment < pts[0][0]:
+            prev = self._bars.last_close_before(symbol, day)
+            return self._round(prev if prev is not None else pts[0][1], day)
+        return self._round(_interpolate(pts, moment), day)
+
+    def open_price(self, symbol: str, day: date) -> Decimal | None:
+        bar = self._bars.bar_on(symbol, day)
+        return None if bar is None else self._round(bar[0], day)
+
+    def prev_close(self, symbol: str, day: date) -> Decimal | None:
+        prev = self._bars.last_close_before(symbol, day)
+        return None if prev is None else self._round(prev, day)
+
+    def range_between(self, symbol: str, day: date, t0: datetime, t1: datetime) -> tuple[Decimal, Decimal] | None:
+        """(low, high) of the path over [t0, t1] within the session, or None outside it / without a bar."""
+        pts = self._points(symbol, day)
+        if pts is None:
+            return None
+        start, end = pts[0][0], pts[-1][0]
+        t0, t1 = max(t0, start), min(t1, end)
+        if t1 < t0:
+            return None
+        values = [_interpolate(pts, t0), _interpolate(pts, t1)] + [p for t, p in pts if t0 < t < t1]
+        return self._round(min(values), day), self._round(max(values), day)
+
+    @staticmethod
+    def _round(value: float, day: date) -> Decimal:
+        return round_to_tick(Decimal(repr(float(value))), day, "nearest")
+
+
+def _interpolate(pts: list[tuple[datetime, float]], moment: datetime) -> float:
+    if moment <= pts[0][0]:
+        return pts[0][1]
+    for (ta, pa), (tb, pb) in zip(pts, pts[1:], strict=False):
+        if moment <= tb:
+            frac = (moment - ta) / (tb - ta)
+            return pa + (pb - pa) * frac
+    return pts[-1][1]
+
+
+
+class BarLookup:
+    """Adapts a `BarSource` (full-history arrays per symbol) to the per-day lookups the path needs."""
+
+    def __init__(self, source) -> None:  # noqa: ANN001 - any BarSource
+        self._source = source
+        self._by_symbol: dict[str, tuple[list[date], dict[date, tuple[float, ...]]]] = {}
+
+    def _symbol(self, symbol: str) -> tuple[list[date], dict[date, tuple[float, ...]]]:
+        cached = self._by_symbol.get(symbol)
+        if cached is None:
+            try:
+                bars = self._source.bars(symbol)
+            except KeyError:
+                cached = ([], {})
+            else:
+                days = [d.item() for d in bars.dates.astype("datetime64[D]")]
+                vol = bars.volume if bars.volume is not None else [0.0] * len(days)
+                rows = zip(bars.open.tolist(), bars.high.tolist(), bars.low.tolist(), bars.close.tolist(), list(vol),
+                           strict=True)
+                cached = (days, dict(zip(days, rows, strict=True)))
+            self._by_symbol[symbol] = cached
+        return cached
+
+    def bar_on(self, symbol: str, day: date) -> tuple[float, ...] | None:
+        return self._symbol(symbol)[1].get(day)
+
+    def last_close_before(self, symbol: str, day: date) -> float | None:
+        days, rows = self._symbol(symbol)
+        i = bisect_left(days, day)
+        return None if i == 0 else rows[days[i - 1]][3]

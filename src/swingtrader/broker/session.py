@@ -1,0 +1,159 @@
+"""`SessionManager`: every broker call shares one logged-in session.
+
+- Logs in lazily on the first call, and again proactively when the token is within `refresh_margin` of its
+  expiry (no call is made on a token known to be expired).
+- On `SessionExpired` from any caller, exactly one re-login runs (single flight); concurrent callers wait for it.
+  Reads are then retried once. Writes are not retried: the caller gets `AmbiguousOutcome` and resolves the
+  order by its client tag (the order manager does this).
+- Counts logins and records each login event through `on_event(event, detail)`.
+- After `max_login_failures` consecutive failed logins it stops trying and raises `LoginFailed` until
+  `reset_failures()` (a human must look: wrong MPIN, locked account).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TypeVar
+
+from swingtrader.broker.base import (
+    AmbiguousOutcome,
+    Broker,
+    Fill,
+    Funds,
+    Holding,
+    LoginFailed,
+    Order,
+    OrderRequest,
+    OrderType,
+    Quote,
+    SessionExpired,
+    SessionInfo,
+)
+from swingtrader.clock import Clock
+
+T = TypeVar("T")
+
+
+class SessionManager:
+    """A `Broker` that wraps another and owns its login."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        clock: Clock,
+        *,
+        refresh_margin: timedelta = timedelta(minutes=5),
+        max_login_failures: int = 3,
+        on_event: Callable[[str, str], None] | None = None,
+        on_secret: Callable[[str], None] | None = None,
+    ) -> None:
+        self._broker = broker
+        self._clock = clock
+        self._margin = refresh_margin
+        self._max_failures = max_login_failures
+        self._on_event = on_event or (lambda _e, _d: None)
+        self._on_secret = on_secret or (lambda _s: None)
+        self._lock = threading.Lock()
+        self._info: SessionInfo | None = None
+        self._generation = 0
+        self._failures = 0
+        self.logins = 0
+        self.name = broker.name
+
+    # ---- session -------------------------------------------------------------------------------------
+    @property
+    def session(self) -> SessionInfo | None:
+        return self._info
+
+    def login(self) -> SessionInfo:
+        """Force a fresh login now (e.g. the dashboard's "re-login" action)."""
+        with self._lock:
+            return self._login_locked()
+
+    def reset_failures(self) -> None:
+        self._failures = 0
+
+    def _login_locked(self) -> SessionInfo:
+        if self._failures >= self._max_failures:
+            raise LoginFailed(
+                f"{self._failures} consecutive login failures: not trying again until a human checks the credentials"
+            )
+        try:
+            info = self._broker.login()
+        except LoginFailed as exc:
+            self._failures += 1
+            self._on_event("login_failed", str(exc))
+            raise
+        self._failures = 0
+        self._info = info
+        self._generation += 1
+        self.logins += 1
+        self._on_secret(info.token.get_secret_value())
+        self._on_event("login", f"expires {info.expires_at.isoformat()}")
+        return info
+
+    def _ensure(self) -> int:
+        """Make sure a fresh-enough session exists; return its generation."""
+        info = self._info
+        if info is not None and self._clock.now() < info.expires_at - self._margin:
+            return self._generation
+        with self._lock:
+            info = self._info
+            if info is None or self._clock.now() >= info.expires_at - self._margin:
+                self._login_locked()
+            return self._generation
+
+    def _relogin_after_expiry(self, seen_generation: int) -> None:
+        with self._lock:
+            if self._generation == seen_generation:  # nobody re-logged in since this caller's attempt
+                self._on_event("expired", "session expired; logging in again")
+                self._login_locked()
+
+    def _read(self, fn: Callable[[], T]) -> T:
+        gen = self._ensure()
+        try:
+            return fn()
+        except SessionExpired:
+            self._relogin_after_expiry(gen)
+            return fn()
+
+    def _write(self, fn: Callable[[], T]) -> T:
+        gen = self._ensure()
+        try:
+            return fn()
+        except SessionExpired as exc:
+            self._relogin_after_expiry(gen)
+            raise AmbiguousOutcome(f"session expired during a write; reconcile before resending: {exc}") from None
+
+    # ---- the Broker protocol -----------------------------------------------------------------------------
+    def place_order(self, request: OrderRequest) -> str:
+        return self._write(lambda: self._broker.place_order(request))
+
+    def modify_order(self, order_id: str, *, quantity: int, price: Decimal | None, order_type: OrderType) -> None:
+        self._write(
+            lambda: self._broker.modify_order(order_id, quantity=quantity, price=price, order_type=order_type)
+        )
+
+    def cancel_order(self, order_id: str) -> None:
+        self._write(lambda: self._broker.cancel_order(order_id))
+
+    def orders(self) -> list[Order]:
+        return self._read(self._broker.orders)
+
+    def fills(self) -> list[Fill]:
+        return self._read(self._broker.fills)
+
+    def holdings(self) -> list[Holding]:
+        return self._read(self._broker.holdings)
+
+    def funds(self) -> Funds:
+        return self._read(self._broker.funds)
+
+    def quotes(self, symbols: list[str]) -> dict[str, Quote]:
+        return self._read(lambda: self._broker.quotes(symbols))
+
+    def expires_at(self) -> datetime | None:
+        return None if self._info is None else self._info.expires_at

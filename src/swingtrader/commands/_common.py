@@ -1,0 +1,54 @@
+"""Helpers shared by command handlers: settings, dates and data sources with clear errors."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, NoReturn
+
+
+class UsageError(Exception):
+    """Bad input from the command line: printed as `error: ...`, exit code 2."""
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def parse_date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"{option}: {text!r} is not a date (YYYY-MM-DD)")
+
+
+def settings_or_exit(args: Any, **overrides: Any) -> Any:
+    """Load settings from `--config` and the environment; exit 2 listing every problem."""
+    from swingtrader.config import ConfigError, load_settings
+
+    try:
+        return load_settings(getattr(args, "config", None), **overrides)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def calendar_or_exit(settings: Any) -> Any:
+    from swingtrader.market.calendar import TradingCalendar
+
+    try:
+        return TradingCalendar.load(settings.calendar_override_file, cache_dir=Path(settings.data_dir) / "cache")
+    except (OSError, ValueError) as exc:
+        fail(f"calendar: {exc}")
+
+
+def bars_or_exit(spec: str, settings: Any) -> Any:
+    from swingtrader.market.bars import DataFileError, open_bar_source
+
+    try:
+        return open_bar_source(spec, cache_dir=Path(settings.data_dir) / "cache")
+    except DataFileError as exc:
+        fail(str(exc))

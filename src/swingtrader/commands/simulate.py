@@ -1,0 +1,57 @@
+"""`swingtrader simulate`: replay the service over a date range and print the report."""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from swingtrader.commands._common import bars_or_exit, calendar_or_exit, fail, parse_date, settings_or_exit
+
+
+def main(args: Any) -> int:
+    start = parse_date(args.start, "--start")
+    end = parse_date(args.end, "--end")
+    if end < start:
+        fail("--end is before --start")
+    settings = settings_or_exit(args)
+    try:
+        capital = Decimal(args.capital) if args.capital else settings.initial_capital
+    except InvalidOperation:
+        fail(f"--capital: {args.capital!r} is not a number")
+    if capital <= 0:
+        fail("--capital must be positive")
+    from swingtrader.logs import setup_logging
+
+    redactor = setup_logging(settings, console=False)
+    logging.getLogger().setLevel(logging.WARNING)
+    data = args.data or settings.data
+    bars = bars_or_exit(data, settings)
+    calendar = calendar_or_exit(settings)
+    from swingtrader.market.calendar import CalendarDataMissing
+    from swingtrader.simulate import SimulationMismatch, SimulationSpec, run_simulation
+    from swingtrader.store import StoreError
+
+    spec = SimulationSpec(start, end, str(data), capital)
+    try:
+        result = run_simulation(spec, settings, bars=bars, calendar=calendar,
+                                db=Path(args.db) if args.db else None, broker_kind=args.broker, faults=args.faults,
+                                redact=redactor.redact)
+    except (StoreError, SimulationMismatch, CalendarDataMissing) as exc:
+        fail(str(exc))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        _print_summary(result)
+    return 0
+
+
+def _print_summary(r: dict) -> None:
+    print(f"simulated {r['start']} .. {r['end']}: {r['trading_days']} trading days, {r['logins']} logins")
+    for task, runs in sorted(r["task_runs"].items()):
+        print(f"  {task:22s} " + " ".join(f"{k}={v}" for k, v in runs.items()))
+    print("  orders: " + ", ".join(f"{k}={v}" for k, v in r["orders"].items()))
+    print(f"  trades: {len(r['trades'])}  net P&L {r['pnl']['net']}  charges {r['pnl']['charges']}")
+    print(f"  final equity {r['final_equity']}")

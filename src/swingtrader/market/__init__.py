@@ -1,0 +1,1 @@
+"""Market facts and data: the trading calendar, tick sizes, costs and daily bars."""

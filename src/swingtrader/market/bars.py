@@ -1,0 +1,403 @@
+"""Daily bars: loading, checking and aligning OHLCV history from files, a generator, or Yahoo Finance.
+
+`open_bar_source(spec)` loads everything into memory and returns a `BarSource`. Every problem with a file
+raises `DataFileError`, whose message names the file (and the symbol, line, date and column where they apply).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["MAX_GAP_DAYS", "Bar", "BarSource", "Bars", "DataFileError", "Panel", "open_bar_source"]
+
+PRICE_COLUMNS = ("open", "high", "low", "close")
+MAX_GAP_DAYS = 15
+"""A hole of more than this many calendar days between consecutive bars of a symbol is a gap."""
+
+Bar = tuple[float, float, float, float, float | None]
+"""(open, high, low, close, volume) of one session; volume is None when the data has none."""
+
+
+class DataFileError(Exception):
+    """Market data is missing or malformed. The message names the file (and symbol, line, date, column where it
+    can); callers report it as bad input and do not trade on the data."""
+
+
+@dataclass(frozen=True)
+class Bars:
+    """One symbol's full daily history, sorted by date, one entry per session it traded."""
+
+    symbol: str
+    dates: np.ndarray  # datetime64[D]
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Panel:
+    """All symbols aligned on the sorted union of their dates.
+
+    Price arrays are float64 shaped (len(dates), len(symbols)) with NaN where a symbol has no bar;
+    `volume` is None when the data has none.
+    """
+
+    dates: np.ndarray  # datetime64[D]
+    symbols: tuple[str, ...]
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray | None
+
+
+class BarSource:
+    """Daily bars held in memory. `name` says where they came from; `warnings` lists what loading dropped."""
+
+    def __init__(self, panel: Panel, *, name: str, warnings: Sequence[str] = ()) -> None:
+        self.name = name
+        self.warnings = list(warnings)
+        self._panel = panel
+        self._column = {s: i for i, s in enumerate(panel.symbols)}
+        self._row = {d: i for i, d in enumerate(panel.dates.tolist())}
+
+    def symbols(self) -> list[str]:
+        return list(self._panel.symbols)
+
+    def panel(self) -> Panel:
+        return self._panel
+
+    def bars(self, symbol: str) -> Bars:
+        """The full sorted history of `symbol`; `KeyError` if the source does not have it."""
+        if symbol not in self._column:
+            raise KeyError(f"{self.name}: no bars for symbol {symbol!r}")
+        col, p = self._column[symbol], self._panel
+        rows = np.flatnonzero(~np.isnan(p.close[:, col]))
+
+        def take(a: np.ndarray) -> np.ndarray:
+            return a[rows, col]
+
+        volume = None if p.volume is None else take(p.volume)
+        return Bars(symbol, p.dates[rows], take(p.open), take(p.high), take(p.low), take(p.close), volume)
+
+    def bar_on(self, symbol: str, day: date) -> Bar | None:
+        """The bar of `symbol` on `day`; None if it has none that day (or the source does not know the symbol)."""
+        col, row = self._column.get(symbol), self._row.get(day)
+        if col is None or row is None:
+            return None
+        p = self._panel
+        close = float(p.close[row, col])
+        if close != close:  # NaN: no bar
+            return None
+        volume = None if p.volume is None else float(p.volume[row, col])
+        return float(p.open[row, col]), float(p.high[row, col]), float(p.low[row, col]), close, volume
+
+
+def open_bar_source(
+    spec: str, *, cache_dir: Path | None = None, seed: int = 0, symbols: list[str] | None = None
+) -> BarSource:
+    """Load daily bars from `spec`:
+
+    - a directory of `<SYMBOL>.csv` files (`date,open,high,low,close[,volume]`; the file name is the symbol),
+      where a duplicate, unsorted or more than `MAX_GAP_DAYS` apart date is an error;
+    - a long-format `.csv` / `.csv.gz` (`symbol,date,open,high,low,close[,volume]`), where a symbol with
+      duplicate dates is dropped and one with a gap keeps only its bars after the last gap, each with a warning;
+    - `"synthetic"`: a seeded random walk of 50 symbols over the business days of 2019-2026 (same seed, same bars);
+    - `"bundled"`: the Nifty 50 daily bars shipped with the package;
+    - `"yfinance"`: Yahoo Finance (`SYMBOL.NS`), cached as `<SYMBOL>.csv` in `cache_dir` (needs the extra).
+
+    `symbols` restricts the load to those symbols; asking for one the data does not have is an error.
+    """
+    if spec == "synthetic":
+        return _select(BarSource(_synthetic_panel(seed), name="synthetic"), symbols)
+    if spec == "bundled":
+        with resources.as_file(resources.files("swingtrader") / "data" / "nifty50.csv.gz") as path:
+            return _load_long(path, symbols)
+    if spec == "yfinance":
+        return _load_yfinance(symbols, cache_dir)
+    path = Path(spec)
+    if path.is_dir():
+        return _load_dir(path, symbols)
+    if path.name.endswith((".csv", ".csv.gz")):
+        return _load_long(path, symbols)
+    if not path.exists():
+        raise DataFileError(f"{path}: no such file or directory")
+    raise DataFileError(f"{path}: not a directory of <SYMBOL>.csv files, a .csv/.csv.gz file or 'synthetic'")
+
+
+# --- reading and checking files ---------------------------------------------------------------------------------
+
+
+def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+    """The known columns of a CSV file, prices as float64 and `symbol`/`date` as categories."""
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such file")
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise DataFileError(f"{path}: missing column {', '.join(missing)} (expected {','.join(required)})")
+        wanted = [*required, *(["volume"] if "volume" in header else [])]
+        dtype = {c: ("category" if c in ("symbol", "date") else "float64") for c in wanted}
+        return pd.read_csv(path, usecols=wanted, dtype=dtype, engine="c")
+    except ValueError as exc:
+        raise DataFileError(_locate_bad_number(path, required) or f"{path}: cannot read CSV: {exc}") from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataFileError(f"{path}: cannot read: {exc}") from exc
+
+
+def _locate_bad_number(path: Path, columns: tuple[str, ...]) -> str | None:
+    """Find the first value of a number column that is not a number (the slow path, after a failed read)."""
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, OSError, EOFError, zlib.error):
+        return None
+    for col in [c for c in (*columns, "volume") if c in df.columns and c not in ("symbol", "date")]:
+        parsed = pd.to_numeric(df[col].replace("", "nan"), errors="coerce")
+        bad = parsed.isna() & (df[col] != "")
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            return f"{path}: line {row + 2}: column {col!r}: not a number: {df[col].iloc[row]!r}"
+    return None
+
+
+def _where(path: Path, df: pd.DataFrame, names: Sequence[str] | None, codes: np.ndarray | None) -> Callable[[int], str]:
+    """A function naming the file, line (and symbol) of a row, for error messages."""
+
+    def where(row: int) -> str:
+        symbol = f" ({names[codes[row]]})" if names is not None and codes is not None else ""
+        return f"{path}: line {int(df.index[row]) + 2}{symbol}"
+
+    return where
+
+
+def _parse_days(dates: pd.Series, where: Callable[[int], str]) -> np.ndarray:
+    """`YYYY-MM-DD` strings (a categorical column) as datetime64[D]; an unparseable one is an error."""
+    cat = dates.array
+    cat_days = pd.to_datetime(cat.categories, format="%Y-%m-%d", errors="coerce").to_numpy().astype("datetime64[D]")
+    codes = cat.codes
+    bad = (codes < 0) | np.isnat(cat_days)[codes]
+    if bad.any():
+        row = int(np.argmax(bad))
+        raw = "" if codes[row] < 0 else cat.categories[codes[row]]
+        raise DataFileError(f"{where(row)}: unparseable date {raw!r} (expected YYYY-MM-DD)")
+    return cat_days[codes]
+
+
+def _check_values(df: pd.DataFrame, where: Callable[[int], str]) -> dict[str, np.ndarray]:
+    """The number columns as arrays; NaN/empty, infinite, non-positive prices and negative volume are errors."""
+    out = {}
+    for col in [c for c in (*PRICE_COLUMNS, "volume") if c in df.columns]:
+        x = df[col].to_numpy()
+        bad = ~np.isfinite(x) | ((x <= 0) if col != "volume" else (x < 0))
+        if bad.any():
+            row = int(np.argmax(bad))
+            what = "empty or NaN" if np.isnan(x[row]) else "invalid"
+            raise DataFileError(f"{where(row)}: {what} {col} {x[row]!r} on {df['date'].iloc[row]}")
+        out[col] = x
+    return out
+
+
+def _check_sequence(
+    codes: np.ndarray, days: np.ndarray, names: Sequence[str], label: str, *, lenient: bool
+) -> tuple[np.ndarray, list[str]]:
+    """Check each symbol's dates (rows grouped by symbol) ascend without duplicates or gaps.
+
+    Unsorted dates are always an error. Duplicates and gaps are errors unless `lenient`: then a symbol with
+    duplicates is dropped and one with gaps keeps only its bars after the last gap. Returns (rows to keep,
+    warnings).
+    """
+    same = codes[1:] == codes[:-1]
+    step = np.diff(days.astype(np.int64))
+    after = {kind: np.flatnonzero(same & cond) + 1 for kind, cond in
+             (("back", step < 0), ("dup", step == 0), ("gap", step > MAX_GAP_DAYS))}
+
+    def at(i: int) -> str:
+        return f"{names[codes[i]]} " if lenient else ""
+
+    if after["back"].size:
+        i = int(after["back"][0])
+        raise DataFileError(f"{label}: {at(i)}dates not in ascending order: {days[i]} after {days[i - 1]}")
+    if not lenient and after["dup"].size:
+        raise DataFileError(f"{label}: duplicate date {days[after['dup'][0]]}")
+    if not lenient and after["gap"].size:
+        i = int(after["gap"][0])
+        raise DataFileError(f"{label}: gap of {step[i - 1]} days between {days[i - 1]} and {days[i]} "
+                            f"(more than {MAX_GAP_DAYS})")
+    warnings, keep = [], np.ones(len(codes), dtype=bool)
+    dropped: set[int] = set()
+    for i in after["dup"].tolist():
+        if codes[i] not in dropped:
+            dropped.add(int(codes[i]))
+            warnings.append(f"{label}: {names[codes[i]]}: duplicate date {days[i]}; symbol dropped")
+    last_gap = {int(codes[i]): i for i in after["gap"].tolist() if codes[i] not in dropped}
+    for code, i in last_gap.items():
+        first = int(np.searchsorted(codes, code))
+        keep[first:i] = False
+        warnings.append(f"{label}: {names[code]}: gap of {step[i - 1]} days before {days[i]}; "
+                        f"{i - first} earlier bars dropped")
+    if dropped:
+        keep &= ~np.isin(codes, list(dropped))
+    return keep, warnings
+
+
+def _build_panel(names: Sequence[str], codes: np.ndarray, days: np.ndarray, cols: dict[str, np.ndarray]) -> Panel:
+    """Scatter long rows (symbol code, day, values) into aligned 2-D arrays; symbols without rows are left out."""
+    present = np.bincount(codes, minlength=len(names)) > 0
+    d = days.astype(np.int64)
+    lo = int(d.min())
+    used = np.bincount(d - lo) > 0
+    rows = (np.cumsum(used) - 1)[d - lo]
+    flat = rows * int(present.sum()) + (np.cumsum(present) - 1)[codes]
+    shape = (int(used.sum()), int(present.sum()))
+
+    def scatter(values: np.ndarray) -> np.ndarray:
+        out = np.full(shape[0] * shape[1], np.nan)
+        out[flat] = values
+        return out.reshape(shape)
+
+    return Panel(
+        dates=(np.flatnonzero(used) + lo).astype("datetime64[D]"),
+        symbols=tuple(n for n, p in zip(names, present, strict=True) if p),
+        open=scatter(cols["open"]), high=scatter(cols["high"]), low=scatter(cols["low"]),
+        close=scatter(cols["close"]), volume=scatter(cols["volume"]) if "volume" in cols else None,
+    )
+
+
+def _load_long(path: Path, symbols: list[str] | None) -> BarSource:
+    df = _read_csv(path, ("symbol", "date", *PRICE_COLUMNS))
+    if symbols is not None:
+        missing = sorted(set(symbols) - set(df["symbol"].cat.categories))
+        if missing:
+            raise DataFileError(f"{path}: no bars for symbol {', '.join(missing)}")
+        df = df[df["symbol"].isin(symbols)]
+    if df.empty:
+        raise DataFileError(f"{path}: no bars")
+    codes = df["symbol"].array.codes.astype(np.int64)
+    if (codes < 0).any():
+        raise DataFileError(f"{path}: line {int(df.index[np.argmax(codes < 0)]) + 2}: empty symbol")
+    names = [str(s) for s in df["symbol"].cat.categories]
+    where = _where(path, df, names, codes)
+    days = _parse_days(df["date"], where)
+    cols = _check_values(df, where)
+    if (codes[1:] < codes[:-1]).any():
+        order = np.argsort(codes, kind="stable")
+        codes, days, cols = codes[order], days[order], {k: v[order] for k, v in cols.items()}
+    keep, warnings = _check_sequence(codes, days, names, str(path), lenient=True)
+    if not keep.all():
+        codes, days, cols = codes[keep], days[keep], {k: v[keep] for k, v in cols.items()}
+    return BarSource(_build_panel(names, codes, days, cols), name=str(path), warnings=warnings)
+
+
+def _load_dir(directory: Path, symbols: list[str] | None) -> BarSource:
+    files = sorted(directory.glob("*.csv")) if symbols is None else [directory / f"{s}.csv" for s in sorted(symbols)]
+    if not files:
+        raise DataFileError(f"{directory}: no <SYMBOL>.csv files")
+    names, chunks = [f.name[: -len(".csv")] for f in files], []
+    for path in files:
+        df = _read_csv(path, ("date", *PRICE_COLUMNS))
+        if df.empty:
+            raise DataFileError(f"{path}: no bars")
+        where = _where(path, df, None, None)
+        days = _parse_days(df["date"], where)
+        cols = _check_values(df, where)
+        _check_sequence(np.zeros(len(days), dtype=np.int64), days, names, str(path), lenient=False)
+        chunks.append((days, cols))
+    warnings = []
+    without_volume = [str(f) for f, (_, cols) in zip(files, chunks, strict=True) if "volume" not in cols]
+    if without_volume and len(without_volume) < len(files):
+        warnings.append(f"no volume column in {', '.join(without_volume)}: volume ignored for every symbol")
+    keys = PRICE_COLUMNS if without_volume else (*PRICE_COLUMNS, "volume")
+    codes = np.repeat(np.arange(len(files)), [len(days) for days, _ in chunks])
+    days = np.concatenate([days for days, _ in chunks])
+    cols = {k: np.concatenate([c[k] for _, c in chunks]) for k in keys}
+    return BarSource(_build_panel(names, codes, days, cols), name=str(directory), warnings=warnings)
+
+
+def _select(source: BarSource, symbols: list[str] | None) -> BarSource:
+    if symbols is None:
+        return source
+    p = source.panel()
+    missing = sorted(set(symbols) - set(p.symbols))
+    if missing:
+        raise DataFileError(f"{source.name}: no bars for symbol {', '.join(missing)}")
+    cols = [p.symbols.index(s) for s in sorted(symbols)]
+    sub = Panel(p.dates, tuple(sorted(symbols)), p.open[:, cols], p.high[:, cols], p.low[:, cols],
+                p.close[:, cols], None if p.volume is None else p.volume[:, cols])
+    return BarSource(sub, name=source.name, warnings=source.warnings)
+
+
+# --- generated and downloaded bars -------------------------------------------------------------------------------
+
+
+def _synthetic_panel(seed: int, n_symbols: int = 50) -> Panel:
+    """A random walk with drift, plus dip-and-rebound episodes (about one in 60 days) so the strategy trades.
+
+    Prices are on a 0.05 grid with low <= open, close <= high; volume rises on down days.
+    """
+    rng = np.random.default_rng(seed)
+    days = np.arange(np.datetime64("2019-01-01"), np.datetime64("2027-01-01"))
+    days = days[np.is_busday(days)]
+    n, m = len(days), n_symbols
+    drift = rng.uniform(0.05, 0.30, m) / 252
+    sigma = rng.uniform(0.18, 0.45, m) / np.sqrt(252)
+    returns = drift + sigma * rng.standard_normal((n, m))
+    episodes = rng.uniform(0.01, 0.03, (n, m)) * (rng.random((n, m)) < 1 / 60)
+    for k, weight in enumerate((-1, -1, -1, -1, 0.6, 0.6, 0.6, 0.6, 0.6)):
+        returns[k:] += weight * episodes[: n - k]
+    close = 10 ** rng.uniform(1.5, 3.8, m) * np.exp(np.cumsum(returns, axis=0))
+    prev = np.vstack([close[:1], close[:-1]])
+    open_ = prev * np.exp(0.3 * sigma * rng.standard_normal((n, m)))
+    high = np.maximum(open_, close) * np.exp(0.5 * sigma * np.abs(rng.standard_normal((n, m))))
+    low = np.minimum(open_, close) * np.exp(-0.5 * sigma * np.abs(rng.standard_normal((n, m))))
+
+    def tick(x: np.ndarray) -> np.ndarray:
+        return np.maximum(np.round(x * 20), 1) / 20
+
+    open_, close = tick(open_), tick(close)
+    high, low = np.maximum(tick(high), np.maximum(open_, close)), np.minimum(tick(low), np.minimum(open_, close))
+    base = 10 ** rng.uniform(4.8, 6.7, m)
+    volume = np.round(base * np.exp(0.3 * rng.standard_normal((n, m))) * (1 + 30 * np.maximum(-returns, 0)))
+    symbols = tuple(f"SYN{i + 1:02d}" for i in range(m))
+    return Panel(days, symbols, open_, high, low, close, volume)
+
+
+def _load_yfinance(symbols: list[str] | None, cache_dir: Path | None) -> BarSource:
+    """Download `SYMBOL.NS` daily bars (5 years) into `cache_dir` as `<SYMBOL>.csv`, then load that directory.
+
+    A symbol Yahoo returns nothing for keeps its cached file if there is one, else it is left out with a warning.
+    """
+    try:
+        import yfinance
+    except ImportError as exc:
+        raise DataFileError("the yfinance data source needs an extra: pip install swingtrader[yfinance]") from exc
+    if symbols is None:
+        symbols = open_bar_source("bundled").symbols()
+    cache = cache_dir or Path.home() / ".cache" / "swingtrader" / "yfinance"
+    cache.mkdir(parents=True, exist_ok=True)
+    warnings, have = [], []
+    for symbol in symbols:
+        frame = yfinance.Ticker(f"{symbol}.NS").history(period="5y", auto_adjust=True)
+        target = cache / f"{symbol}.csv"
+        if not frame.empty:
+            out = frame[["Open", "High", "Low", "Close", "Volume"]].rename(columns=str.lower)
+            out.index = out.index.strftime("%Y-%m-%d")
+            out.rename_axis("date").to_csv(target)
+        if target.exists():
+            have.append(symbol)
+        else:
+            warnings.append(f"yfinance: no data for {symbol}.NS; left out")
+    if not have:
+        raise DataFileError(f"yfinance: no data for any of {', '.join(symbols)}")
+    source = _load_dir(cache, have)
+    return BarSource(source.panel(), name=f"yfinance ({cache})", warnings=warnings)

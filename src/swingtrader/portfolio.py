@@ -1,0 +1,146 @@
+"""Strategy positions and closed trades, kept from our own fills.
+
+Only shares bought by the strategy are positions; holdings the user bought by hand are never counted or sold.
+A sell fill closes that quantity as a trade at the actual fill price, with buy-side costs taken pro rata.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import select
+
+from swingtrader.broker.base import Side
+from swingtrader.clock import Clock, ist_date
+from swingtrader.market.costs import CostRates, delivery_charges
+from swingtrader.orders import FillEvent
+from swingtrader.store import Store
+from swingtrader.store import tables as t
+
+PAISE = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Position:
+    id: int
+    symbol: str
+    quantity: int
+    average_price: Decimal
+    cost: Decimal
+    buy_charges: Decimal
+    entry_date: date
+    last_buy_date: date
+    add_levels: tuple[float, ...]
+
+
+class Portfolio:
+    """Reads and updates positions and trades in the store."""
+
+    def __init__(self, store: Store, clock: Clock, costs: CostRates | None = None) -> None:
+        self._store = store
+        self._clock = clock
+        self._costs = costs or CostRates()
+
+    def open_positions(self) -> list[Position]:
+        with self._store.connect() as conn:
+            rows = conn.execute(
+                select(t.positions).where(t.positions.c.status == "open").order_by(t.positions.c.symbol)
+            ).all()
+        return [_position(r) for r in rows]
+
+    def position(self, symbol: str) -> Position | None:
+        return next((p for p in self.open_positions() if p.symbol == symbol), None)
+
+    def deployed_capital(self) -> Decimal:
+        return sum((p.cost for p in self.open_positions()), Decimal(0))
+
+    def set_add_levels(self, symbol: str, levels: tuple[float, ...]) -> None:
+        with self._store.begin() as conn:
+            conn.execute(
+                t.positions.update()
+                .where(t.positions.c.symbol == symbol, t.positions.c.status == "open")
+                .values(add_levels=list(levels))
+            )
+
+    def apply_fill(self, fill: FillEvent) -> None:
+        """Update positions from one of our fills (the order manager calls this)."""
+        if fill.order.side is Side.BUY:
+            self._buy(fill.order.symbol, fill.quantity, fill.price, fill)
+        else:
+            self.close(fill.order.symbol, fill.quantity, fill.price, _exit_reason(fill.order.purpose), fill)
+
+    def _buy(self, symbol: str, qty: int, price: Decimal, fill: FillEvent) -> None:
+        day = ist_date(fill.at)
+        value = price * qty
+        charges = delivery_charges("BUY", value, day, self._costs).total
+        with self._store.begin() as conn:
+            row = conn.execute(
+                select(t.positions).where(t.positions.c.symbol == symbol, t.positions.c.status == "open")
+            ).first()
+            if row is None:
+                conn.execute(
+                    t.positions.insert().values(
+                        symbol=symbol, status="open", quantity=qty, average_price=price, cost=value,
+                        buy_charges=charges, entry_date=day, last_buy_date=day, add_levels=[], opened_at=fill.at,
+                    )
+                )
+                return
+            quantity = row.quantity + qty
+            cost = row.cost + value
+            conn.execute(
+                t.positions.update()
+                .where(t.positions.c.id == row.id)
+                .values(
+                    quantity=quantity, cost=cost, average_price=(cost / quantity).quantize(Decimal("0.0001")),
+                    buy_charges=row.buy_charges + charges, last_buy_date=day,
+                )
+            )
+
+    def close(self, symbol: str, qty: int, price: Decimal, reason: str, fill: FillEvent | None = None) -> None:
+        """Close `qty` of a position at `price` as a trade (a sell fill, or a manual exit found at reconcile)."""
+        at = fill.at if fill is not None else self._clock.now()
+        day = ist_date(at)
+        with self._store.begin() as conn:
+            row = conn.execute(
+                select(t.positions).where(t.positions.c.symbol == symbol, t.positions.c.status == "open")
+            ).first()
+            if row is None:
+                return
+            qty = min(qty, row.quantity)
+            share = Decimal(qty) / Decimal(row.quantity)
+            buy_cost = (row.cost * share).quantize(PAISE, ROUND_HALF_UP)
+            buy_charges = (row.buy_charges * share).quantize(PAISE, ROUND_HALF_UP)
+            sell_value = price * qty
+            sell_charges = delivery_charges("SELL", sell_value, day, self._costs).total
+            gross = (sell_value - buy_cost).quantize(PAISE, ROUND_HALF_UP)
+            charges = buy_charges + sell_charges
+            conn.execute(
+                t.trades.insert().values(
+                    position_id=row.id, symbol=symbol, entry_date=row.entry_date, entry_price=row.average_price,
+                    quantity=qty, exit_date=day, exit_price=price, exit_reason=reason, gross_pnl=gross,
+                    charges=charges, net_pnl=gross - charges, closed_at=at,
+                )
+            )
+            remaining = row.quantity - qty
+            values: dict[str, object] = {
+                "quantity": remaining, "cost": row.cost - buy_cost, "buy_charges": row.buy_charges - buy_charges,
+            }
+            if remaining == 0:
+                values.update(status="closed", closed_at=at, note=reason)
+            conn.execute(t.positions.update().where(t.positions.c.id == row.id).values(**values))
+
+
+def _exit_reason(purpose: str) -> str:
+    return {"target": "target", "rsi_exit": "rsi_exit", "stop_loss": "stop_loss", "max_holding": "max_holding_days"}.get(
+        purpose, purpose
+    )
+
+
+def _position(r) -> Position:  # noqa: ANN001
+    return Position(
+        id=r.id, symbol=r.symbol, quantity=r.quantity, average_price=r.average_price, cost=r.cost,
+        buy_charges=r.buy_charges, entry_date=r.entry_date, last_buy_date=r.last_buy_date,
+        add_levels=tuple(r.add_levels or ()),
+    )

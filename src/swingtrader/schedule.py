@@ -1,0 +1,242 @@
+"""The daily plan as data, the catch-up rules, and the scheduler loop.
+
+Slots of a regular session (times IST):
+    premarket_retry      09:00          runnable until the session opens, then `missed`
+    place_sell_orders    09:15          runnable until the session closes
+    monitor_sell_orders  every minute from the open to the close (exclusive): 375 slots
+    position_monitor     hourly from 09:30 while before the close: 09:30 .. 14:30
+    analysis             16:00          runnable until the next session's pre-open (09:00)
+    place_buy_orders     16:05          same deadline, and only after that day's `analysis` succeeded
+    eod_cleanup          18:00          same deadline
+Catch-up: a slot whose deadline has passed is recorded `missed` (daily tasks, or intraday ones after the
+close) or `skipped` (an intraday slot superseded by a later one): a late start runs the latest monitor slot
+and records the earlier ones, so nothing silently vanishes. A slow task makes later slots run late or be
+skipped the same way. On special sessions only `special_session_tasks` run (default: monitoring), with the
+intraday slots inside the session's windows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from swingtrader.clock import IST, Clock, ist_date
+from swingtrader.store.ledger import FINAL, Ledger, RunStatus, SlotTaken
+
+log = logging.getLogger(__name__)
+
+TASKS = (
+    "premarket_retry",
+    "place_sell_orders",
+    "monitor_sell_orders",
+    "position_monitor",
+    "analysis",
+    "place_buy_orders",
+    "eod_cleanup",
+)
+PREOPEN = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One line of the plan. `every` set means an intraday task repeated inside the session windows."""
+
+    name: str
+    at: time | None = None
+    every: timedelta | None = None
+    first_offset: timedelta = timedelta(0)
+    deadline: str = "next_preopen"  # "open" | "close" | "next_preopen" | "next_slot"
+    requires: str | None = None
+
+
+DEFAULT_PLAN: tuple[TaskSpec, ...] = (
+    TaskSpec("premarket_retry", at=time(9, 0), deadline="open"),
+    TaskSpec("place_sell_orders", at=time(9, 15), deadline="close"),
+    TaskSpec("monitor_sell_orders", every=timedelta(minutes=1), deadline="next_slot"),
+    TaskSpec("position_monitor", every=timedelta(hours=1), first_offset=timedelta(minutes=15), deadline="next_slot"),
+    TaskSpec("analysis", at=time(16, 0)),
+    TaskSpec("place_buy_orders", at=time(16, 5), requires="analysis"),
+    TaskSpec("eod_cleanup", at=time(18, 0)),
+)
+
+
+@dataclass(frozen=True)
+class Slot:
+    task: str
+    trading_date: date
+    slot: str
+    at: datetime
+    deadline: datetime
+    requires: str | None
+    intraday: bool
+    session_close: datetime
+
+
+class Plan:
+    """Turns sessions into ordered slots."""
+
+    def __init__(self, calendar, special_session_tasks: tuple[str, ...], specs=DEFAULT_PLAN) -> None:  # noqa: ANN001
+        self._calendar = calendar
+        self._special = frozenset(special_session_tasks)
+        self._specs = specs
+        self._cache: dict[date, list[Slot]] = {}
+
+    def slots(self, day: date) -> list[Slot]:
+        """Every slot of the trading day `day`, in run order ([] on a closed day)."""
+        if day not in self._cache:
+            self._cache[day] = self._build(day)
+            if len(self._cache) > 8:
+                self._cache.pop(next(iter(self._cache)))
+        return self._cache[day]
+
+    def _build(self, day: date) -> list[Slot]:
+        session = self._calendar.session(day)
+        if session is None:
+            return []
+        nxt = self._calendar.next_session(day)
+        next_preopen = nxt.open - PREOPEN
+        out: list[tuple[datetime, int, Slot]] = []
+        for order, spec in enumerate(self._specs):
+            if session.kind != "regular" and spec.name not in self._special:
+                continue
+            if spec.every is None:
+                at = datetime.combine(day, spec.at, tzinfo=IST)
+                if session.kind != "regular" and at < session.open - PREOPEN:
+                    at = session.open if spec.deadline != "open" else session.open - PREOPEN
+                deadline = {"open": session.open, "close": session.close, "next_preopen": next_preopen}[spec.deadline]
+                out.append((at, order, Slot(spec.name, day, at.strftime("%H:%M"), at, deadline, spec.requires,
+                                            False, session.close)))
+                continue
+            times = [
+                moment
+                for start, end in session.windows
+                for moment in _steps(start + spec.first_offset, end, spec.every)
+            ]
+            for i, at in enumerate(times):
+                deadline = times[i + 1] if i + 1 < len(times) else session.close
+                out.append((at, order, Slot(spec.name, day, at.strftime("%H:%M"), at, deadline, None, True,
+                                            session.close)))
+        out.sort(key=lambda x: (x[0], x[1]))
+        return [s for _, _, s in out]
+
+
+def _steps(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
+    out = []
+    moment = start
+    while moment < end:
+        out.append(moment)
+        moment += step
+    return out
+
+
+class Scheduler:
+    """Runs the plan's slots through the ledger: each exactly once, in order, with the catch-up rules."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        ledger: Ledger,
+        clock: Clock,
+        calendar,  # noqa: ANN001
+        run_task: Callable[[Slot], dict | None],
+        *,
+        stop: threading.Event | None = None,
+        heartbeat: Callable[[], None] | None = None,
+        heartbeat_interval: timedelta | None = None,
+        on_next: Callable[[Slot], None] | None = None,
+        redact: Callable[[str], str] = str,
+    ) -> None:
+        self._plan = plan
+        self._ledger = ledger
+        self._clock = clock
+        self._calendar = calendar
+        self._run_task = run_task
+        self.stop = stop or threading.Event()
+        self._heartbeat = heartbeat or (lambda: None)
+        self._beat = heartbeat_interval
+        self._on_next = on_next or (lambda _s: None)
+        self._redact = redact
+
+    def run(self, *, start_day: date | None = None, until: datetime | None = None) -> None:
+        """Run slots from `start_day` (default: the previous session, to catch its evening tasks) until
+        `until` (exclusive) or a stop request."""
+        now = self._clock.now()
+        day = start_day or self._calendar.previous_session(ist_date(now)).date
+        if self._calendar.session(day) is None:
+            day = self._calendar.next_session(day).date
+        while not self.stop.is_set():
+            statuses = self._ledger.statuses(day)
+            pending_unrun: list[tuple[str, date, str, RunStatus, datetime, str]] = []
+            for slot in self._plan.slots(day):
+                if self.stop.is_set():
+                    break
+                if statuses.get((slot.task, slot.slot)) in FINAL:
+                    continue
+                if until is not None and slot.at >= until:
+                    self._flush(pending_unrun)
+                    return
+                if slot.at > self._clock.now():
+                    self._flush(pending_unrun)
+                    pending_unrun = []
+                    self._on_next(slot)
+                    if not self._wait(slot.at):
+                        return
+                status = self._process(slot, statuses, pending_unrun)
+                if status is not None:
+                    statuses[(slot.task, slot.slot)] = status
+                self._heartbeat()
+            self._flush(pending_unrun)
+            if self.stop.is_set():
+                return
+            day = self._calendar.next_session(day).date
+
+    def _flush(self, rows: list) -> None:  # noqa: ANN001
+        if rows:
+            self._ledger.record_unrun_many(rows, self._clock.now())
+            rows.clear()
+
+    def _wait(self, moment: datetime) -> bool:
+        if self._beat is None:
+            return self._clock.sleep_until(moment, self.stop)
+        while self._clock.now() < moment:
+            step = min(moment, self._clock.now() + self._beat)
+            if not self._clock.sleep_until(step, self.stop):
+                return False
+            self._heartbeat()
+        return True
+
+    def _process(self, slot: Slot, statuses: dict, unrun: list) -> RunStatus | None:  # noqa: ANN001
+        now = self._clock.now()
+        if now >= slot.deadline:
+            status = RunStatus.MISSED if (not slot.intraday or now >= slot.session_close) else RunStatus.SKIPPED
+            reason = "deadline passed" if status is RunStatus.MISSED else "superseded by a later slot"
+            unrun.append((slot.task, slot.trading_date, slot.slot, status, slot.at, reason))
+            return status
+        if slot.requires is not None:
+            required = [s for (task, _), s in statuses.items() if task == slot.requires]
+            if RunStatus.SUCCEEDED not in required:
+                self._flush(unrun)
+                self._ledger.record_unrun(slot.task, slot.trading_date, slot.slot, RunStatus.SKIPPED, slot.at, now,
+                                          f"{slot.requires} did not succeed today")
+                return RunStatus.SKIPPED
+        self._flush(unrun)
+        return self.execute(slot)
+
+    def execute(self, slot: Slot, *, manual: bool = False) -> RunStatus:
+        """Claim, run and record one slot. A task's exception is recorded as a failure, never raised."""
+        now = self._clock.now()
+        try:
+            claim = self._ledger.claim(slot.task, slot.trading_date, slot.slot, slot.at, now, manual=manual)
+        except SlotTaken as taken:
+            return RunStatus(taken.status)
+        try:
+            detail = self._run_task(slot)
+        except Exception as exc:  # invariant: one task failing never stops the loop
+            log.exception("task %s %s %s failed", slot.task, slot.trading_date, slot.slot)
+            self._ledger.finish(claim, RunStatus.FAILED, self._clock.now(), error=self._redact(f"{type(exc).__name__}: {exc}"))
+            return RunStatus.FAILED
+        self._ledger.finish(claim, RunStatus.SUCCEEDED, self._clock.now(), detail=detail)
+        return RunStatus.SUCCEEDED

@@ -1,0 +1,175 @@
+"""One place builds everything: `build_service` wires the clock, calendar, store, broker session, order
+manager, strategy and scheduler. `Service.run` is the long-running loop with a graceful stop."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from swingtrader.broker.base import Broker
+from swingtrader.broker.prices import BarLookup, IntradayPath
+from swingtrader.broker.session import SessionManager
+from swingtrader.clock import Clock
+from swingtrader.market.costs import CostRates
+from swingtrader.orders import FillEvent, OrderManager, OrderRecord, RiskLimits
+from swingtrader.portfolio import Portfolio
+from swingtrader.schedule import Plan, Scheduler, Slot
+from swingtrader.store import Store
+from swingtrader.store import tables as t
+from swingtrader.store.ledger import Ledger
+from swingtrader.strategy.dip_buy import DipBuyStrategy
+from swingtrader.strategy.params import StrategyParams
+from swingtrader.tasks import task_function
+from swingtrader.tasks.context import TaskContext
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[str, str, str], None]
+
+
+def strategy_params(settings: Any) -> StrategyParams:
+    """The strategy's parameters from the settings (every number in STRATEGY.md is a setting)."""
+    return StrategyParams(
+        rsi_period=settings.rsi_period,
+        rsi_entry=settings.rsi_entry,
+        rsi_add_levels=tuple(settings.rsi_add_levels),
+        rsi_exit=settings.rsi_exit,
+        ema_exit=settings.ema_exit,
+        ema_trend=settings.ema_trend,
+        min_history=settings.min_history,
+        min_avg_volume=settings.min_avg_volume,
+        min_volume_ratio=settings.min_volume_ratio,
+        capital_per_trade=settings.capital_per_trade,
+        max_positions=settings.max_positions,
+        buy_limit_premium=settings.buy_limit_premium,
+        max_target_loss_pct=settings.max_target_loss_pct,
+        stop_loss_pct=settings.stop_loss_pct,
+        max_holding_days=settings.max_holding_days,
+        use_market_amo=settings.use_market_amo,
+    )
+
+
+def cost_rates(settings: Any) -> CostRates:
+    return CostRates(
+        stt=settings.stt_rate,
+        stamp_duty=settings.stamp_duty_rate,
+        exchange_txn=settings.exchange_txn_rate,
+        sebi=settings.sebi_rate,
+        gst=settings.gst_rate,
+        brokerage_per_order=settings.brokerage_per_order,
+        dp_charge=settings.dp_charge,
+    )
+
+
+def paper_path(bars: Any, calendar: Any) -> IntradayPath:
+    def bounds(day):  # noqa: ANN001, ANN202
+        s = calendar.session(day)
+        return None if s is None else (s.open, s.close)
+
+    return IntradayPath(BarLookup(bars), bounds)
+
+
+@dataclass
+class Service:
+    settings: Any
+    clock: Clock
+    calendar: Any
+    store: Store
+    ledger: Ledger
+    plan: Plan
+    broker: SessionManager
+    context: TaskContext
+    scheduler: Scheduler = field(init=False)
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    notify: Notify = field(default=lambda _k, _t, _b: None)
+    redact: Callable[[str], str] = str
+    heartbeat: Callable[[], None] = field(default=lambda: None)
+    publish_state: bool = True
+
+    def __post_init__(self) -> None:
+        self.scheduler = Scheduler(
+            self.plan, self.ledger, self.clock, self.calendar, self.run_slot, stop=self.stop_event,
+            heartbeat=self.heartbeat, on_next=self._on_next if self.publish_state else None, redact=self.redact,
+        )
+
+    def run_slot(self, slot: Slot) -> dict | None:
+        """Run one task for one slot (the scheduler records the outcome)."""
+        try:
+            return task_function(slot.task)(self.context, slot)
+        except Exception as exc:
+            self.notify("task_failed", f"{slot.task} failed", self.redact(f"{slot.trading_date} {slot.slot}: {exc}"))
+            raise
+
+    def _on_next(self, slot: Slot) -> None:
+        self.store.set_state("next_slot", {"task": slot.task, "at": slot.at.isoformat()}, self.clock.now())
+
+    def request_stop(self, *_: object) -> None:
+        self.stop_event.set()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGINT, self.request_stop)
+        signal.signal(signal.SIGTERM, self.request_stop)
+
+
+def build_service(
+    settings: Any,
+    *,
+    clock: Clock,
+    calendar: Any,
+    store: Store,
+    bars: Any,
+    raw_broker: Broker,
+    notify: Notify | None = None,
+    redact: Callable[[str], str] = str,
+    on_secret: Callable[[str], None] | None = None,
+    publish_state: bool = True,
+    heartbeat: Callable[[], None] | None = None,
+) -> Service:
+    """Wire the service from its parts. The broker is wrapped in the one `SessionManager`."""
+    notify = notify or (lambda _k, _t, _b: None)
+    costs = cost_rates(settings)
+    params = strategy_params(settings)
+
+    def session_event(event: str, detail: str) -> None:
+        with store.begin() as conn:
+            conn.execute(t.session_events.insert().values(at=clock.now(), broker=raw_broker.name, event=event,
+                                                          detail=redact(detail)))
+        if event == "login_failed":
+            notify("relogin_failed", "broker login failed", redact(detail))
+
+    broker = SessionManager(raw_broker, clock, on_event=session_event, on_secret=on_secret)
+    portfolio = Portfolio(store, clock, costs)
+
+    def paused() -> bool:
+        return bool(settings.kill_switch) or bool(store.get_state("paused", False))
+
+    def order_event(kind: str, rec: OrderRecord, detail: str) -> None:
+        if kind in ("order_rejected", "order_filled"):
+            notify(kind, f"{rec.side.value} {rec.symbol}: {kind.removeprefix('order_')}", redact(detail))
+
+    def on_fill(fill: FillEvent) -> None:
+        portfolio.apply_fill(fill)
+
+    risk = RiskLimits(
+        max_order_value=settings.max_order_value,
+        max_deployed_capital=settings.max_deployed_capital,
+        band_pct=settings.paper_price_band_pct,
+        kill_switch=paused,
+        deployed_capital=portfolio.deployed_capital,
+    )
+    orders = OrderManager(store, broker, clock, risk, on_fill=on_fill, on_event=order_event)
+    context = TaskContext(
+        settings=settings, clock=clock, calendar=calendar, store=store, broker=broker, orders=orders,
+        portfolio=portfolio, bars=bars, strategy=DipBuyStrategy(params), params=params, costs=costs, notify=notify,
+    )
+    plan = Plan(calendar, tuple(settings.special_session_tasks))
+    return Service(
+        settings=settings, clock=clock, calendar=calendar, store=store, ledger=Ledger(store), plan=plan,
+        broker=broker, context=context, notify=notify, redact=redact, heartbeat=heartbeat or (lambda: None),
+        publish_state=publish_state,
+    )
+

@@ -1,0 +1,157 @@
+"""Replay the whole service on historical bars with a virtual clock (invariant 8: only the clock, the broker
+and the bar source are swapped). The run lives in a SQLite file; given the file of an interrupted run it
+resumes from the last slot the ledger recorded, and ends with the same orders, trades and P&L."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from swingtrader.broker.paper import PaperBroker
+from swingtrader.clock import IST, SimClock
+from swingtrader.service import Service, build_service, cost_rates, paper_path
+from swingtrader.store import Store
+from swingtrader.store import tables as t
+from swingtrader.store.db import sqlite_url
+from swingtrader.store.ledger import Ledger
+
+
+class SimulationMismatch(Exception):
+    """The --db file belongs to a different simulation (other dates, data or capital)."""
+
+
+@dataclass(frozen=True)
+class SimulationSpec:
+    start: date
+    end: date
+    data: str
+    capital: Decimal
+
+    def as_state(self) -> dict:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "data": self.data,
+                "capital": str(self.capital)}
+
+
+def run_simulation(
+    spec: SimulationSpec, settings: Any, *, bars: Any, calendar: Any, db: Path | None = None,
+    broker_kind: str = "paper", faults: str | None = None, redact=str,  # noqa: ANN001
+) -> dict:
+    """Run (or resume) the simulation and return its report (see `report`)."""
+    if db is None:
+        db = Path(tempfile.mkdtemp(prefix="swingtrader-sim-")) / "sim.sqlite"
+    store = Store.open(sqlite_url(db))
+    try:
+        return _run(spec, settings, store, bars=bars, calendar=calendar, broker_kind=broker_kind, faults=faults,
+                    redact=redact)
+    finally:
+        store.dispose()
+
+
+def _run(spec, settings, store, *, bars, calendar, broker_kind, faults, redact) -> dict:  # noqa: ANN001
+    state = store.get_state("simulation")
+    if state is not None and state != spec.as_state():
+        raise SimulationMismatch(f"the store holds another simulation: {state}")
+    ledger = Ledger(store)
+    resume_at = ledger.last_scheduled_at()
+    first = calendar.sessions(spec.start, spec.end)
+    if not first:
+        return report(store, spec, calendar, extra={})
+    start_at = resume_at.astimezone(IST) if resume_at else datetime.combine(first[0].date, time(8, 0), tzinfo=IST)
+    clock = SimClock(start_at)
+    if state is None:
+        store.set_state("simulation", spec.as_state(), clock.now())
+    exchange = PaperBroker(store, clock, paper_path(bars, calendar), calendar, initial_cash=spec.capital,
+                           costs=cost_rates(settings), band_pct=settings.paper_price_band_pct)
+    extra: dict = {}
+    fake = None
+    raw_broker: Any = exchange
+    if broker_kind == "kotak-fake":
+        from swingtrader.broker.kotak_neo.harness import client_for, start_fake
+
+        fake = start_fake(exchange, clock, faults=faults)
+        raw_broker = client_for(fake, clock)
+    try:
+        service: Service = build_service(
+            settings, clock=clock, calendar=calendar, store=store, bars=bars, raw_broker=raw_broker,
+            redact=redact, publish_state=False,
+        )
+        until = datetime.combine(spec.end + timedelta(days=1), time(0, 0), tzinfo=IST)
+        service.scheduler.run(start_day=start_at.date() if resume_at else first[0].date, until=until)
+    finally:
+        if fake is not None:
+            extra["broker_calls"] = raw_broker.call_counts()
+            extra["faults"] = fake.fault_counts()
+            fake.stop()
+    return report(store, spec, calendar, extra=extra, exchange=exchange)
+
+
+def report(store: Store, spec: SimulationSpec, calendar: Any, *, extra: dict, exchange: PaperBroker | None = None
+           ) -> dict:
+    """The simulation report: task outcomes, order counts, trades and P&L (money as decimal strings)."""
+    with store.connect() as conn:
+        logins = conn.execute(
+            select(func.count()).select_from(t.session_events).where(t.session_events.c.event == "login")
+        ).scalar_one()
+        status_counts = dict(
+            conn.execute(select(t.orders.c.status, func.count()).group_by(t.orders.c.status)).all()
+        )
+        placed = conn.execute(
+            select(func.count()).select_from(t.orders).where(t.orders.c.broker_order_id.is_not(None))
+        ).scalar_one()
+        modified = conn.execute(
+            select(func.count()).select_from(t.order_events).where(t.order_events.c.event == "modified")
+        ).scalar_one()
+        dup_rows = conn.execute(
+            select(t.paper_orders.c.tag).where(t.paper_orders.c.tag.is_not(None))
+            .group_by(t.paper_orders.c.tag).having(func.count() > 1)
+        ).all()
+        trades = conn.execute(select(t.trades).order_by(t.trades.c.id)).all()
+        holdings = conn.execute(select(t.paper_holdings)).all()
+        cash = conn.execute(select(t.paper_account.c.cash)).scalar()
+    task_runs = {
+        task: {k: runs.get(k, 0) for k in ("succeeded", "failed", "missed", "skipped")}
+        for task, runs in Ledger(store).counts().items()
+    }
+    gross = sum((r.gross_pnl for r in trades), Decimal(0))
+    charges = sum((r.charges for r in trades), Decimal(0))
+    value = Decimal(0)
+    if exchange is not None:
+        path = exchange._path  # noqa: SLF001 - the report prices holdings at the last close
+        for h in holdings:
+            price = path.prev_close(h.symbol, spec.end + timedelta(days=1)) or h.average_price
+            value += price * h.quantity
+    else:
+        value = sum((h.average_price * h.quantity for h in holdings), Decimal(0))
+    out = {
+        "start": spec.start.isoformat(),
+        "end": spec.end.isoformat(),
+        "trading_days": len(calendar.sessions(spec.start, spec.end)),
+        "logins": logins,
+        "task_runs": task_runs,
+        "orders": {
+            "placed": placed,
+            "modified": modified,
+            "cancelled": status_counts.get("cancelled", 0),
+            "rejected": status_counts.get("rejected", 0),
+            "filled": status_counts.get("filled", 0),
+        },
+        "duplicate_client_tags": len(dup_rows),
+        "trades": [
+            {
+                "symbol": r.symbol, "entry_date": r.entry_date.isoformat(), "entry_price": str(r.entry_price),
+                "quantity": r.quantity, "exit_date": r.exit_date.isoformat(), "exit_price": str(r.exit_price),
+                "exit_reason": r.exit_reason, "net_pnl": str(r.net_pnl),
+            }
+            for r in trades
+        ],
+        "pnl": {"gross": str(gross), "charges": str(charges), "net": str(gross - charges)},
+        "final_equity": str(((cash if cash is not None else spec.capital) + value).quantize(Decimal("0.01"))),
+    }
+    out.update(extra)
+    return out

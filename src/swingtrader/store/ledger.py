@@ -1,0 +1,178 @@
+"""The task ledger: each `(task, trading_date, slot)` is claimed once and its outcome recorded.
+
+States and transitions (one place):
+    (absent) -> running -> succeeded | failed
+    (absent) -> missed | skipped                 (decided without running)
+    running  -> running                          (a run interrupted by a crash is re-claimed and re-run)
+    failed | missed | skipped -> running         (only by an explicit manual re-run)
+A succeeded slot is never claimed again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from swingtrader.store import tables as t
+from swingtrader.store.db import Store
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    MISSED = "missed"
+    SKIPPED = "skipped"
+
+
+FINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.MISSED, RunStatus.SKIPPED})
+RETRYABLE = frozenset({RunStatus.FAILED, RunStatus.MISSED, RunStatus.SKIPPED})
+
+
+class SlotTaken(Exception):
+    """The slot already has a final outcome that does not allow another run."""
+
+    def __init__(self, task: str, trading_date: date, slot: str, status: str) -> None:
+        super().__init__(f"{task} {trading_date} {slot} is already {status}")
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Claim:
+    run_id: int
+    task: str
+    trading_date: date
+    slot: str
+    resumed: bool
+
+
+class Ledger:
+    """Claims and outcomes of task runs, persisted in the store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def claim(
+        self, task: str, trading_date: date, slot: str, scheduled_at: datetime, now: datetime, *, manual: bool = False
+    ) -> Claim:
+        """Claim a slot before running it. Raises `SlotTaken` if it has a final outcome
+        (a manual re-run may take a failed, missed or skipped slot)."""
+        with self._store.begin() as conn:
+            row = self._row(conn, task, trading_date, slot)
+            if row is None:
+                res = conn.execute(
+                    t.task_runs.insert().values(
+                        task=task,
+                        trading_date=trading_date,
+                        slot=slot,
+                        status=RunStatus.RUNNING,
+                        scheduled_at=scheduled_at,
+                        started_at=now,
+                        attempts=1,
+                    )
+                )
+                return Claim(res.inserted_primary_key[0], task, trading_date, slot, resumed=False)
+            status = RunStatus(row.status)
+            if status is RunStatus.SUCCEEDED or (status in RETRYABLE and not manual):
+                raise SlotTaken(task, trading_date, slot, status)
+            conn.execute(
+                t.task_runs.update()
+                .where(t.task_runs.c.id == row.id)
+                .values(
+                    status=RunStatus.RUNNING,
+                    started_at=now,
+                    finished_at=None,
+                    error=None,
+                    attempts=row.attempts + 1,
+                )
+            )
+            return Claim(row.id, task, trading_date, slot, resumed=status is RunStatus.RUNNING)
+
+    def finish(
+        self, claim: Claim, status: RunStatus, now: datetime, *, error: str | None = None, detail: Any = None
+    ) -> None:
+        if status not in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED):
+            raise ValueError(f"a claimed run ends succeeded, failed or skipped, not {status}")
+        with self._store.begin() as conn:
+            conn.execute(
+                t.task_runs.update()
+                .where(t.task_runs.c.id == claim.run_id)
+                .values(status=status, finished_at=now, error=error, detail=detail)
+            )
+
+    def record_unrun(
+        self, task: str, trading_date: date, slot: str, status: RunStatus, scheduled_at: datetime, now: datetime,
+        reason: str,
+    ) -> bool:
+        """Record a slot as missed or skipped without running it. False if the slot already has a row."""
+        if status not in (RunStatus.MISSED, RunStatus.SKIPPED):
+            raise ValueError("only missed or skipped can be recorded without running")
+        with self._store.begin() as conn:
+            if self._row(conn, task, trading_date, slot) is not None:
+                return False
+            conn.execute(
+                t.task_runs.insert().values(
+                    task=task, trading_date=trading_date, slot=slot, status=status, scheduled_at=scheduled_at,
+                    finished_at=now, attempts=0, error=reason,
+                )
+            )
+            return True
+
+    def record_unrun_many(self, rows: list[tuple[str, date, str, RunStatus, datetime, str]], now: datetime) -> None:
+        """Bulk form of `record_unrun` for coalesced monitor slots (rows that exist are left alone)."""
+        if not rows:
+            return
+        with self._store.begin() as conn:
+            for task, day, slot, status, scheduled_at, reason in rows:
+                if self._row(conn, task, day, slot) is None:
+                    conn.execute(
+                        t.task_runs.insert().values(
+                            task=task, trading_date=day, slot=slot, status=status, scheduled_at=scheduled_at,
+                            finished_at=now, attempts=0, error=reason,
+                        )
+                    )
+
+    def statuses(self, trading_date: date) -> dict[tuple[str, str], RunStatus]:
+        """`{(task, slot): status}` for one trading date."""
+        with self._store.connect() as conn:
+            rows = conn.execute(
+                select(t.task_runs.c.task, t.task_runs.c.slot, t.task_runs.c.status).where(
+                    t.task_runs.c.trading_date == trading_date
+                )
+            ).all()
+        return {(r.task, r.slot): RunStatus(r.status) for r in rows}
+
+    def status(self, task: str, trading_date: date, slot: str) -> RunStatus | None:
+        with self._store.connect() as conn:
+            row = self._row(conn, task, trading_date, slot)
+        return None if row is None else RunStatus(row.status)
+
+    def last_scheduled_at(self) -> datetime | None:
+        """The latest scheduled time of any slot with a row (where a resumed simulation picks up)."""
+        with self._store.connect() as conn:
+            return conn.execute(select(func.max(t.task_runs.c.scheduled_at))).scalar()
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """`{task: {status: n}}` over the whole ledger."""
+        with self._store.connect() as conn:
+            rows = conn.execute(
+                select(t.task_runs.c.task, t.task_runs.c.status, func.count()).group_by(
+                    t.task_runs.c.task, t.task_runs.c.status
+                )
+            ).all()
+        out: dict[str, dict[str, int]] = {}
+        for task, status, n in rows:
+            out.setdefault(task, {})[status] = n
+        return out
+
+    @staticmethod
+    def _row(conn: Connection, task: str, trading_date: date, slot: str):  # noqa: ANN205
+        return conn.execute(
+            select(t.task_runs).where(
+                t.task_runs.c.task == task, t.task_runs.c.trading_date == trading_date, t.task_runs.c.slot == slot
+            )
+        ).first()

@@ -1,0 +1,18 @@
+"""The seven tasks. Each is `run(ctx: TaskContext, slot: Slot) -> dict` (a JSON-able summary for the ledger),
+and each starts by reconciling with the broker, so re-running an interrupted slot is safe."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import import_module
+
+from swingtrader.schedule import TASKS
+
+__all__ = ["TASKS", "task_function"]
+
+
+def task_function(name: str) -> Callable:
+    """The `run` function of a task by its fixed name; `KeyError` naming the task if unknown."""
+    if name not in TASKS:
+        raise KeyError(f"unknown task {name!r}; tasks are: {', '.join(TASKS)}")
+    return import_module(f"swingtrader.tasks.{name}").run

@@ -1,0 +1,61 @@
+"""18:00: reconcile with the broker and write the daily summary.
+
+A strategy position whose shares left the account through a sell we did not send is closed as `manual_exit`
+at that sell's price; a holding that vanished without such a sell is flagged (`holding_missing`), never
+silently dropped.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from swingtrader.broker.base import Side
+from swingtrader.schedule import Slot
+from swingtrader.tasks.context import TaskContext
+
+
+def run(ctx: TaskContext, slot: Slot) -> dict:
+    day = slot.trading_date
+    ctx.orders.reconcile()
+    holdings = {h.symbol: h for h in ctx.broker.holdings()}
+    fills = ctx.broker.fills()
+    our_tags = {o.tag for o in ctx.orders.for_day(day)} | {o.tag for o in ctx.orders.active()}
+    flagged, manual = [], []
+    for p in ctx.portfolio.open_positions():
+        held = holdings[p.symbol].quantity if p.symbol in holdings else 0
+        if held >= p.quantity:
+            continue
+        missing = p.quantity - held
+        hand_sells = [f for f in fills if f.symbol == p.symbol and f.side is Side.SELL and f.tag not in our_tags]
+        sold = sum(f.quantity for f in hand_sells)
+        if sold >= missing:
+            value = sum((f.price * f.quantity for f in hand_sells), Decimal(0))
+            price = (value / sold).quantize(Decimal("0.01"))
+            ctx.portfolio.close(p.symbol, missing, price, "manual_exit")
+            manual.append(p.symbol)
+        else:
+            ctx.signal(day, p.symbol, "holding_missing", {"expected": p.quantity, "held": held})
+            flagged.append(p.symbol)
+    orders_today = ctx.orders.for_day(day)
+    positions = ctx.portfolio.open_positions()
+    value = sum(
+        ((holdings[p.symbol].close_price or p.average_price) * p.quantity for p in positions if p.symbol in holdings),
+        Decimal(0),
+    )
+    funds = ctx.broker.funds()
+    cash = funds.extra.get("cash", funds.available_cash)
+    summary = {
+        "orders_today": len(orders_today),
+        "open_positions": len(positions),
+        "manual_exits": manual,
+        "flagged": flagged,
+        "cash": str(cash),
+        "equity": str(cash + value),
+    }
+    ctx.store.set_state("equity", str(cash + value), ctx.clock.now())
+    ctx.notify(
+        "daily_summary",
+        f"swingtrader {day}: {len(positions)} positions, equity {cash + value:.2f}",
+        "\n".join(f"{k}: {v}" for k, v in summary.items()),
+    )
+    return summary

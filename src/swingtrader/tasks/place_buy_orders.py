@@ -1,0 +1,57 @@
+"""16:05: after-market (AMO) buys for the next session from today's recommendations only.
+
+At most `max_positions` symbols held or pending; a buy that does not fit the available cash is recorded as
+`failed` with reason `insufficient_funds`, for the next morning's `premarket_retry`.
+"""
+
+from __future__ import annotations
+
+from swingtrader.broker.base import Side
+from swingtrader.orders import LocalStatus
+from swingtrader.schedule import Slot
+from swingtrader.tasks.buying import buy_intent, cash_needed, recommendations
+from swingtrader.tasks.context import TaskContext
+
+
+def run(ctx: TaskContext, slot: Slot) -> dict:
+    day = slot.trading_date
+    ctx.orders.reconcile()
+    recs = recommendations(ctx, day)
+    if not recs:
+        return {"recommendations": 0, "placed": [], "failed": [], "skipped": []}
+    next_day = ctx.calendar.next_session(day).date
+    held = {p.symbol for p in ctx.portfolio.open_positions()}
+    pending = {o.symbol for o in ctx.orders.active(side=Side.BUY)}
+    slots_free = ctx.params.max_positions - len(held | pending)
+    cash = ctx.broker.funds().available_cash
+    placed, failed, skipped = [], [], []
+    for rec in recs:
+        intent = buy_intent(ctx, rec, day, task="place_buy_orders", amo=True, price_day=next_day)
+        if intent is None:
+            skipped.append(f"{rec.symbol}:size")
+            continue
+        existing = ctx.orders.by_tag(intent.tag)
+        if existing is None:
+            if rec.level == "entry" and slots_free <= 0:
+                skipped.append(f"{rec.symbol}:max_positions")
+                continue
+            need = cash_needed(ctx, intent, next_day)
+            if need > cash:
+                ctx.orders.record_failed(intent, "insufficient_funds")
+                failed.append(rec.symbol)
+                continue
+        record = ctx.orders.submit(intent)
+        if record.status is LocalStatus.REJECTED or record.status is LocalStatus.FAILED:
+            failed.append(rec.symbol)
+            continue
+        if existing is None:
+            cash -= cash_needed(ctx, intent, next_day)
+            if rec.level != "entry":
+                position = ctx.portfolio.position(rec.symbol)
+                level = float(rec.level.removeprefix("add"))
+                if position is not None:
+                    ctx.portfolio.set_add_levels(rec.symbol, (*position.add_levels, level))
+        if rec.level == "entry" and existing is None:
+            slots_free -= 1
+        placed.append({"symbol": rec.symbol, "quantity": intent.quantity, "price": str(intent.price)})
+    return {"recommendations": len(recs), "placed": placed, "failed": failed, "skipped": skipped}

@@ -1,0 +1,58 @@
+"""09:00: re-place the last trading day's buys that failed for want of cash, as DAY LIMIT orders for the
+pre-open. Each is re-checked first: still recommended for that day, not held or pending (by the strategy or
+bought by hand meanwhile), and the cash is there now. A failed buy expires after one trading day."""
+
+from __future__ import annotations
+
+from swingtrader.broker.base import Side
+from swingtrader.orders import LocalStatus
+from swingtrader.schedule import Slot
+from swingtrader.tasks.buying import buy_intent, cash_needed, recommendations
+from swingtrader.tasks.context import TaskContext
+
+_RETRYABLE = (LocalStatus.FAILED, LocalStatus.REJECTED)
+
+
+def run(ctx: TaskContext, slot: Slot) -> dict:
+    day = slot.trading_date
+    prev = ctx.previous_session(day)
+    failed = [
+        o for o in ctx.orders.for_day(prev, task="place_buy_orders")
+        if o.side is Side.BUY and o.status in _RETRYABLE and o.reason == "insufficient_funds"
+    ]
+    if not failed:
+        return {"failed_yesterday": 0, "placed": []}
+    ctx.orders.reconcile()
+    recs = {r.symbol: r for r in recommendations(ctx, prev)}
+    held = {p.symbol for p in ctx.portfolio.open_positions()}
+    held |= {h.symbol for h in ctx.broker.holdings()}
+    pending = {o.symbol for o in ctx.orders.active(side=Side.BUY)}
+    slots_free = ctx.params.max_positions - len({p.symbol for p in ctx.portfolio.open_positions()} | pending)
+    cash = ctx.broker.funds().available_cash
+    placed, dropped = [], []
+    for order in failed:
+        rec = recs.get(order.symbol)
+        if rec is None or order.symbol in held or order.symbol in pending:
+            dropped.append(f"{order.symbol}:no_longer_eligible")
+            continue
+        intent = buy_intent(ctx, rec, day, task="premarket_retry", amo=False, price_day=day)
+        if intent is None:
+            dropped.append(f"{order.symbol}:size")
+            continue
+        existing = ctx.orders.by_tag(intent.tag)
+        if existing is None:
+            if rec.level == "entry" and slots_free <= 0:
+                dropped.append(f"{order.symbol}:max_positions")
+                continue
+            if cash_needed(ctx, intent, day) > cash:
+                dropped.append(f"{order.symbol}:insufficient_funds")
+                continue
+        record = ctx.orders.submit(intent)
+        if record.status.is_active or record.status is LocalStatus.FILLED:
+            if existing is None:
+                cash -= cash_needed(ctx, intent, day)
+                slots_free -= rec.level == "entry"
+            placed.append(order.symbol)
+        else:
+            dropped.append(f"{order.symbol}:{record.reason}")
+    return {"failed_yesterday": len(failed), "placed": placed, "dropped": dropped}

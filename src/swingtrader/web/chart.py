@@ -1,0 +1,47 @@
+"""The equity curve as an inline SVG string: no JavaScript, no chart library, no build step."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from swingtrader.web.format import money
+
+_W, _H = 860, 240
+_PAD_L, _PAD_R, _PAD_T, _PAD_B = 86, 16, 14, 28
+
+
+def equity_svg(points: list[tuple[date, Decimal]]) -> str:
+    """A line of cumulative net P&L by exit date, with a zero line and min/max/first/last labels.
+
+    `points` are (date, cumulative value) in date order. Fewer than two points gives a short note instead.
+    Every interpolated value is a number or a date, so the output needs no escaping.
+    """
+    if len(points) < 2:
+        return '<p class="muted">Not enough closed trades for a curve yet.</p>'
+    values = [float(v) for _, v in points]
+    lo, hi = min([*values, 0.0]), max([*values, 0.0])
+    span = (hi - lo) or 1.0
+    inner_w, inner_h = _W - _PAD_L - _PAD_R, _H - _PAD_T - _PAD_B
+    step = inner_w / (len(points) - 1)
+
+    def y(v: float) -> float:
+        return _PAD_T + (hi - v) / span * inner_h
+
+    coords = " ".join(f"{_PAD_L + i * step:.1f},{y(v):.1f}" for i, v in enumerate(values))
+    last = values[-1]
+    tone = "gain" if last >= 0 else "loss"
+    zero = y(0.0)
+    area = f"{_PAD_L:.1f},{zero:.1f} {coords} {_PAD_L + inner_w:.1f},{zero:.1f}"
+    return (
+        f'<svg class="equity {tone}" viewBox="0 0 {_W} {_H}" role="img" '
+        f'aria-label="Cumulative net P&amp;L from {points[0][0]} to {points[-1][0]}: {money(last)}">'
+        f'<line class="axis" x1="{_PAD_L}" y1="{zero:.1f}" x2="{_W - _PAD_R}" y2="{zero:.1f}"/>'
+        f'<polygon class="area" points="{area}"/>'
+        f'<polyline class="line" points="{coords}"/>'
+        f'<text class="label" x="{_PAD_L - 8}" y="{y(hi) + 4:.1f}" text-anchor="end">{money(hi)}</text>'
+        f'<text class="label" x="{_PAD_L - 8}" y="{y(lo) + 4:.1f}" text-anchor="end">{money(lo)}</text>'
+        f'<text class="label" x="{_PAD_L}" y="{_H - 8}">{points[0][0]}</text>'
+        f'<text class="label" x="{_W - _PAD_R}" y="{_H - 8}" text-anchor="end">{points[-1][0]}</text>'
+        "</svg>"
+    )

@@ -1,0 +1,32 @@
+"""`ServiceControl`: what the dashboard may ask of the running service. The service implements it."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class ServiceControl(Protocol):
+    """Called from web request threads, so each method must be thread-safe and return promptly
+    (`run_task_now` should hand the task to the scheduler rather than run it inline)."""
+
+    def pause_new_orders(self) -> None:
+        """Stop placing new orders (existing orders and monitoring continue) until resumed."""
+        ...
+
+    def resume_new_orders(self) -> None: ...
+
+    def run_task_now(self, task: str) -> Any:
+        """Queue one run of `task` (a name from `swingtrader.cli.TASK_NAMES`) through the ledger."""
+        ...
+
+    def force_relogin(self) -> None:
+        """Log in to the broker again now."""
+        ...
+
+    def session_state(self) -> dict[str, Any]:
+        """`{"logged_in": bool, "expires_at": aware datetime | None, "logins_today": int}`."""
+        ...
+
+    def mode(self) -> str:
+        """`"paper"`, `"live"` or `"read-only"`."""
+        ...
