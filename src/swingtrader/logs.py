@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -51,6 +52,7 @@ class RedactionFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         self._secrets: set[str] = set()
+        self._lock = threading.Lock()
         self._pattern = re.compile(_JWT)
         for value in secrets:
             self.add_secret(value)
@@ -59,9 +61,10 @@ class RedactionFilter(logging.Filter):
         """Redact `value` from now on (e.g. a session token learned at run time)."""
         if len(value) < MIN_SECRET_LENGTH:
             return
-        self._secrets.update({value, quote(value, safe="")})
-        alternatives = [re.escape(s) for s in sorted(self._secrets, key=len, reverse=True)]
-        self._pattern = re.compile("|".join([*alternatives, _JWT]))
+        with self._lock:
+            self._secrets.update({value, quote(value, safe="")})
+            alternatives = [re.escape(s) for s in sorted(self._secrets, key=len, reverse=True)]
+            self._pattern = re.compile("|".join([*alternatives, _JWT]))
 
     def redact(self, text: str) -> str:
         """`text` with every secret and JWT replaced by `***`."""
@@ -124,8 +127,9 @@ class ISTMidnightRotatingFileHandler(TimedRotatingFileHandler):
         if os.path.exists(target):
             os.remove(target)
         self.rotate(self.baseFilename, target)
-        for old in self.getFilesToDelete():
-            os.remove(old)
+        if self.backupCount > 0:
+            for old in self.getFilesToDelete():
+                os.remove(old)
         if not self.delay:
             self.stream = self._open()
         self.rolloverAt = self.computeRollover(self._now())
