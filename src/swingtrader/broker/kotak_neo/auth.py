@@ -68,9 +68,9 @@ class TotpGuard:
     def __init__(self, secret: SecretStr, clock: Clock, *, wait: bool = True) -> None:
         try:
             self._totp = pyotp.TOTP(secret.get_secret_value().replace(" ", "").upper())
-            self._totp.now()
-        except Exception:  # pyotp raises binascii/ValueError/TypeError on a bad secret
-            raise LoginFailed("the TOTP secret is not valid base32: check the authenticator secret") from None
+            self._totp.at(0)
+        except (ValueError, TypeError) as exc:  # binascii.Error is a ValueError; messages carry no secret
+            raise LoginFailed(f"the TOTP secret is not a usable base32 secret ({exc})") from None
         self._clock = clock
         self._wait = wait
         self._last_window: int | None = None

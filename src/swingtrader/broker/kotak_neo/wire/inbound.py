@@ -43,19 +43,19 @@ from swingtrader.broker.kotak_neo.wire.outbound import (
 )
 from swingtrader.clock import IST
 
+AMO_STATUS = "after market order req received"
 # ordSt strings -> the closed set of states. Anything else is MalformedResponse, never "open".
 ORDER_STATUS: Mapping[str, OrderStatus] = {
     "put order req received": OrderStatus.PENDING,
     "validation pending": OrderStatus.PENDING,
     "open pending": OrderStatus.PENDING,
-    "after market order req received": OrderStatus.PENDING,
+    AMO_STATUS: OrderStatus.PENDING,
     "open": OrderStatus.OPEN,
     "modified": OrderStatus.OPEN,
-    "modify pending": OrderStatus.OPEN,
+    "modify pending": OrderStatus.OPEN,  # the *pending / *validation pending forms: third-party material
     "modify validation pending": OrderStatus.OPEN,
     "cancel pending": OrderStatus.OPEN,
     "complete": OrderStatus.FILLED,
-    "traded": OrderStatus.FILLED,
     "cancelled": OrderStatus.CANCELLED,
     "rejected": OrderStatus.REJECTED,
 }
@@ -70,12 +70,16 @@ _TIME_FORMATS = ("%d-%b-%Y %H:%M:%S", "%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
 @dataclass(frozen=True)
 class ViewSession:
+    """The first login step's view token and sid (only good for the MPIN step)."""
+
     token: str
     sid: str
 
 
 @dataclass(frozen=True)
 class TradeSession:
+    """The trading session: token, sid, the per-user `baseUrl` and the token's `exp`."""
+
     token: str
     sid: str
     base_url: str
@@ -100,6 +104,8 @@ class Position:
 
 @dataclass(frozen=True)
 class QuoteRow:
+    """One quotes reply row, keyed by instrument token (the client maps it back to a symbol)."""
+
     token: str
     ltp: Decimal
     lower_band: Decimal | None
@@ -290,7 +296,7 @@ def _order(row: Mapping[str, Any]) -> Order:
         status=order_status(_field(row, "ordSt", what)),
         filled_quantity=filled,
         average_price=avg if filled else None,
-        amo=str(row.get("amo") or row.get("am") or "NO").strip().upper() in ("YES", "Y"),
+        amo=str(row["ordSt"]).strip().lower() == AMO_STATUS,
         placed_at=_when(row["ordDtTm"], what) if row.get("ordDtTm") else None,
         reject_reason=str(row.get("rejRsn") or "").strip() or None,
     )

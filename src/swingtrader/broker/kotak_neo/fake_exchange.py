@@ -1,0 +1,282 @@
+"""The fake server's back office: Kotak-shaped requests become calls on a `Broker` (the exchange), and its
+answers become Kotak-shaped JSON. Written from the wire contract in KOTAK_NEO_API.md, independently of the
+client's parsers (the official SDK checks that both sides agree with Kotak)."""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from swingtrader.broker.base import (
+    Broker,
+    Fill,
+    Order,
+    OrderCompleted,
+    OrderRejected,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    SessionExpired,
+    Side,
+)
+from swingtrader.clock import IST
+
+T = TypeVar("T")
+SEGMENT = "nse_cm"
+# Real NSE tokens for a few names; others get a stable made-up token.
+_KNOWN_TOKENS = {
+    "RELIANCE": "2885", "TCS": "11536", "INFY": "1594", "HDFCBANK": "1333", "ICICIBANK": "4963", "SBIN": "3045",
+    "ITC": "1660", "M&M": "2031", "BAJAJ-AUTO": "16669", "LT": "11483", "AXISBANK": "5900", "KOTAKBANK": "1922",
+    "HINDUNILVR": "1394", "BHARTIARTL": "10604", "MARUTI": "10999", "TATAMOTORS": "3456", "WIPRO": "3787",
+}
+DEFAULT_UNIVERSE = tuple(_KNOWN_TOKENS)
+_STATUS_TEXT = {
+    OrderStatus.OPEN: "open",
+    OrderStatus.FILLED: "complete",
+    OrderStatus.CANCELLED: "cancelled",
+    OrderStatus.REJECTED: "rejected",
+}
+_PLACE_KEYS = ("am", "dq", "es", "mp", "pc", "pr", "pt", "qt", "rt", "tp", "ts", "tt")
+_MODIFY_KEYS = ("no", "pr", "pt", "qt", "vd", "tp", "dq", "am", "mp")
+
+
+class WireError(Exception):
+    """A request the fake refuses; becomes `{"stat": "Not_Ok", "stCode", "errMsg"}` with `status`."""
+
+    def __init__(self, message: str, *, code: int = 1005, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.status = code, status
+
+
+class Universe:
+    """The fake instrument master: canonical symbol <-> `SYMBOL-EQ` and a stable token."""
+
+    def __init__(self, symbols: Iterable[str]) -> None:
+        self._token: dict[str, str] = {}
+        for s in dict.fromkeys(s.strip().upper() for s in symbols):
+            token = _KNOWN_TOKENS.get(s) or str(100000 + zlib.crc32(s.encode()) % 800000)
+            while token in self._token.values():
+                token = str(int(token) + 1)
+            self._token[s] = token
+        self._symbol = {t: s for s, t in self._token.items()}
+
+    def token(self, symbol: str) -> str:
+        return self._token.get(symbol, "0")
+
+    def symbol_of_token(self, token: str) -> str | None:
+        return self._symbol.get(token)
+
+    def symbol_of_trading(self, trading_symbol: str) -> str | None:
+        s = trading_symbol.strip().upper()
+        return s[:-3] if s.endswith("-EQ") and s[:-3] in self._token else None
+
+    def csv(self) -> str:
+        """The master CSV as Kotak publishes it: a header with a stray space, tick sizes with trailing spaces."""
+        lines = ["pSymbol,pGroup,pExchSeg,pInstType,pSymbolName,pTrdSymbol,pISIN,lLotSize,dTickSize ,lFreezeQty"]
+        for s, t in self._token.items():
+            lines.append(f"{t},EQ,{SEGMENT},,{s},{s}-EQ,INE000000000,1,0.05   ,100000")
+        return "\n".join(lines) + "\n"
+
+
+def _num(value: Decimal | None) -> str:
+    if value is None:
+        return "0.00"
+    return f"{value:.2f}" if value == value.quantize(Decimal("0.01")) else str(value)
+
+
+def _stamp(moment: datetime | None) -> str:
+    return (moment.astimezone(IST) if moment else datetime(1980, 1, 1, tzinfo=IST)).strftime("%d-%b-%Y %H:%M:%S")
+
+
+def _ok(**fields: Any) -> dict[str, Any]:
+    return {**fields, "stat": "Ok", "stCode": 200}
+
+
+def _no_data() -> dict[str, Any]:
+    return {"stat": "Not_Ok", "stCode": 5203, "errMsg": "No Data"}
+
+
+def _require(fields: dict[str, Any], keys: Iterable[str]) -> None:
+    missing = [k for k in keys if not str(fields.get(k, "")).strip()]
+    if missing:
+        raise WireError(f"Missing mandatory field(s): {', '.join(missing)}")
+
+
+def _qty(value: Any) -> int:
+    try:
+        qty = int(str(value))
+    except ValueError:
+        raise WireError(f"invalid quantity {value!r}") from None
+    if qty <= 0:
+        raise WireError("quantity must be positive")
+    return qty
+
+
+def _price(price_type: Any, value: Any) -> tuple[OrderType, Decimal | None]:
+    kinds = {"L": OrderType.LIMIT, "MKT": OrderType.MARKET}
+    if price_type not in kinds:
+        raise WireError(f"price type {price_type!r} is not supported here (L, MKT)")
+    try:
+        price = Decimal(str(value))
+    except InvalidOperation:
+        raise WireError(f"invalid price {value!r}") from None
+    if kinds[price_type] is OrderType.LIMIT and price <= 0:
+        raise WireError("a limit order needs a positive price")
+    return kinds[price_type], (price if kinds[price_type] is OrderType.LIMIT else None)
+
+
+class ExchangeDesk:
+    """Serialised access to the exchange, with the fake's own standing session on it."""
+
+    def __init__(self, exchange: Broker, universe: Universe) -> None:
+        self.exchange = exchange
+        self.universe = universe
+        self._lock = threading.Lock()
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        with self._lock:
+            try:
+                return fn()
+            except SessionExpired:
+                self.exchange.login()
+                return fn()
+
+    # ---- writes -----------------------------------------------------------------------------------------------
+    def place(self, f: dict[str, Any]) -> dict[str, Any]:
+        _require(f, _PLACE_KEYS)
+        if f["es"] != SEGMENT:
+            raise WireError(f"exchange segment {f['es']!r} is not traded here")
+        symbol = self.universe.symbol_of_trading(str(f["ts"]))
+        if symbol is None:
+            raise WireError(f"unknown trading symbol {f['ts']!r}", code=1007)
+        if f["tt"] not in ("B", "S") or f["am"] not in ("YES", "NO") or f["rt"] not in ("DAY", "IOC"):
+            raise WireError("invalid tt, am or rt")
+        order_type, price = _price(f["pt"], f["pr"])
+        try:
+            req = OrderRequest(symbol=symbol, side=Side.BUY if f["tt"] == "B" else Side.SELL, quantity=_qty(f["qt"]),
+                               order_type=order_type, price=price, tag=str(f.get("ig") or ""), amo=f["am"] == "YES",
+                               product=str(f["pc"]), validity=str(f["rt"]))
+            return _ok(nOrdNo=self._call(lambda: self.exchange.place_order(req)))
+        except OrderRejected as exc:
+            return {"stat": "Not_Ok", "stCode": 1009, "errMsg": str(exc)}
+
+    def modify(self, f: dict[str, Any]) -> dict[str, Any]:
+        _require(f, _MODIFY_KEYS)
+        order_type, price = _price(f["pt"], f["pr"])
+        qty, no = _qty(f["qt"]), str(f["no"])
+        return self._amend(no, lambda: self.exchange.modify_order(no, quantity=qty, price=price, order_type=order_type))
+
+    def cancel(self, f: dict[str, Any]) -> dict[str, Any]:
+        _require(f, ("on", "am"))
+        no = str(f["on"])
+        return self._amend(no, lambda: self.exchange.cancel_order(no))
+
+    def _amend(self, order_id: str, fn: Callable[[], None]) -> dict[str, Any]:
+        try:
+            self._call(fn)
+        except OrderCompleted:
+            return {"stat": "Not_Ok", "stCode": 1021, "errMsg": "order is completed", "nOrdNo": order_id}
+        except OrderRejected as exc:
+            return {"stat": "Not_Ok", "stCode": 1009, "errMsg": str(exc)}
+        return _ok(nOrdNo=order_id)
+
+    # ---- reads ------------------------------------------------------------------------------------------------
+    def order_book(self) -> dict[str, Any]:
+        rows = [self._order_row(o) for o in self._call(self.exchange.orders)]
+        return _ok(data=rows) if rows else _no_data()
+
+    def history(self, f: dict[str, Any]) -> dict[str, Any]:
+        _require(f, ("nOrdNo",))
+        rows = [self._order_row(o) for o in self._call(self.exchange.orders) if o.order_id == str(f["nOrdNo"])]
+        return _ok(data=rows) if rows else _no_data()
+
+    def trades(self) -> dict[str, Any]:
+        rows = [self._fill_row(x) for x in self._call(self.exchange.fills)]
+        return _ok(data=rows) if rows else _no_data()
+
+    def positions(self) -> dict[str, Any]:
+        book: dict[str, list[Fill]] = {}
+        for fill in self._call(self.exchange.fills):
+            book.setdefault(fill.symbol, []).append(fill)
+        rows = []
+        for symbol, fills in book.items():
+            buys = [x for x in fills if x.side is Side.BUY]
+            sells = [x for x in fills if x.side is Side.SELL]
+            rows.append({
+                **self._instrument_fields(symbol), "prod": "CNC",
+                "flBuyQty": str(sum(x.quantity for x in buys)), "flSellQty": str(sum(x.quantity for x in sells)),
+                "cfBuyQty": "0", "cfSellQty": "0",
+                "buyAmt": _num(sum((x.price * x.quantity for x in buys), Decimal(0))),
+                "sellAmt": _num(sum((x.price * x.quantity for x in sells), Decimal(0))),
+            })
+        return _ok(data=rows) if rows else _no_data()
+
+    def holdings(self) -> dict[str, Any]:
+        rows = [
+            {
+                "displaySymbol": h.symbol, "symbol": h.symbol, "exchangeSegment": SEGMENT,
+                "instrumentToken": int(self.universe.token(h.symbol)), "quantity": str(h.quantity),
+                "sellableQuantity": str(h.sellable_quantity), "averagePrice": str(h.average_price),
+                "closingPrice": str(h.close_price) if h.close_price is not None else "0",
+                "instrumentType": "Equity",
+            }
+            for h in self._call(self.exchange.holdings)
+        ]
+        return {"data": rows}
+
+    def limits(self) -> dict[str, Any]:
+        funds = self._call(self.exchange.funds)
+        return _ok(Net=str(funds.available_cash), MarginUsed="0", CollateralValue=str(funds.available_cash),
+                   Category="CLIENT")
+
+    def quotes(self, tokens: list[str]) -> list[dict[str, Any]]:
+        symbols = [s for s in (self.universe.symbol_of_token(t) for t in tokens) if s]
+        quotes = self._call(lambda: self.exchange.quotes(symbols))
+        return [
+            {
+                "exchange_token": self.universe.token(q.symbol), "display_symbol": f"{q.symbol}-EQ",
+                "exchange": SEGMENT, "ltp": str(q.ltp),
+                "ohlc": {"close": str(q.prev_close) if q.prev_close is not None else "0"},
+                **({"lower_circuit_limit": str(q.lower_band)} if q.lower_band is not None else {}),
+                **({"upper_circuit_limit": str(q.upper_band)} if q.upper_band is not None else {}),
+            }
+            for q in quotes.values()
+        ]
+
+    @staticmethod
+    def master_paths(base_url: str, day: date) -> dict[str, Any]:
+        folder = f"{base_url}/scripmaster/{day.isoformat()}"
+        return {"data": {"filesPaths": [f"{folder}/{seg}-v1.csv" for seg in (SEGMENT, "bse_cm")],
+                         "baseFolder": folder}}
+
+    # ---- rows -------------------------------------------------------------------------------------------------
+    def _instrument_fields(self, symbol: str) -> dict[str, str]:
+        return {"trdSym": f"{symbol}-EQ", "sym": symbol, "tok": self.universe.token(symbol), "exSeg": SEGMENT}
+
+    def _order_row(self, o: Order) -> dict[str, Any]:
+        if o.status is OrderStatus.PENDING:
+            status = "after market order req received" if o.amo else "open pending"
+        else:
+            status = _STATUS_TEXT[o.status]
+        unfilled = o.quantity - o.filled_quantity
+        return {
+            "nOrdNo": o.order_id, "ordSt": status, **self._instrument_fields(o.symbol),
+            "trnsTp": "B" if o.side is Side.BUY else "S", "prcTp": "L" if o.order_type is OrderType.LIMIT else "MKT",
+            "prc": _num(o.price), "qty": str(o.quantity), "fldQty": str(o.filled_quantity),
+            "unFldSz": str(unfilled if o.status.is_active else 0),
+            "cnlQty": str(unfilled if o.status is OrderStatus.CANCELLED else 0),
+            "avgPrc": _num(o.average_price), "prod": "CNC", "vldt": "DAY", "ordDtTm": _stamp(o.placed_at),
+            "rejRsn": o.reject_reason or "", "GuiOrdId": o.tag or "",
+        }
+
+    def _fill_row(self, x: Fill) -> dict[str, Any]:
+        stamp = _stamp(x.at)
+        return {
+            "nOrdNo": x.order_id, **self._instrument_fields(x.symbol), "trnsTp": "B" if x.side is Side.BUY else "S",
+            "fldQty": str(x.quantity), "avgPrc": _num(x.price), "flDt": stamp[:11], "flTm": stamp[12:],
+            "exTm": stamp, "prod": "CNC", "GuiOrdId": x.tag or "",
+        }

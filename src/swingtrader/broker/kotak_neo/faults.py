@@ -1,0 +1,139 @@
+"""Fault injection for the fake Kotak Neo server.
+
+A SPEC is comma-separated `key=value` pairs, e.g. `expire=2h,http429=0.02,http5xx=0.01,lost_reply=0.005,
+non_json=0.01,latency_ms=5,seed=7`:
+- `expire=<duration>` (`90s`, `30m`, `2h`, `1d`): a trade session dies that long after it was issued (the JWT
+  `exp` still says midnight, as when Kotak kills a session early); `expire_body=401|403|mix` picks the reply;
+- `http429`, `http5xx`, `non_json`, `lost_reply`: per-request probabilities for trading calls (login is spared);
+  a lost reply runs the request on the exchange, then drops the connection without answering;
+- `latency_ms`: added to every request; `seed`: the random draws (default 0).
+Injected faults are counted by kind; `serve_next()` queues a one-off canned reply (the server's `expire_now()`
+kills the live sessions).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_RANDOM_KINDS = ("http429", "http5xx", "non_json", "lost_reply")
+
+
+def parse_duration(text: str) -> timedelta:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text)
+    if not m:
+        raise ValueError(f"bad duration {text!r}: use a number with s, m, h or d (e.g. 2h)")
+    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """The parsed fault mix (all zero: no faults)."""
+
+    expire_every: timedelta | None = None
+    expire_body: str = "mix"
+    http429: float = 0.0
+    http5xx: float = 0.0
+    non_json: float = 0.0
+    lost_reply: float = 0.0
+    latency_ms: float = 0.0
+    seed: int = 0
+
+    @classmethod
+    def parse(cls, spec: str | None) -> FaultSpec:
+        """Parse a SPEC; `ValueError` names the bad key or value."""
+        values: dict[str, object] = {}
+        for part in filter(None, (p.strip() for p in (spec or "").split(","))):
+            key, sep, value = part.partition("=")
+            key, value = key.strip(), value.strip()
+            if not sep:
+                raise ValueError(f"fault {part!r} needs a value (key=value)")
+            if key == "expire":
+                values["expire_every"] = parse_duration(value)
+            elif key == "expire_body":
+                if value not in ("401", "403", "mix"):
+                    raise ValueError(f"expire_body must be 401, 403 or mix, got {value!r}")
+                values["expire_body"] = value
+            elif key == "seed":
+                values["seed"] = int(value)
+            elif key == "latency_ms":
+                values["latency_ms"] = _number(key, value, upper=None)
+            elif key in _RANDOM_KINDS:
+                values[key] = _number(key, value, upper=1.0)
+            else:
+                raise ValueError(f"unknown fault {key!r}: expected expire, expire_body, {', '.join(_RANDOM_KINDS)}, "
+                                 "latency_ms, seed")
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _number(key: str, value: str, *, upper: float | None) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"fault {key}={value!r} is not a number") from None
+    if number < 0 or (upper is not None and number > upper):
+        raise ValueError(f"fault {key}={value} is out of range")
+    return number
+
+
+@dataclass(frozen=True)
+class CannedReply:
+    """A reply served once instead of the real one (`serve_next`)."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+@dataclass
+class FaultPlan:
+    """The fault state of one fake server: draws, one-off injections, and counts by kind. Thread-safe."""
+
+    spec: FaultSpec = field(default_factory=FaultSpec)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.spec.seed)
+        self._counts: Counter[str] = Counter()
+        self._canned: dict[str, deque[CannedReply]] = {}
+        self._lock = threading.Lock()
+
+    def draw(self) -> str | None:
+        """The random fault for one trading request, or None."""
+        with self._lock:
+            u = self._rng.random()
+            for kind in _RANDOM_KINDS:
+                p = getattr(self.spec, kind)
+                if u < p:
+                    return kind
+                u -= p
+            return None
+
+    def session_reply(self) -> str:
+        """'401' or '403', as configured (`mix` alternates at random)."""
+        if self.spec.expire_body != "mix":
+            return self.spec.expire_body
+        with self._lock:
+            return self._rng.choice(("401", "403"))
+
+    def serve_next(self, op: str, reply: CannedReply) -> None:
+        """Answer the next request for operation `op` (e.g. `holdings`, `validate`) with `reply`."""
+        with self._lock:
+            self._canned.setdefault(op, deque()).append(reply)
+
+    def take_canned(self, op: str) -> CannedReply | None:
+        with self._lock:
+            queue = self._canned.get(op)
+            return queue.popleft() if queue else None
+
+    def record(self, kind: str) -> None:
+        with self._lock:
+            self._counts[kind] += 1
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)

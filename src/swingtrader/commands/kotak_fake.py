@@ -1,0 +1,59 @@
+"""`swingtrader kotak-fake [--host 127.0.0.1] [--port N] [--record FILE.jsonl] [--faults SPEC]`: serve a fake
+Kotak Neo API over the paper exchange (synthetic prices, the real calendar, the wall clock) for demos.
+
+Prints the generated test credentials as env lines (point `SWINGTRADER_KOTAK_LOGIN_URL` at it and run
+`swingtrader broker-check`), then serves until interrupted. The paper state lives in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+from swingtrader.commands._common import bars_or_exit, calendar_or_exit, fail, settings_or_exit
+
+
+def main(args: argparse.Namespace) -> int:
+    settings = settings_or_exit(args)
+    from swingtrader.broker.kotak_neo.faults import FaultSpec
+    from swingtrader.broker.kotak_neo.harness import start_fake
+    from swingtrader.broker.paper import PaperBroker
+    from swingtrader.clock import LiveClock
+    from swingtrader.service import cost_rates, paper_path
+    from swingtrader.store import Store
+
+    try:
+        FaultSpec.parse(args.faults)
+    except ValueError as exc:
+        fail(f"--faults: {exc}")
+    calendar = calendar_or_exit(settings)
+    bars = bars_or_exit("synthetic", settings)
+    clock = LiveClock()
+    workdir = Path(tempfile.mkdtemp(prefix="kotak-fake-"))
+    store = Store.open(f"sqlite:///{workdir / 'exchange.sqlite'}")
+    exchange = PaperBroker(store, clock, paper_path(bars, calendar), calendar,
+                           initial_cash=Decimal(str(settings.initial_capital)), costs=cost_rates(settings),
+                           band_pct=settings.paper_price_band_pct)
+    try:
+        fake = start_fake(exchange, clock, faults=args.faults, record=Path(args.record) if args.record else None,
+                          symbols=bars.symbols(), host=args.host, port=args.port)
+    except OSError as exc:
+        fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", code=1)
+    c = fake.credentials
+    print(f"# fake Kotak Neo at {fake.url} over the paper exchange ({len(bars.symbols())} synthetic symbols)")
+    print("# test credentials for this run only (not real secrets):")
+    for name, value in (("CONSUMER_KEY", c.consumer_key), ("MOBILE_NUMBER", c.mobile_number), ("UCC", c.ucc),
+                        ("TOTP_SECRET", c.totp_secret), ("MPIN", c.mpin)):
+        print(f"SWINGTRADER_KOTAK_{name}={value.get_secret_value()}")
+    print(f"SWINGTRADER_KOTAK_LOGIN_URL={fake.url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+        print(f"# stopped; injected faults: {fake.fault_counts()}")
+    return 0
