@@ -11,6 +11,10 @@
   "equity"), `swingtrader_paused`, `swingtrader_heartbeat_timestamp_seconds`, `swingtrader_store_up`;
 - `process_*` (memory, CPU, open files) from prometheus-client's process collector.
 A store that cannot be read gives `swingtrader_store_up 0` and the in-process metrics, not an error.
+
+A year of ledger is ~100k rows, so the ledger's aggregates are cached for all but its newest rows and the
+cache is checked on every scrape against a fingerprint of the cached rows (row count, total attempts,
+finished count), which any claim, re-run or finish changes: the figures stay exact at a fraction of the cost.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -25,7 +30,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import ColumnElement, Connection, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from swingtrader.store import Store
@@ -35,6 +40,7 @@ log = logging.getLogger(__name__)
 
 FINAL_OUTCOMES = ("succeeded", "failed", "missed", "skipped")
 DURATION_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0)
+LIVE_ROWS = 5000  # the newest ledger rows, aggregated on every scrape
 _LOGIN_EVENTS = ("login", "relogin")
 
 
@@ -65,11 +71,12 @@ def build_registry(store: Store, broker_calls: BrokerCallCounter | None = None) 
 
 
 class StoreCollector(Collector):
-    """Reads the store on every `collect()`; short read transactions, nothing cached."""
+    """Reads the store on every `collect()` in one short read transaction."""
 
     def __init__(self, store: Store, broker_calls: BrokerCallCounter) -> None:
         self._store = store
         self._broker_calls = broker_calls
+        self._ledger = _LedgerCache()
 
     def describe(self) -> list[Metric]:
         return []  # the metric set depends on the store's contents; never read it at registration
@@ -84,7 +91,7 @@ class StoreCollector(Collector):
         up = GaugeMetricFamily("swingtrader_store_up", "1 if the store could be read for this scrape")
         try:
             with self._store.connect() as conn:
-                families = list(_store_metrics(conn))
+                families = [*_ledger_metrics(self._ledger.read(conn)), *_other_metrics(conn)]
         except SQLAlchemyError as exc:
             log.warning("metrics: cannot read the store: %s", type(exc).__name__)
             up.add_metric([], 0)
@@ -95,73 +102,104 @@ class StoreCollector(Collector):
         yield from families
 
 
-def _store_metrics(conn: Connection) -> Iterator[Metric]:
+@dataclass
+class _TaskAgg:
+    """One task's ledger figures over some rows (additive, so cached and live parts merge)."""
+
+    statuses: dict[str, int] = field(default_factory=dict)
+    buckets: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
+    seconds: float = 0.0
+    finished: int = 0
+    last_success: datetime | None = None
+
+    def merged(self, other: _TaskAgg) -> _TaskAgg:
+        statuses = dict(self.statuses)
+        for status, n in other.statuses.items():
+            statuses[status] = statuses.get(status, 0) + n
+        lasts = [x for x in (self.last_success, other.last_success) if x is not None]
+        return _TaskAgg(statuses, [a + b for a, b in zip(self.buckets, other.buckets, strict=True)],
+                        self.seconds + other.seconds, self.finished + other.finished, max(lasts, default=None))
+
+
+class _LedgerCache:
+    """Aggregates of ledger rows with `id <= upto`, valid while their fingerprint is unchanged."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._upto = 0
+        self._fingerprint: tuple[Any, ...] | None = None
+        self._base: dict[str, _TaskAgg] = {}
+
+    def read(self, conn: Connection) -> dict[str, _TaskAgg]:
+        tr = t.task_runs
+        top = conn.execute(select(func.max(tr.c.id))).scalar() or 0
+        with self._lock:
+            upto = self._upto if 0 <= top - self._upto <= 2 * LIVE_ROWS else max(0, top - LIVE_ROWS)
+            fingerprint = tuple(conn.execute(
+                select(func.count(), func.sum(tr.c.attempts), func.count(tr.c.finished_at)).where(tr.c.id <= upto)
+            ).one())
+            if (upto, fingerprint) != (self._upto, self._fingerprint):
+                self._base = _aggregate(conn, tr.c.id <= upto)
+                self._upto, self._fingerprint = upto, fingerprint
+            base = self._base
+        live = _aggregate(conn, tr.c.id > upto)
+        return {task: base.get(task, _TaskAgg()).merged(live.get(task, _TaskAgg()))
+                for task in sorted(base.keys() | live.keys())}
+
+
+def _aggregate(conn: Connection, where: ColumnElement[bool]) -> dict[str, _TaskAgg]:
     tr = t.task_runs
+    out: dict[str, _TaskAgg] = {}
+    for task, status, n in conn.execute(
+        select(tr.c.task, tr.c.status, func.count()).where(where).group_by(tr.c.task, tr.c.status)
+    ).all():
+        out.setdefault(task, _TaskAgg()).statuses[status] = n
+    for task, at in conn.execute(
+        select(tr.c.task, func.max(tr.c.finished_at)).where(where, tr.c.status == "succeeded").group_by(tr.c.task)
+    ).all():
+        out.setdefault(task, _TaskAgg()).last_success = at
+    done = (where, tr.c.started_at.is_not(None), tr.c.finished_at.is_not(None))
+    if conn.dialect.name == "sqlite":  # in SQL: fetching the rows would cost far more
+        runs = select(tr.c.task, ((func.julianday(tr.c.finished_at) - func.julianday(tr.c.started_at)) * 86400.0)
+                      .label("s")).where(*done).subquery()
+        cols = [func.sum(case((runs.c.s <= b, 1), else_=0)) for b in DURATION_BUCKETS]
+        for task, n, total, *buckets in conn.execute(
+            select(runs.c.task, func.count(), func.coalesce(func.sum(runs.c.s), 0.0), *cols).group_by(runs.c.task)
+        ).all():
+            agg = out.setdefault(task, _TaskAgg())
+            agg.finished, agg.seconds, agg.buckets = n, float(total), list(buckets)
+    else:
+        for task, started, finished in conn.execute(select(tr.c.task, tr.c.started_at, tr.c.finished_at).where(*done)):
+            d = (finished - started).total_seconds()
+            agg = out.setdefault(task, _TaskAgg())
+            agg.finished, agg.seconds = agg.finished + 1, agg.seconds + d
+            agg.buckets = [c + (d <= b) for c, b in zip(agg.buckets, DURATION_BUCKETS, strict=True)]
+    return out
+
+
+def _ledger_metrics(ledger: dict[str, _TaskAgg]) -> Iterator[Metric]:
     runs = CounterMetricFamily(
         "swingtrader_task_runs", "Task runs in the ledger by final outcome", labels=["task", "outcome"]
     )
     running = GaugeMetricFamily("swingtrader_task_runs_in_progress", "Task runs now running", labels=["task"])
-    for task, status, n in conn.execute(
-        select(tr.c.task, tr.c.status, func.count()).group_by(tr.c.task, tr.c.status).order_by(tr.c.task)
-    ).all():
-        if status in FINAL_OUTCOMES:
-            runs.add_metric([task, status], n)
-        elif status == "running":
-            running.add_metric([task], n)
-    yield runs
-    yield running
-    yield _durations(conn)
-    last = GaugeMetricFamily(
-        "swingtrader_task_last_success_timestamp_seconds", "Finish time of the last successful run",
-        labels=["task"],
-    )
-    for task, at in conn.execute(
-        select(tr.c.task, func.max(tr.c.finished_at)).where(tr.c.status == "succeeded").group_by(tr.c.task)
-    ).all():
-        if at is not None:
-            last.add_metric([task], at.timestamp())
-    yield last
-    yield from _session_metrics(conn)
-    orders = GaugeMetricFamily("swingtrader_orders", "Orders by local status", labels=["status"])
-    for status, n in conn.execute(select(t.orders.c.status, func.count()).group_by(t.orders.c.status)).all():
-        orders.add_metric([status], n)
-    yield orders
-    yield GaugeMetricFamily(
-        "swingtrader_open_positions", "Open strategy positions",
-        value=conn.execute(select(func.count()).where(func.lower(t.positions.c.status) == "open")).scalar_one(),
-    )
-    yield from _state_metrics(conn)
+    hist = HistogramMetricFamily("swingtrader_task_duration_seconds", "Duration of finished task runs",
+                                 labels=["task"])
+    last = GaugeMetricFamily("swingtrader_task_last_success_timestamp_seconds",
+                             "Finish time of the last successful run", labels=["task"])
+    for task, agg in ledger.items():
+        for status, n in sorted(agg.statuses.items()):
+            if status in FINAL_OUTCOMES:
+                runs.add_metric([task, status], n)
+        running.add_metric([task], agg.statuses.get("running", 0))
+        if agg.finished:
+            pairs = [(str(b), c) for b, c in zip(DURATION_BUCKETS, agg.buckets, strict=True)]
+            hist.add_metric([task], [*pairs, ("+Inf", agg.finished)], agg.seconds)
+        if agg.last_success is not None:
+            last.add_metric([task], agg.last_success.timestamp())
+    yield from (runs, running, hist, last)
 
 
-def _durations(conn: Connection) -> Metric:
-    """Histogram of run durations. SQLite computes it in SQL (a year is ~100k rows); other databases
-    fetch the two timestamps and compute in Python."""
-    tr = t.task_runs
-    hist = HistogramMetricFamily(
-        "swingtrader_task_duration_seconds", "Duration of finished task runs", labels=["task"]
-    )
-    done = (tr.c.started_at.is_not(None), tr.c.finished_at.is_not(None))
-    per_task: dict[str, tuple[list[int], float, int]] = {}
-    if conn.dialect.name == "sqlite":
-        seconds = (func.julianday(tr.c.finished_at) - func.julianday(tr.c.started_at)) * 86400.0
-        cols = [func.sum(case((seconds <= b, 1), else_=0)) for b in DURATION_BUCKETS]
-        for row in conn.execute(
-            select(tr.c.task, func.count(), func.coalesce(func.sum(seconds), 0.0), *cols).where(*done)
-            .group_by(tr.c.task)
-        ).all():
-            per_task[row[0]] = (list(row[3:]), float(row[2]), row[1])
-    else:
-        for task, started, finished in conn.execute(select(tr.c.task, tr.c.started_at, tr.c.finished_at).where(*done)):
-            d = (finished - started).total_seconds()
-            buckets, total, n = per_task.get(task, ([0] * len(DURATION_BUCKETS), 0.0, 0))
-            per_task[task] = ([c + (d <= b) for c, b in zip(buckets, DURATION_BUCKETS, strict=True)], total + d, n + 1)
-    for task, (buckets, total, n) in sorted(per_task.items()):
-        pairs = [(str(b), c) for b, c in zip(DURATION_BUCKETS, buckets, strict=True)] + [("+Inf", n)]
-        hist.add_metric([task], pairs, total)
-    return hist
-
-
-def _session_metrics(conn: Connection) -> Iterator[Metric]:
+def _other_metrics(conn: Connection) -> Iterator[Metric]:
     se = t.session_events
     events = CounterMetricFamily("swingtrader_session_events", "Broker session events", labels=["event"])
     logins = 0
@@ -170,24 +208,23 @@ def _session_metrics(conn: Connection) -> Iterator[Metric]:
         logins += n if event in _LOGIN_EVENTS else 0
     yield CounterMetricFamily("swingtrader_logins", "Broker logins (first and re-logins)", value=logins)
     yield events
-
-
-def _state_metrics(conn: Connection) -> Iterator[Metric]:
+    orders = GaugeMetricFamily("swingtrader_orders", "Orders by local status", labels=["status"])
+    for status, n in conn.execute(select(t.orders.c.status, func.count()).group_by(t.orders.c.status)).all():
+        orders.add_metric([status], n)
+    yield orders
+    yield GaugeMetricFamily(
+        "swingtrader_open_positions", "Open strategy positions",
+        value=conn.execute(select(func.count()).where(func.lower(t.positions.c.status) == "open")).scalar_one(),
+    )
     state: dict[str, Any] = dict(conn.execute(select(t.service_state.c.key, t.service_state.c.value)).all())
     yield GaugeMetricFamily("swingtrader_paused", "1 while new orders are paused", value=int(bool(state.get("paused"))))
     equity = _number(state.get("equity"))
     if equity is not None:
         yield GaugeMetricFamily("swingtrader_equity_rupees", "Account equity as last recorded", value=equity)
-    heartbeat = state.get("heartbeat")
-    if isinstance(heartbeat, str):
-        try:
-            at = datetime.fromisoformat(heartbeat)
-        except ValueError:
-            return
-        if at.tzinfo is None:
-            return
+    heartbeat = _aware(state.get("heartbeat"))
+    if heartbeat is not None:
         yield GaugeMetricFamily(
-            "swingtrader_heartbeat_timestamp_seconds", "Last scheduler loop heartbeat", value=at.timestamp()
+            "swingtrader_heartbeat_timestamp_seconds", "Last scheduler loop heartbeat", value=heartbeat.timestamp()
         )
 
 
@@ -198,3 +235,11 @@ def _number(value: Any) -> float | None:
         return float(Decimal(str(value)))
     except InvalidOperation:
         return None
+
+
+def _aware(value: Any) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return parsed if parsed is not None and parsed.tzinfo is not None else None

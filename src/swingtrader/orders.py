@@ -20,7 +20,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from swingtrader.broker.base import (
     AmbiguousOutcome,
@@ -156,14 +156,14 @@ class OrderManager:
         clock: Clock,
         risk: RiskLimits,
         *,
-        on_fill: Callable[[FillEvent], None] | None = None,
+        on_fill: Callable[[FillEvent, Connection], None] | None = None,
         on_event: Callable[[str, OrderRecord, str], None] | None = None,
     ) -> None:
         self._store = store
         self._broker = broker
         self._clock = clock
         self._risk = risk
-        self._on_fill = on_fill or (lambda _f: None)
+        self._on_fill = on_fill or (lambda _f, _c: None)
         self._on_event = on_event or (lambda _k, _o, _d: None)
 
     # ---- queries -----------------------------------------------------------------------------------------
@@ -294,6 +294,8 @@ class OrderManager:
 
     # ---- internals ---------------------------------------------------------------------------------------
     def _apply(self, rec: OrderRecord, order: Order) -> OrderRecord:
+        """Mirror the broker's view of one order. The status change, the fill and the position update are one
+        transaction, so a crash can never record a fill without its position or the other way round."""
         status = _FROM_BROKER[order.status]
         new_fill = order.filled_quantity - rec.filled_quantity
         if status is rec.status and new_fill <= 0:
@@ -302,20 +304,23 @@ class OrderManager:
         if new_fill > 0 and order.average_price is not None:
             prev_value = (rec.average_price or Decimal(0)) * rec.filled_quantity
             fill_price = (order.average_price * order.filled_quantity - prev_value) / new_fill
-        rec = self._update(
-            rec, status=status, filled_quantity=order.filled_quantity, average_price=order.average_price,
-            reason=order.reject_reason if status is LocalStatus.REJECTED else rec.reason, event=status.value,
-        )
-        if new_fill > 0 and fill_price is not None:
-            fill = FillEvent(rec, new_fill, fill_price.quantize(Decimal("0.0001")).normalize(), self._clock.now())
-            with self._store.begin() as conn:
+        with self._store.begin() as conn:
+            rec = self._update(
+                rec, status=status, filled_quantity=order.filled_quantity, average_price=order.average_price,
+                reason=order.reject_reason if status is LocalStatus.REJECTED else rec.reason, event=status.value,
+                conn=conn,
+            )
+            fill = None
+            if new_fill > 0 and fill_price is not None:
+                fill = FillEvent(rec, new_fill, fill_price.quantize(Decimal("0.0001")).normalize(), self._clock.now())
                 conn.execute(
                     t.fills.insert().values(
                         order_id=rec.id, symbol=rec.symbol, side=rec.side.value, quantity=fill.quantity,
                         price=fill.price, at=fill.at,
                     )
                 )
-            self._on_fill(fill)
+                self._on_fill(fill, conn)
+        if fill is not None:
             self._on_event("order_filled", rec, f"{fill.quantity} @ {fill.price}")
         if status is LocalStatus.REJECTED:
             self._on_event("order_rejected", rec, order.reject_reason or "")
@@ -356,18 +361,21 @@ class OrderManager:
             row = conn.execute(select(t.orders).where(t.orders.c.id == oid)).one()
         return _record(row)
 
-    def _update(self, rec: OrderRecord, *, event: str, detail: dict | None = None, **values: object) -> OrderRecord:
+    def _update(
+        self, rec: OrderRecord, *, event: str, detail: dict | None = None, conn: Connection | None = None,
+        **values: object,
+    ) -> OrderRecord:
+        if conn is None:
+            with self._store.begin() as own:
+                return self._update(rec, event=event, detail=detail, conn=own, **values)
         now = self._clock.now()
         db_values = {k: (v.value if isinstance(v, StrEnum) else v) for k, v in values.items()}
-        with self._store.begin() as conn:
-            conn.execute(t.orders.update().where(t.orders.c.id == rec.id).values(updated_at=now, **db_values))
-            status = values.get("status", rec.status)
-            conn.execute(
-                t.order_events.insert().values(order_id=rec.id, at=now, event=event, status=str(status), detail=detail)
-            )
-            row = conn.execute(select(t.orders).where(t.orders.c.id == rec.id)).one()
-        return _record(row)
-
+        conn.execute(t.orders.update().where(t.orders.c.id == rec.id).values(updated_at=now, **db_values))
+        status = values.get("status", rec.status)
+        conn.execute(
+            t.order_events.insert().values(order_id=rec.id, at=now, event=event, status=str(status), detail=detail)
+        )
+        return _record(conn.execute(select(t.orders).where(t.orders.c.id == rec.id)).one())
 
 def _record(row) -> OrderRecord:  # noqa: ANN001
     return OrderRecord(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from swingtrader.broker.base import Side
 from swingtrader.clock import Clock, ist_date
@@ -64,72 +64,77 @@ class Portfolio:
                 .values(add_levels=list(levels))
             )
 
-    def apply_fill(self, fill: FillEvent) -> None:
-        """Update positions from one of our fills (the order manager calls this)."""
+    def apply_fill(self, fill: FillEvent, conn: Connection) -> None:
+        """Update positions from one of our fills, inside the order manager's transaction."""
         if fill.order.side is Side.BUY:
-            self._buy(fill.order.symbol, fill.quantity, fill.price, fill)
+            self._buy(fill.order.symbol, fill.quantity, fill.price, fill, conn)
         else:
-            self.close(fill.order.symbol, fill.quantity, fill.price, _exit_reason(fill.order.purpose), fill)
+            self.close(fill.order.symbol, fill.quantity, fill.price, _exit_reason(fill.order.purpose), fill, conn)
 
-    def _buy(self, symbol: str, qty: int, price: Decimal, fill: FillEvent) -> None:
+    def _buy(self, symbol: str, qty: int, price: Decimal, fill: FillEvent, conn: Connection) -> None:
         day = ist_date(fill.at)
         value = price * qty
         charges = delivery_charges("BUY", value, day, self._costs).total
-        with self._store.begin() as conn:
-            row = conn.execute(
-                select(t.positions).where(t.positions.c.symbol == symbol, t.positions.c.status == "open")
-            ).first()
-            if row is None:
-                conn.execute(
-                    t.positions.insert().values(
-                        symbol=symbol, status="open", quantity=qty, average_price=price, cost=value,
-                        buy_charges=charges, entry_date=day, last_buy_date=day, add_levels=[], opened_at=fill.at,
-                    )
-                )
-                return
-            quantity = row.quantity + qty
-            cost = row.cost + value
+        row = conn.execute(
+            select(t.positions).where(t.positions.c.symbol == symbol, t.positions.c.status == "open")
+        ).first()
+        if row is None:
             conn.execute(
-                t.positions.update()
-                .where(t.positions.c.id == row.id)
-                .values(
-                    quantity=quantity, cost=cost, average_price=(cost / quantity).quantize(Decimal("0.0001")),
-                    buy_charges=row.buy_charges + charges, last_buy_date=day,
+                t.positions.insert().values(
+                    symbol=symbol, status="open", quantity=qty, average_price=price, cost=value,
+                    buy_charges=charges, entry_date=day, last_buy_date=day, add_levels=[], opened_at=fill.at,
                 )
             )
+            return
+        quantity = row.quantity + qty
+        cost = row.cost + value
+        conn.execute(
+            t.positions.update()
+            .where(t.positions.c.id == row.id)
+            .values(
+                quantity=quantity, cost=cost, average_price=(cost / quantity).quantize(Decimal("0.0001")),
+                buy_charges=row.buy_charges + charges, last_buy_date=day,
+            )
+        )
 
-    def close(self, symbol: str, qty: int, price: Decimal, reason: str, fill: FillEvent | None = None) -> None:
+    def close(
+        self, symbol: str, qty: int, price: Decimal, reason: str, fill: FillEvent | None = None,
+        conn: Connection | None = None,
+    ) -> None:
         """Close `qty` of a position at `price` as a trade (a sell fill, or a manual exit found at reconcile)."""
+        if conn is None:
+            with self._store.begin() as own:
+                self.close(symbol, qty, price, reason, fill, own)
+            return
         at = fill.at if fill is not None else self._clock.now()
         day = ist_date(at)
-        with self._store.begin() as conn:
-            row = conn.execute(
-                select(t.positions).where(t.positions.c.symbol == symbol, t.positions.c.status == "open")
-            ).first()
-            if row is None:
-                return
-            qty = min(qty, row.quantity)
-            share = Decimal(qty) / Decimal(row.quantity)
-            buy_cost = (row.cost * share).quantize(PAISE, ROUND_HALF_UP)
-            buy_charges = (row.buy_charges * share).quantize(PAISE, ROUND_HALF_UP)
-            sell_value = price * qty
-            sell_charges = delivery_charges("SELL", sell_value, day, self._costs).total
-            gross = (sell_value - buy_cost).quantize(PAISE, ROUND_HALF_UP)
-            charges = buy_charges + sell_charges
-            conn.execute(
-                t.trades.insert().values(
-                    position_id=row.id, symbol=symbol, entry_date=row.entry_date, entry_price=row.average_price,
-                    quantity=qty, exit_date=day, exit_price=price, exit_reason=reason, gross_pnl=gross,
-                    charges=charges, net_pnl=gross - charges, closed_at=at,
-                )
+        row = conn.execute(
+            select(t.positions).where(t.positions.c.symbol == symbol, t.positions.c.status == "open")
+        ).first()
+        if row is None:
+            return
+        qty = min(qty, row.quantity)
+        share = Decimal(qty) / Decimal(row.quantity)
+        buy_cost = (row.cost * share).quantize(PAISE, ROUND_HALF_UP)
+        buy_charges = (row.buy_charges * share).quantize(PAISE, ROUND_HALF_UP)
+        sell_value = price * qty
+        sell_charges = delivery_charges("SELL", sell_value, day, self._costs).total
+        gross = (sell_value - buy_cost).quantize(PAISE, ROUND_HALF_UP)
+        charges = buy_charges + sell_charges
+        conn.execute(
+            t.trades.insert().values(
+                position_id=row.id, symbol=symbol, entry_date=row.entry_date, entry_price=row.average_price,
+                quantity=qty, exit_date=day, exit_price=price, exit_reason=reason, gross_pnl=gross,
+                charges=charges, net_pnl=gross - charges, closed_at=at,
             )
-            remaining = row.quantity - qty
-            values: dict[str, object] = {
-                "quantity": remaining, "cost": row.cost - buy_cost, "buy_charges": row.buy_charges - buy_charges,
-            }
-            if remaining == 0:
-                values.update(status="closed", closed_at=at, note=reason)
-            conn.execute(t.positions.update().where(t.positions.c.id == row.id).values(**values))
+        )
+        remaining = row.quantity - qty
+        values: dict[str, object] = {
+            "quantity": remaining, "cost": row.cost - buy_cost, "buy_charges": row.buy_charges - buy_charges,
+        }
+        if remaining == 0:
+            values.update(status="closed", closed_at=at, note=reason)
+        conn.execute(t.positions.update().where(t.positions.c.id == row.id).values(**values))
 
 
 def _exit_reason(purpose: str) -> str:

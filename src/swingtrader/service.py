@@ -15,7 +15,7 @@ from swingtrader.broker.prices import BarLookup, IntradayPath
 from swingtrader.broker.session import SessionManager
 from swingtrader.clock import Clock
 from swingtrader.market.costs import CostRates
-from swingtrader.orders import FillEvent, OrderManager, OrderRecord, RiskLimits
+from swingtrader.orders import OrderManager, OrderRecord, RiskLimits
 from swingtrader.portfolio import Portfolio
 from swingtrader.schedule import Plan, Scheduler, Slot
 from swingtrader.store import Store
@@ -151,9 +151,6 @@ def build_service(
         if kind in ("order_rejected", "order_filled"):
             notify(kind, f"{rec.side.value} {rec.symbol}: {kind.removeprefix('order_')}", redact(detail))
 
-    def on_fill(fill: FillEvent) -> None:
-        portfolio.apply_fill(fill)
-
     risk = RiskLimits(
         max_order_value=settings.max_order_value,
         max_deployed_capital=settings.max_deployed_capital,
@@ -161,7 +158,7 @@ def build_service(
         kill_switch=paused,
         deployed_capital=portfolio.deployed_capital,
     )
-    orders = OrderManager(store, broker, clock, risk, on_fill=on_fill, on_event=order_event)
+    orders = OrderManager(store, broker, clock, risk, on_fill=portfolio.apply_fill, on_event=order_event)
     context = TaskContext(
         settings=settings, clock=clock, calendar=calendar, store=store, broker=broker, orders=orders,
         portfolio=portfolio, bars=bars, strategy=DipBuyStrategy(params), params=params, costs=costs, notify=notify,

@@ -74,7 +74,7 @@ def _run(spec, settings, store, *, bars, calendar, broker_kind, faults, redact) 
     if broker_kind == "kotak-fake":
         from swingtrader.broker.kotak_neo.harness import client_for, start_fake
 
-        fake = start_fake(exchange, clock, faults=faults)
+        fake = start_fake(exchange, clock, faults=faults, symbols=bars.symbols())
         raw_broker = client_for(fake, clock)
     try:
         service: Service = build_service(

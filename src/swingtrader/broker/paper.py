@@ -16,6 +16,9 @@ Rejected orders stay in the book (so a client tag lookup finds them) and `place_
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -46,6 +49,17 @@ from swingtrader.store import Store
 from swingtrader.store import tables as t
 
 PREOPEN_LEAD = timedelta(minutes=15)
+
+
+def _locked(method: Callable) -> Callable:
+    """Serialise the exchange: callers may share it across threads."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):  # noqa: ANN001, ANN202
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 @dataclass
@@ -79,6 +93,7 @@ class PaperBroker:
         self._costs = costs or CostRates()
         self._band = band_pct / Decimal(100)
         self._sessions: dict[date, tuple[datetime, datetime] | None] = {}
+        self._lock = threading.RLock()
         self._load(initial_cash)
 
     # ---- state -------------------------------------------------------------------------------------------
@@ -150,6 +165,7 @@ class PaperBroker:
             )
 
     # ---- session -----------------------------------------------------------------------------------------
+    @_locked
     def login(self) -> SessionInfo:
         now = self._clock.now()
         self._token_serial += 1
@@ -167,6 +183,7 @@ class PaperBroker:
             raise SessionExpired("paper session expired", code="paper-expired")
         return now
 
+    @_locked
     def expire_session(self) -> None:
         """Invalidate the current token now (used by tests and fault drills)."""
         self._session_valid = False
@@ -195,6 +212,7 @@ class PaperBroker:
         return today
 
     # ---- orders ------------------------------------------------------------------------------------------
+    @_locked
     def place_order(self, request: OrderRequest) -> str:
         now = self._require_session()
         self._match(now)
@@ -254,6 +272,7 @@ class PaperBroker:
             raise OrderRejected(f"insufficient funds for {order.symbol}: need {need}", reason="insufficient_funds")
         return need
 
+    @_locked
     def modify_order(self, order_id: str, *, quantity: int, price: Decimal | None, order_type: OrderType) -> None:
         now = self._require_session()
         self._match(now)
@@ -269,6 +288,7 @@ class PaperBroker:
         if changed.status is OrderStatus.OPEN:
             self._try_fill_now(order_id, now)
 
+    @_locked
     def cancel_order(self, order_id: str) -> None:
         now = self._require_session()
         self._match(now)
@@ -292,6 +312,7 @@ class PaperBroker:
             self._save_account(conn)
 
     # ---- reads -------------------------------------------------------------------------------------------
+    @_locked
     def orders(self) -> list[Order]:
         now = self._require_session()
         self._match(now)
@@ -302,6 +323,7 @@ class PaperBroker:
             if o.status.is_active or self._session_of[oid] == today or ist_date(self._live_from[oid]) == today
         ]
 
+    @_locked
     def fills(self) -> list[Fill]:
         now = self._require_session()
         self._match(now)
@@ -310,6 +332,7 @@ class PaperBroker:
             rows = conn.execute(select(t.paper_fills).where(t.paper_fills.c.at >= start)).all()
         return [Fill(r.order_id, r.tag, r.symbol, Side(r.side), r.quantity, r.price, r.at) for r in rows]
 
+    @_locked
     def holdings(self) -> list[Holding]:
         now = self._require_session()
         self._match(now)
@@ -321,6 +344,7 @@ class PaperBroker:
             for s, h in sorted(self._holdings.items())
         ]
 
+    @_locked
     def funds(self) -> Funds:
         now = self._require_session()
         self._match(now)
@@ -333,6 +357,7 @@ class PaperBroker:
         )
         return self._cash - blocked
 
+    @_locked
     def quotes(self, symbols: list[str]) -> dict[str, Quote]:
         now = self._require_session()
         self._match(now)
@@ -350,8 +375,10 @@ class PaperBroker:
             out[s] = Quote(symbol=s, ltp=ltp, lower_band=lower, upper_band=upper, prev_close=prev)
         return out
 
+    @_locked
     def cash(self) -> Decimal:
-        """Cash in the account (blocked amounts included)."""
+        """Cash in the account (blocked amounts included), after matching up to now."""
+        self._match(self._clock.now())
         return self._cash
 
     # ---- matching ----------------------------------------------------------------------------------------

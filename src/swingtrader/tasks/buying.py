@@ -39,7 +39,7 @@ def buy_intent(
 ) -> OrderIntent | None:
     """A LIMIT buy at close * (1 + premium) rounded down to the tick of `price_day`, sized by the strategy;
     None when the price is above the capital per trade or the liquidity cap leaves nothing."""
-    price = buy_limit_price(rec.close, price_day)
+    price = buy_limit_price(rec.close, price_day, ctx.params.buy_limit_premium)
     avg_vol = None if rec.avg_volume_50 is None else float(rec.avg_volume_50)
     qty = order_quantity(price, avg_vol, ctx.params)
     if qty <= 0:

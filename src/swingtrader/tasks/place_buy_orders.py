@@ -46,12 +46,15 @@ def run(ctx: TaskContext, slot: Slot) -> dict:
             continue
         if existing is None:
             cash -= cash_needed(ctx, intent, next_day)
-            if rec.level != "entry":
-                position = ctx.portfolio.position(rec.symbol)
-                level = float(rec.level.removeprefix("add"))
-                if position is not None:
-                    ctx.portfolio.set_add_levels(rec.symbol, (*position.add_levels, level))
-        if rec.level == "entry" and existing is None:
-            slots_free -= 1
+            slots_free -= rec.level == "entry"
+        if rec.level != "entry":
+            _mark_level_used(ctx, rec.symbol, float(rec.level.removeprefix("add")))
         placed.append({"symbol": rec.symbol, "quantity": intent.quantity, "price": str(intent.price)})
     return {"recommendations": len(recs), "placed": placed, "failed": failed, "skipped": skipped}
+
+
+def _mark_level_used(ctx: TaskContext, symbol: str, level: float) -> None:
+    """Each averaging level is used once per cycle (idempotent, so a re-run slot marks it the same way)."""
+    position = ctx.portfolio.position(symbol)
+    if position is not None and level not in position.add_levels:
+        ctx.portfolio.set_add_levels(symbol, (*position.add_levels, level))

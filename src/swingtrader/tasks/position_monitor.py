@@ -15,8 +15,7 @@ from decimal import Decimal
 from swingtrader.market.ticks import round_to_tick
 from swingtrader.portfolio import Position
 from swingtrader.schedule import Slot
-from swingtrader.strategy.dip_buy import provisional_ema9
-from swingtrader.strategy.indicators import rsi_next
+from swingtrader.strategy.dip_buy import provisional_ema9, provisional_rsi
 from swingtrader.tasks.context import TaskContext, money
 from swingtrader.tasks.selling import ensure_sell
 
@@ -37,7 +36,7 @@ def run(ctx: TaskContext, slot: Slot) -> dict:
             continue
         ltp = quote.ltp
         ema9_now = money(provisional_ema9(float(ltp), snap.ema9))
-        rsi_now = rsi_next(float(ltp), snap.close, snap.avg_gain, snap.avg_loss, ctx.params.rsi_period)
+        rsi_now = provisional_rsi(float(ltp), snap, ctx.params.rsi_period)
         detail = {"ltp": str(ltp), "ema9_now": str(ema9_now), "rsi_now": round(float(rsi_now), 4)}
         if ltp >= ema9_now and ctx.signal(day, p.symbol, "at_target", detail):
             fired.append((p.symbol, "at_target"))

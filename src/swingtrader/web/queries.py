@@ -205,7 +205,7 @@ def rejections(raw: Any) -> list[dict[str, str]]:
 def tasks(store: Store, *, page: int = 1, task: str | None = None, status: str | None = None) -> dict[str, Any]:
     """The ledger, newest first, paginated and optionally filtered by task and status."""
     tr = t.task_runs
-    where = [c for c in (tr.c.task == task if task else None, tr.c.status == status if status else None) if c is not None]
+    where = ([tr.c.task == task] if task else []) + ([tr.c.status == status] if status else [])
     with store.connect() as conn:
         total = conn.execute(select(func.count()).select_from(tr).where(*where)).scalar_one()
         rows = conn.execute(

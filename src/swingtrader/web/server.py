@@ -31,6 +31,11 @@ class WebHandle:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    def wait(self) -> None:
+        """Block until the server stops (Ctrl-C raises KeyboardInterrupt here, in the caller's thread)."""
+        while self._thread.is_alive():
+            self._thread.join(0.5)
+
     def stop(self, timeout: float = 5.0) -> None:
         """Ask the server to finish in-flight requests and exit; wait up to `timeout` seconds."""
         self._server.should_exit = True
@@ -44,7 +49,7 @@ def start_web_in_thread(app: FastAPI, host: str, port: int, *, startup_timeout: 
     """Bind `host:port` now (an `OSError` names the problem, e.g. the port is in use) and serve `app`
     from a daemon thread. Call `check_bind` first. Returns once the server accepts connections."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # IPPROTO_TCP: asyncio sets TCP_NODELAY
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))

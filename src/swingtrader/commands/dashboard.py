@@ -1,0 +1,56 @@
+"""`swingtrader dashboard --db FILE [--host H] [--port N]`: the dashboard, read-only, over any store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from swingtrader.commands._common import fail, settings_or_exit
+
+
+def main(args: Any) -> int:
+    settings = settings_or_exit(args)
+    db = Path(args.db)
+    if not db.is_file():
+        fail(f"--db {args.db}: no such file")
+    from swingtrader.store import Store, StoreError
+    from swingtrader.store.db import sqlite_url
+    from swingtrader.web import BindRefused, check_bind, create_app, start_web_in_thread
+
+    try:
+        check_bind(args.host, settings.web_password)
+    except BindRefused as exc:
+        fail(str(exc))
+    try:
+        store = Store.open(sqlite_url(db.resolve()), migrate=False)
+    except StoreError as exc:
+        fail(str(exc))
+    app = create_app(store, settings=settings, read_only=True, clock=_clock_for(store))
+    try:
+        handle = start_web_in_thread(app, args.host, args.port)
+    except (OSError, RuntimeError) as exc:
+        fail(str(exc), 1)
+    print(f"dashboard for {db} at {handle.url}/ (read-only; Ctrl-C stops it)", flush=True)
+    try:
+        handle.wait()
+    except KeyboardInterrupt:
+        handle.stop()
+    finally:
+        store.dispose()
+    return 0
+
+
+def _clock_for(store: Any) -> Any:
+    """Live time; a simulation's store is shown as of its last recorded moment (`sim_time`, else the
+    last finished task run), so "today" and the countdown mean what they meant in the simulation."""
+    from sqlalchemy import func, select
+
+    from swingtrader.clock import LiveClock, SimClock
+    from swingtrader.store import tables as t
+    from swingtrader.web.queries import parse_time
+
+    at = parse_time(store.get_state("sim_time"))
+    if at is None and store.get_state("simulation") is not None:
+        with store.connect() as conn:
+            at = conn.execute(select(func.max(t.task_runs.c.finished_at))).scalar()
+    return SimClock(at) if at is not None else LiveClock()

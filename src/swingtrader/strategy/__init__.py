@@ -1,0 +1,1 @@
+"""Trading strategies: pure decision code (bars in, decisions out) with its indicators and settings."""

@@ -1,0 +1,54 @@
+"""The default strategy's settings: every number in STRATEGY.md, as defaults (not constants in code)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+__all__ = ["StrategyParams"]
+
+
+@dataclass(frozen=True)
+class StrategyParams:
+    """Settings of the dip-buy strategy. Money and fractions at the order boundary are `Decimal`."""
+
+    rsi_period: int = 10
+    rsi_entry: float = 30
+    """A candidate needs rsi10 below this; a position's add levels reset when rsi10 rises above it."""
+    rsi_add_levels: tuple[float, ...] = (20, 10)
+    """Averaging-down levels, deepest last: one more lot when rsi10 closes below each, once per cycle."""
+    rsi_exit: float = 50
+    ema_exit: int = 9
+    ema_trend: int = 200
+    min_history: int = 250
+    """Sessions of history a symbol needs (up to and including the as-of day) to be analysed."""
+    min_avg_volume: float = 150_000
+    min_volume_ratio: float = 1.0
+    volume_window: int = 50
+    capital_per_trade: Decimal = Decimal(100_000)
+    max_positions: int = 6
+    buy_limit_premium: Decimal = Decimal("0.01")
+    """Buy limit = close * (1 + premium), rounded down to the tick."""
+    max_target_loss_pct: Decimal = Decimal(5)
+    """No sell order on a day the target is more than this percent below the average entry price."""
+    stop_loss_pct: Decimal | None = None
+    max_holding_days: int | None = None
+    liquidity_caps: tuple[tuple[Decimal, Decimal], ...] = (
+        (Decimal(5000), Decimal("0.02")),
+        (Decimal(1000), Decimal("0.05")),
+        (Decimal(500), Decimal("0.10")),
+        (Decimal(0), Decimal("0.20")),
+    )
+    """(minimum price, fraction): an order's quantity is at most fraction * avg_volume_50 for the first band
+    (highest minimum first) whose minimum the price reaches."""
+    backtest_years: int = 2
+    score_prior_trades: int = 5
+    """The score trusts a backtest of n trades with weight n / (n + score_prior_trades)."""
+    use_market_amo: bool = False
+
+    def __post_init__(self) -> None:
+        levels = self.rsi_add_levels
+        if any(b >= a for a, b in zip((self.rsi_entry, *levels), levels, strict=False)):
+            raise ValueError(f"rsi_add_levels must fall below rsi_entry and each other: {levels}")
+        if [m for m, _ in self.liquidity_caps] != sorted((m for m, _ in self.liquidity_caps), reverse=True):
+            raise ValueError("liquidity_caps must be ordered by minimum price, highest first")

@@ -1,0 +1,218 @@
+"""The dashboard: server-rendered pages, the JSON API behind each, actions, /metrics and health checks.
+
+`create_app(store, ...)` builds a FastAPI app over a `Store`. Pages and `/api/<page>` share one loader,
+so the API returns exactly what the page shows (money as exact strings). Every request runs in its own
+worker thread and any exception is answered with a 500/503 and logged, never propagated: a fault in the
+web part does not touch trading.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from swingtrader.cli import TASK_NAMES
+from swingtrader.clock import Clock, LiveClock
+from swingtrader.metrics import BrokerCallCounter, build_registry
+from swingtrader.store import Store
+from swingtrader.web import queries
+from swingtrader.web.auth import CSRF_COOKIE, Guard, csrf_token
+from swingtrader.web.chart import equity_svg
+from swingtrader.web.control import ServiceControl
+from swingtrader.web.format import FILTERS, to_jsonable
+from swingtrader.web.guard import ErrorGuard
+from swingtrader.web.logtail import log_tail, newest_log
+
+__all__ = ["ServiceControl", "create_app"]
+
+log = logging.getLogger(__name__)
+_HERE = Path(__file__).parent
+NAV = (
+    ("overview", "/", "Overview"),
+    ("orders", "/orders", "Orders"),
+    ("positions", "/positions", "Positions"),
+    ("trades", "/trades", "Trades"),
+    ("analysis", "/analysis", "Analysis"),
+    ("tasks", "/tasks", "Tasks"),
+    ("logs", "/logs", "Logs"),
+)
+
+
+def create_app(
+    store: Store,
+    *,
+    settings: Any = None,
+    control: ServiceControl | None = None,
+    read_only: bool = False,
+    log_file: Path | None = None,
+    clock: Clock | None = None,
+    broker_calls: BrokerCallCounter | None = None,
+    heartbeat_max_age_s: float = 180.0,
+) -> FastAPI:
+    """The dashboard app. Without `control`, or with `read_only`, it only reads the store.
+
+    `settings` supplies `web_password` and, when `log_file` is not given, `effective_log_dir` for the Logs
+    page. `broker_calls` is the service's counter exposed on /metrics. /readyz needs the service's
+    heartbeat (service_state "heartbeat") fresher than `heartbeat_max_age_s` when a control is attached.
+    """
+    clock = clock or LiveClock()
+    password = settings.web_password if settings is not None else None
+    actions_off = "this dashboard is read-only" if control is None or read_only else None
+    guard = Guard(password, actions_off=actions_off)
+    if log_file is None and settings is not None:
+        log_file = newest_log(Path(settings.effective_log_dir))
+    registry = build_registry(store, broker_calls)
+    env = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape(["html"]))
+    env.filters.update(FILTERS)
+    templates = Jinja2Templates(env=env)
+
+    app = FastAPI(title="swingtrader", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(ErrorGuard)
+    app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
+    viewer = [Depends(guard.require_viewer)]
+
+    def mode() -> str:
+        return "read-only" if control is None else _call(control.mode, "read-only")
+
+    def session() -> dict[str, Any] | None:
+        return None if control is None else _call(control.session_state, {"logged_in": None, "error": "unavailable"})
+
+    def page_number(request: Request) -> int:
+        raw = request.query_params.get("page", "1")
+        if not raw.isdigit() or int(raw) < 1:
+            raise HTTPException(400, "page must be a positive integer")
+        return int(raw)
+
+    loaders: dict[str, Callable[[Request], dict[str, Any]]] = {
+        "overview": lambda r: {**queries.overview(store, clock.now(), session=session()), "mode": mode()},
+        "orders": lambda r: queries.orders(store, page=page_number(r), status=r.query_params.get("status") or None),
+        "positions": lambda r: queries.positions(store),
+        "trades": lambda r: queries.trades(store),
+        "analysis": lambda r: queries.analysis(store),
+        "tasks": lambda r: queries.tasks(
+            store, page=page_number(r), task=r.query_params.get("task") or None,
+            status=r.query_params.get("status") or None,
+        ),
+        "logs": lambda r: log_tail(log_file),
+    }
+
+    def add_page(name: str, path: str, title: str) -> None:
+        def page(request: Request) -> Response:
+            data = loaders[name](request)
+            token, new = csrf_token(request)
+            extra = {"equity_svg": equity_svg(data["equity_curve"])} if name == "trades" else {}
+            response = templates.TemplateResponse(request, f"{name}.html", {
+                "data": data, "title": title, "active": name, "nav": NAV, "mode": mode(),
+                "csrf_token": token, "actions_off": guard.actions_off, "tasks_all": TASK_NAMES,
+                "paused": data.get("paused"), "query": dict(request.query_params), **extra,
+            })
+            if new:
+                response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", path="/")
+            return response
+
+        def api(request: Request) -> JSONResponse:
+            return JSONResponse(to_jsonable(loaders[name](request)))
+
+        app.add_api_route(path, page, methods=["GET"], response_class=HTMLResponse, dependencies=viewer, name=name)
+        app.add_api_route(f"/api/{name}", api, methods=["GET"], dependencies=viewer, name=f"api_{name}")
+
+    for name, path, title in NAV:
+        add_page(name, path, title)
+
+    @app.get("/api/csrf", dependencies=viewer)
+    def csrf(request: Request) -> JSONResponse:
+        """A CSRF token for scripts: send it back as the X-CSRF-Token header with the cookie set here."""
+        token, new = csrf_token(request)
+        response = JSONResponse({"token": token, "header": "X-CSRF-Token", "cookie": CSRF_COOKIE})
+        if new:
+            response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", path="/")
+        return response
+
+    _add_actions(app, guard, control)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        checks = _readiness(store, control, clock, heartbeat_max_age_s)
+        failing = [name for name, c in checks.items() if not c["ok"]]
+        body = {"ready": not failing, "failing": failing, "checks": checks}
+        return JSONResponse(body, status_code=503 if failing else 200)
+
+    return app
+
+
+def _add_actions(app: FastAPI, guard: Guard, control: ServiceControl | None) -> None:
+    actor = [Depends(guard.require_actor)]
+
+    def act(what: str, fn: Callable[[], Any]) -> JSONResponse:
+        log.info("dashboard action: %s", what)
+        fn()
+        return JSONResponse({"ok": True, "action": what})
+
+    @app.post("/api/actions/pause", dependencies=actor)
+    def pause() -> JSONResponse:
+        return act("pause", control.pause_new_orders)
+
+    @app.post("/api/actions/resume", dependencies=actor)
+    def resume() -> JSONResponse:
+        return act("resume", control.resume_new_orders)
+
+    @app.post("/api/actions/run-task/{task}", dependencies=actor)
+    def run_task(task: str) -> JSONResponse:
+        if task not in TASK_NAMES:
+            raise HTTPException(404, f"unknown task {task!r}; tasks: {', '.join(TASK_NAMES)}")
+        return act(f"run-task {task}", lambda: control.run_task_now(task))
+
+    @app.post("/api/actions/relogin", dependencies=actor)
+    def relogin() -> JSONResponse:
+        return act("relogin", control.force_relogin)
+
+
+def _readiness(store: Store, control: ServiceControl | None, clock: Clock, max_age_s: float) -> dict[str, Any]:
+    """Store reachable; with a running service also a fresh scheduler heartbeat and a valid session."""
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        with store.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            state = queries.service_state(conn)
+        checks["store"] = {"ok": True}
+    except SQLAlchemyError as exc:
+        return {"store": {"ok": False, "detail": f"store unreachable: {type(exc).__name__}"}}
+    if control is None:
+        return checks
+    beat = queries.parse_time(state.get("heartbeat"))
+    age = None if beat is None else (clock.now() - beat).total_seconds()
+    checks["heartbeat"] = {
+        "ok": age is not None and age <= max_age_s,
+        "detail": "no heartbeat recorded" if age is None else f"last tick {age:.0f} s ago (max {max_age_s:.0f})",
+    }
+    session = _call(control.session_state, {})
+    checks["session"] = {"ok": bool(session.get("logged_in")), "detail": to_jsonable(session)}
+    return checks
+
+
+def _call(fn: Callable[[], Any], fallback: Any) -> Any:
+    """Ask the service something for display; a failure there shows as `fallback` and is logged."""
+    try:
+        return fn()
+    except Exception:
+        log.exception("dashboard: %s failed", getattr(fn, "__name__", fn))
+        return fallback
