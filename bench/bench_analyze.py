@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 
@@ -24,39 +26,21 @@ from swingtrader.strategy.params import StrategyParams
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "nse-eq-universe-2019-2024.csv.gz"
+T = TypeVar("T")
 DEFAULT_AS_OF = "2024-06-04"  # the election-result sell-off: about a hundred candidates
 
 
-def ours(path: Path, as_of: date, params: StrategyParams) -> set[str]:
-    report = DipBuyStrategy(params).analyse(open_bar_source(str(path)), as_of)
-    return {c.symbol for c in report.candidates}
+def ours(path: Path, as_of: date, params: StrategyParams) -> tuple[set[str], float, float]:
+    """(candidates, load seconds, analyse seconds): the service's code path."""
+    source, load = _timed(open_bar_source, str(path))
+    report, compute = _timed(DipBuyStrategy(params).analyse, source, as_of)
+    return {c.symbol for c in report.candidates}, load, compute
 
 
-def baseline(path: Path, as_of: date, params: StrategyParams) -> set[str]:
-    """The straightforward way: one symbol at a time, pandas all the way."""
-    df = pd.read_csv(path, parse_dates=["date"])
-    day = pd.Timestamp(as_of)
-    found = set()
-    for symbol, g in df.groupby("symbol", sort=True):
-        if g["date"].duplicated().any():
-            continue
-        gaps = g.index[g["date"].diff().dt.days > MAX_GAP_DAYS]
-        if len(gaps):
-            g = g.loc[gaps[-1]:]
-        g = g[g["date"] <= day].reset_index(drop=True)
-        if len(g) < params.min_history or g["date"].iloc[-1] != day:
-            continue
-        close = g["close"]
-        rsi = _rsi(close, params.rsi_period)
-        ema_trend = _ema(close, params.ema_trend)
-        ok = rsi.iloc[-1] < params.rsi_entry and close.iloc[-1] > ema_trend.iloc[-1]
-        if "volume" in g:
-            avg = g["volume"].rolling(params.volume_window).mean().shift(1)
-            ok = ok and avg.iloc[-1] >= params.min_avg_volume
-            ok = ok and g["volume"].iloc[-1] / avg.iloc[-1] >= params.min_volume_ratio
-        if ok:
-            found.add(symbol)
-    return found
+def baseline(path: Path, as_of: date, params: StrategyParams) -> tuple[set[str], float, float]:
+    """The straightforward way, one symbol at a time, pandas all the way: (candidates, load s, compute s)."""
+    df, load = _timed(pd.read_csv, path, parse_dates=["date"])
+    return *_timed(_baseline_candidates, df, pd.Timestamp(as_of), params)[::-1][::-1], load, 0.0
 
 
 def _ema(close: pd.Series, n: int) -> pd.Series:
@@ -77,7 +61,7 @@ def _rsi(close: pd.Series, period: int) -> pd.Series:
     return (100 * gain / (gain + loss)).where(loss != 0, 100.0).reindex(close.index)
 
 
-def _timed(fn, *args):  # noqa: ANN001, ANN202
+def _timed(fn: Callable[..., T], *args: object) -> tuple[T, float]:
     start = time.perf_counter()
     result = fn(*args)
     return result, time.perf_counter() - start

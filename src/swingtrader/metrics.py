@@ -150,12 +150,14 @@ class _LedgerCache:
 def _aggregate(conn: Connection, where: ColumnElement[bool]) -> dict[str, _TaskAgg]:
     tr = t.task_runs
     out: dict[str, _TaskAgg] = {}
-    for task, status, n in conn.execute(
-        select(tr.c.task, tr.c.status, func.count()).where(where).group_by(tr.c.task, tr.c.status)
+    # grouped by status first: grouping by task first makes SQLite walk the whole (task, ...) index
+    for status, task, n in conn.execute(
+        select(tr.c.status, tr.c.task, func.count()).where(where).group_by(tr.c.status, tr.c.task)
     ).all():
         out.setdefault(task, _TaskAgg()).statuses[status] = n
-    for task, at in conn.execute(
-        select(tr.c.task, func.max(tr.c.finished_at)).where(where, tr.c.status == "succeeded").group_by(tr.c.task)
+    for _, task, at in conn.execute(
+        select(tr.c.status, tr.c.task, func.max(tr.c.finished_at)).where(where, tr.c.status == "succeeded")
+        .group_by(tr.c.status, tr.c.task)
     ).all():
         out.setdefault(task, _TaskAgg()).last_success = at
     done = (where, tr.c.started_at.is_not(None), tr.c.finished_at.is_not(None))

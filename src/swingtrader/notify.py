@@ -27,6 +27,7 @@ KINDS = {
     "order_rejected": "failure",
     "relogin_failed": "failure",
     "order_filled": "success",
+    "exit_signal": "warning",
     "service_started": "info",
     "service_stopped": "warning",
     "daily_summary": "info",
@@ -68,9 +69,9 @@ class Notifier:
         self.dropped = 0
 
     def notify(self, kind: str, title: str, body: str) -> None:
-        """Queue one alert. `kind` is one of `KINDS` (ValueError otherwise). Returns at once."""
+        """Queue one alert; returns at once and never raises. A `kind` not in `KINDS` is sent as info."""
         if kind not in KINDS:
-            raise ValueError(f"unknown notification kind {kind!r}; known: {', '.join(KINDS)}")
+            log.warning("unknown notification kind %r: sent as info", kind)
         if not self._urls or self._closed:
             return
         title, body = self._redact(title), self._redact(body)
@@ -129,7 +130,7 @@ class Notifier:
                 return
             kind, title, body = item
             try:
-                delivered = channels.notify(title=title, body=body, notify_type=KINDS[kind])
+                delivered = channels.notify(title=title, body=body, notify_type=KINDS.get(kind, "info"))
             except Exception as exc:  # a plugin bug must not kill the worker
                 delivered = False
                 log.warning("notification %s raised %s", kind, type(exc).__name__)

@@ -165,6 +165,7 @@ class OrderManager:
         self._risk = risk
         self._on_fill = on_fill or (lambda _f, _c: None)
         self._on_event = on_event or (lambda _k, _o, _d: None)
+        self._active: dict[int, OrderRecord] | None = None  # write-through cache of active orders
 
     # ---- queries -----------------------------------------------------------------------------------------
     def by_tag(self, tag: str) -> OrderRecord | None:
@@ -173,13 +174,24 @@ class OrderManager:
         return None if row is None else _record(row)
 
     def active(self, side: Side | None = None, symbol: str | None = None) -> list[OrderRecord]:
-        q = select(t.orders).where(t.orders.c.status.in_([s.value for s in LocalStatus if s.is_active]))
-        if side is not None:
-            q = q.where(t.orders.c.side == side.value)
-        if symbol is not None:
-            q = q.where(t.orders.c.symbol == symbol)
-        with self._store.connect() as conn:
-            return [_record(r) for r in conn.execute(q.order_by(t.orders.c.id)).all()]
+        """Orders still working (sending, pending, open or unknown), oldest first. This process is the only
+        writer of orders, so they are served from a write-through cache loaded once from the store."""
+        if self._active is None:
+            q = select(t.orders).where(t.orders.c.status.in_([s.value for s in LocalStatus if s.is_active]))
+            with self._store.connect() as conn:
+                self._active = {r.id: _record(r) for r in conn.execute(q).all()}
+        return [
+            r for _, r in sorted(self._active.items())
+            if (side is None or r.side is side) and (symbol is None or r.symbol == symbol)
+        ]
+
+    def _remember(self, rec: OrderRecord) -> OrderRecord:
+        if self._active is not None:
+            if rec.status.is_active:
+                self._active[rec.id] = rec
+            else:
+                self._active.pop(rec.id, None)
+        return rec
 
     def for_day(self, trading_date: date, task: str | None = None) -> list[OrderRecord]:
         q = select(t.orders).where(t.orders.c.trading_date == trading_date)
@@ -302,8 +314,27 @@ class OrderManager:
             return rec
         fill_price = None
         if new_fill > 0 and order.average_price is not None:
-            prev_value = (rec.average_price or Decimal(0)) * rec.filled_quantity
-            fill_price = (order.average_price * order.filled_quantity - prev_value) / new_fill
+            if rec.filled_quantity == 0:
+                fill_price = order.average_price
+            else:
+                prev_value = (rec.average_price or Decimal(0)) * rec.filled_quantity
+                fill_price = ((order.average_price * order.filled_quantity - prev_value) / new_fill).quantize(
+                    Decimal("0.0001")
+                )
+        try:
+            rec, fill = self._apply_in_transaction(rec, order, status, new_fill, fill_price)
+        except BaseException:
+            self._active = None  # the cache may hold the rolled-back state: reload it next time
+            raise
+        if fill is not None:
+            self._on_event("order_filled", rec, f"{fill.quantity} @ {fill.price}")
+        if status is LocalStatus.REJECTED:
+            self._on_event("order_rejected", rec, order.reject_reason or "")
+        return rec
+
+    def _apply_in_transaction(
+        self, rec: OrderRecord, order: Order, status: LocalStatus, new_fill: int, fill_price: Decimal | None
+    ) -> tuple[OrderRecord, FillEvent | None]:
         with self._store.begin() as conn:
             rec = self._update(
                 rec, status=status, filled_quantity=order.filled_quantity, average_price=order.average_price,
@@ -312,7 +343,7 @@ class OrderManager:
             )
             fill = None
             if new_fill > 0 and fill_price is not None:
-                fill = FillEvent(rec, new_fill, fill_price.quantize(Decimal("0.0001")).normalize(), self._clock.now())
+                fill = FillEvent(rec, new_fill, fill_price, self._clock.now())
                 conn.execute(
                     t.fills.insert().values(
                         order_id=rec.id, symbol=rec.symbol, side=rec.side.value, quantity=fill.quantity,
@@ -320,11 +351,7 @@ class OrderManager:
                     )
                 )
                 self._on_fill(fill, conn)
-        if fill is not None:
-            self._on_event("order_filled", rec, f"{fill.quantity} @ {fill.price}")
-        if status is LocalStatus.REJECTED:
-            self._on_event("order_rejected", rec, order.reject_reason or "")
-        return rec
+        return rec, fill
 
     def _risk_block(self, intent: OrderIntent) -> str | None:
         if self._risk.kill_switch():
@@ -359,7 +386,7 @@ class OrderManager:
                                                detail={"reason": reason} if reason else None)
             )
             row = conn.execute(select(t.orders).where(t.orders.c.id == oid)).one()
-        return _record(row)
+        return self._remember(_record(row))
 
     def _update(
         self, rec: OrderRecord, *, event: str, detail: dict | None = None, conn: Connection | None = None,
@@ -375,7 +402,7 @@ class OrderManager:
         conn.execute(
             t.order_events.insert().values(order_id=rec.id, at=now, event=event, status=str(status), detail=detail)
         )
-        return _record(conn.execute(select(t.orders).where(t.orders.c.id == rec.id)).one())
+        return self._remember(_record(conn.execute(select(t.orders).where(t.orders.c.id == rec.id)).one()))
 
 def _record(row) -> OrderRecord:  # noqa: ANN001
     return OrderRecord(

@@ -42,13 +42,16 @@ class Portfolio:
         self._store = store
         self._clock = clock
         self._costs = costs or CostRates()
+        self._open: list[Position] | None = None  # cache, dropped by every write
 
     def open_positions(self) -> list[Position]:
-        with self._store.connect() as conn:
-            rows = conn.execute(
-                select(t.positions).where(t.positions.c.status == "open").order_by(t.positions.c.symbol)
-            ).all()
-        return [_position(r) for r in rows]
+        if self._open is None:
+            with self._store.connect() as conn:
+                rows = conn.execute(
+                    select(t.positions).where(t.positions.c.status == "open").order_by(t.positions.c.symbol)
+                ).all()
+            self._open = [_position(r) for r in rows]
+        return list(self._open)
 
     def position(self, symbol: str) -> Position | None:
         return next((p for p in self.open_positions() if p.symbol == symbol), None)
@@ -57,6 +60,7 @@ class Portfolio:
         return sum((p.cost for p in self.open_positions()), Decimal(0))
 
     def set_add_levels(self, symbol: str, levels: tuple[float, ...]) -> None:
+        self._open = None
         with self._store.begin() as conn:
             conn.execute(
                 t.positions.update()
@@ -66,6 +70,7 @@ class Portfolio:
 
     def apply_fill(self, fill: FillEvent, conn: Connection) -> None:
         """Update positions from one of our fills, inside the order manager's transaction."""
+        self._open = None
         if fill.order.side is Side.BUY:
             self._buy(fill.order.symbol, fill.quantity, fill.price, fill, conn)
         else:
@@ -102,6 +107,7 @@ class Portfolio:
         conn: Connection | None = None,
     ) -> None:
         """Close `qty` of a position at `price` as a trade (a sell fill, or a manual exit found at reconcile)."""
+        self._open = None
         if conn is None:
             with self._store.begin() as own:
                 self.close(symbol, qty, price, reason, fill, own)

@@ -223,20 +223,29 @@ class Scheduler:
                                           f"{slot.requires} did not succeed today")
                 return RunStatus.SKIPPED
         self._flush(unrun)
-        return self.execute(slot)
+        return self.execute(slot, known_absent=(slot.task, slot.slot) not in statuses)
 
-    def execute(self, slot: Slot, *, manual: bool = False) -> RunStatus:
-        """Claim, run and record one slot. A task's exception is recorded as a failure, never raised."""
+    def execute(self, slot: Slot, *, manual: bool = False, known_absent: bool = False) -> RunStatus:
+        """Claim, run and record one slot. A task's exception is recorded as a failure, never raised.
+        An intraday slot known to have no row is recorded in one write after it ran (see `store.ledger`)."""
         now = self._clock.now()
+        if known_absent and slot.intraday and not manual:
+            status, error, detail = self._call(slot)
+            self._ledger.record_run(slot.task, slot.trading_date, slot.slot, status, slot.at, now,
+                                    self._clock.now(), error=error, detail=detail)
+            return status
         try:
             claim = self._ledger.claim(slot.task, slot.trading_date, slot.slot, slot.at, now, manual=manual)
         except SlotTaken as taken:
             return RunStatus(taken.status)
+        status, error, detail = self._call(slot)
+        self._ledger.finish(claim, status, self._clock.now(), error=error, detail=detail)
+        return status
+
+    def _call(self, slot: Slot) -> tuple[RunStatus, str | None, dict | None]:
         try:
             detail = self._run_task(slot)
         except Exception as exc:  # invariant: one task failing never stops the loop
             log.exception("task %s %s %s failed", slot.task, slot.trading_date, slot.slot)
-            self._ledger.finish(claim, RunStatus.FAILED, self._clock.now(), error=self._redact(f"{type(exc).__name__}: {exc}"))
-            return RunStatus.FAILED
-        self._ledger.finish(claim, RunStatus.SUCCEEDED, self._clock.now(), detail=detail)
-        return RunStatus.SUCCEEDED
+            return RunStatus.FAILED, self._redact(f"{type(exc).__name__}: {exc}"), None
+        return RunStatus.SUCCEEDED, None, detail

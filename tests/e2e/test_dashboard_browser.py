@@ -16,6 +16,7 @@ from swingtrader.store import tables as t
 from swingtrader.store.db import sqlite_url
 from swingtrader.web import create_app, start_web_in_thread
 from swingtrader.web.format import money
+from tests.integration.test_web_actions import PASSWORD, RecordingControl, Settings
 from tests.integration.test_web_pages import NOW, fill_store
 
 pytestmark = pytest.mark.browser
@@ -85,3 +86,26 @@ def test_every_page_in_a_real_browser(browser, dashboard) -> None:
     page.screenshot(path=str(OUTPUT / "tasks.png"), full_page=True)
     assert errors == []
 
+
+
+def test_the_pause_button_posts_with_credentials_and_the_csrf_token(browser, tmp_path: Path) -> None:
+    store = Store.open(sqlite_url(tmp_path / "act.sqlite"))
+    fill_store(store)
+    control = RecordingControl()
+    app = create_app(store, settings=Settings(PASSWORD, tmp_path), control=control, clock=SimClock(NOW))
+    handle = start_web_in_thread(app, "127.0.0.1", 0)
+    context = browser.new_context(http_credentials={"username": "me", "password": PASSWORD})
+    try:
+        page = context.new_page()
+        page.goto(f"{handle.url}/")
+        page.click("text=Pause new orders")
+        page.wait_for_selector("#action-result:has-text('done: pause')")
+        page.select_option("#task-select", "analysis")
+        page.click("text=Run task now")
+        page.wait_for_selector("#action-result:has-text('done: run-task analysis')")
+        assert control.calls == ["pause", "run:analysis"]
+        page.screenshot(path=str(OUTPUT / "overview-actions.png"), full_page=True)
+    finally:
+        context.close()
+        handle.stop()
+        store.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -129,7 +130,11 @@ def test_metrics_after_a_simulated_week(nifty_dir: Path, tmp_path: Path) -> None
     store = Store.open(sqlite_url(db))
     samples = scrape(store)
     assert_counters_match_the_ledger(store, samples)
-    assert samples[("swingtrader_task_runs_total", (("outcome", "succeeded"), ("task", "analysis")))] == 5
+    report = json.loads(done.stdout)
+    for task, outcomes in report["task_runs"].items():  # the simulation's own report agrees too
+        for outcome, n in outcomes.items():
+            assert samples.get(("swingtrader_task_runs_total", (("outcome", outcome), ("task", task))), 0) == n
+    assert samples[("swingtrader_logins_total", ())] == report["logins"]
     store.dispose()
 
 

@@ -126,9 +126,14 @@ def test_a_failing_or_slow_channel_never_delays_the_caller(clock: SimClock) -> N
         slow.close()
 
 
-def test_unknown_kinds_are_refused_and_no_urls_is_a_no_op(clock: SimClock) -> None:
+def test_an_unknown_kind_is_sent_as_info(receiver: Receiver, clock: SimClock) -> None:
+    notifier = make([receiver.url], clock)
+    notifier.notify("something_new", "hello", "world")
+    assert notifier.close(10)
+    assert [(b["type"], b["title"]) for b in receiver.wait_for(1)] == [("info", "hello")]
+
+
+def test_without_urls_it_is_a_no_op(clock: SimClock) -> None:
     notifier = make([], clock)
     notifier.notify("order_filled", "x", "y")
-    assert notifier.close(1)
-    with pytest.raises(ValueError, match="unknown notification kind"):
-        notifier.notify("order_exploded", "x", "y")
+    assert notifier.close(1) and notifier.dropped == 0

@@ -49,6 +49,7 @@ from swingtrader.store import Store
 from swingtrader.store import tables as t
 
 PREOPEN_LEAD = timedelta(minutes=15)
+_KEEP_IN_MEMORY = timedelta(days=7)  # finished orders older than this live only in the store
 
 
 def _locked(method: Callable) -> Callable:
@@ -116,7 +117,14 @@ class PaperBroker:
             self._blocked: dict[str, Decimal] = {}
             self._session_of: dict[str, date] = {}
             self._live_from: dict[str, datetime] = {}
-            for r in conn.execute(select(t.paper_orders)).all():
+            recent = ist_date(self._clock.now()) - _KEEP_IN_MEMORY
+            rows = conn.execute(
+                select(t.paper_orders).where(
+                    (t.paper_orders.c.session_date >= recent)
+                    | t.paper_orders.c.status.in_([OrderStatus.PENDING.value, OrderStatus.OPEN.value])
+                )
+            ).all()
+            for r in rows:
                 self._orders[r.order_id] = _order_from_row(r)
                 self._blocked[r.order_id] = r.blocked
                 self._session_of[r.order_id] = r.session_date
@@ -417,6 +425,10 @@ class PaperBroker:
         return [oid for oid, o in self._orders.items() if o.status.is_active and self._session_of[oid] == day]
 
     def _open_session(self, day: date, s_open: datetime) -> None:
+        old = day - _KEEP_IN_MEMORY
+        for oid in [oid for oid, o in self._orders.items() if not o.status.is_active and self._session_of[oid] < old]:
+            for index in (self._orders, self._blocked, self._session_of, self._live_from):
+                index.pop(oid, None)
         for oid in self._active_on(day):
             order = self._orders[oid]
             if order.status is OrderStatus.PENDING:

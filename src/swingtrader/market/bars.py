@@ -138,22 +138,23 @@ def open_bar_source(
 # --- reading and checking files ---------------------------------------------------------------------------------
 
 
+_DTYPES = {"symbol": "category", "date": "category", **dict.fromkeys((*PRICE_COLUMNS, "volume"), "float64")}
+
+
 def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
-    """The known columns of a CSV file, prices as float64 and `symbol`/`date` as categories."""
+    """The known columns of a CSV file, numbers as float64 and `symbol`/`date` as categories."""
     if not path.is_file():
         raise DataFileError(f"{path}: no such file")
     try:
-        header = pd.read_csv(path, nrows=0).columns
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise DataFileError(f"{path}: missing column {', '.join(missing)} (expected {','.join(required)})")
-        wanted = [*required, *(["volume"] if "volume" in header else [])]
-        dtype = {c: ("category" if c in ("symbol", "date") else "float64") for c in wanted}
-        return pd.read_csv(path, usecols=wanted, dtype=dtype, engine="c")
+        df = pd.read_csv(path, usecols=lambda c: c in _DTYPES, dtype=_DTYPES, engine="c")
     except ValueError as exc:
         raise DataFileError(_locate_bad_number(path, required) or f"{path}: cannot read CSV: {exc}") from exc
     except (OSError, EOFError, zlib.error) as exc:
         raise DataFileError(f"{path}: cannot read: {exc}") from exc
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise DataFileError(f"{path}: missing column {', '.join(missing)} (expected {','.join(required)})")
+    return df
 
 
 def _locate_bad_number(path: Path, columns: tuple[str, ...]) -> str | None:
@@ -202,8 +203,10 @@ def _check_values(df: pd.DataFrame, where: Callable[[int], str]) -> dict[str, np
         bad = ~np.isfinite(x) | ((x <= 0) if col != "volume" else (x < 0))
         if bad.any():
             row = int(np.argmax(bad))
-            what = "empty or NaN" if np.isnan(x[row]) else "invalid"
-            raise DataFileError(f"{where(row)}: {what} {col} {x[row]!r} on {df['date'].iloc[row]}")
+            value = float(x[row])
+            what = ("empty or NaN" if np.isnan(value) else "infinite" if np.isinf(value)
+                    else f"{value}, {'negative' if col == 'volume' else 'not positive'}")
+            raise DataFileError(f"{where(row)}: {col} on {df['date'].iloc[row]}: {what}")
         out[col] = x
     return out
 
@@ -240,14 +243,14 @@ def _check_sequence(
         if codes[i] not in dropped:
             dropped.add(int(codes[i]))
             warnings.append(f"{label}: {names[codes[i]]}: duplicate date {days[i]}; symbol dropped")
+    for code in dropped:
+        keep[np.searchsorted(codes, code):np.searchsorted(codes, code, side="right")] = False
     last_gap = {int(codes[i]): i for i in after["gap"].tolist() if codes[i] not in dropped}
     for code, i in last_gap.items():
         first = int(np.searchsorted(codes, code))
         keep[first:i] = False
         warnings.append(f"{label}: {names[code]}: gap of {step[i - 1]} days before {days[i]}; "
                         f"{i - first} earlier bars dropped")
-    if dropped:
-        keep &= ~np.isin(codes, list(dropped))
     return keep, warnings
 
 

@@ -280,20 +280,18 @@ def _compute_library_data() -> dict[str, Any]:
     first, last = int(str(min(holidays))[:4]), int(str(max(holidays))[:4])
     regular = _regular_periods(cal.regular_market_times, date(first, 1, 1))
     schedule = cal.schedule(f"{first}-01-01", f"{last}-12-31", tz=IST.key)
-    sessions = {
-        stamp.date(): (opened.strftime("%H:%M"), closed.strftime("%H:%M"))
-        for stamp, opened, closed in zip(schedule.index, schedule["market_open"], schedule["market_close"], strict=True)
-    }
+    opens, closes = (schedule[column].dt.strftime("%H:%M") for column in ("market_open", "market_close"))
+    sessions = dict(zip(schedule.index.strftime("%Y-%m-%d"), zip(opens, closes, strict=True), strict=True))
     days: dict[str, Any] = {}
     day = date(first, 1, 1)
     while day.year <= last:
-        hours = sessions.get(day)
-        open_hours = _hours_on(regular, day)
+        key = day.isoformat()
+        hours = sessions.get(key)
+        regular_hours = [period for since, period in regular if since <= key][-1]
         if hours is None and day.weekday() < 5:
-            days[day.isoformat()] = None
-        elif hours is not None and (day.weekday() >= 5 or "-".join(hours) != open_hours):
-            kind = "muhurat" if hours[0] > open_hours[:5] else "special"
-            days[day.isoformat()] = [kind, "-".join(hours)]
+            days[key] = None
+        elif hours is not None and (day.weekday() >= 5 or "-".join(hours) != regular_hours):
+            days[key] = ["muhurat" if hours[0] > regular_hours[:5] else "special", "-".join(hours)]
         day += timedelta(days=1)
     return {"library": f"{_LIBRARY} {mcal.__version__}", "years": [first, last], "regular": regular, "days": days}
 
@@ -308,10 +306,6 @@ def _regular_periods(times: Mapping[str, Any], origin: date) -> list[list[str]]:
 
     return [[since, f"{on('market_open', since)}-{on('market_close', since)}"]
             for since in [start, *changes]]
-
-
-def _hours_on(regular: list[list[str]], day: date) -> str:
-    return [hours for since, hours in regular if since <= day.isoformat()][-1]
 
 
 if __name__ == "__main__":

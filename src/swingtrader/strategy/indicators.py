@@ -71,7 +71,7 @@ def _per_column(x: np.ndarray, compute: Callable[[np.ndarray], tuple[np.ndarray,
     a = np.asarray(x, dtype=float)
     if a.ndim not in (1, 2):
         raise ValueError(f"expected a 1-D series or a 2-D panel, got {a.ndim} dimensions")
-    panel = a.reshape(len(a), -1)
+    panel = a if a.ndim == 2 else a[:, np.newaxis]
     valid = ~np.isnan(panel)
     if valid.all():
         return tuple(r.reshape(a.shape) for r in compute(panel))
@@ -92,7 +92,7 @@ def _ema_packed(p: np.ndarray, n: int) -> np.ndarray:
         return out
     alpha = 2.0 / (n + 1)
     weighted = alpha * p
-    out[n - 1] = p[:n].mean(axis=0)
+    out[n - 1] = _mean_of_rows(p[:n])
     for t in range(n, len(p)):  # out[t] = alpha*p[t] + (1-alpha)*out[t-1], in place
         np.multiply(out[t - 1], 1 - alpha, out=out[t])
         np.add(weighted[t], out[t], out=out[t])
@@ -106,7 +106,7 @@ def _rsi_packed(p: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray, np.
     if len(p) > period:
         change = np.diff(p, axis=0)  # row t-1 holds close[t] - close[t-1]
         moves = np.concatenate([np.maximum(change, 0.0), np.maximum(-change, 0.0)], axis=1)
-        avg[period] = moves[:period].mean(axis=0)
+        avg[period] = _mean_of_rows(moves[:period])
         for t in range(period + 1, len(p)):  # avg[t] = (avg[t-1]*(period-1) + move)/period, in place
             row = avg[t]
             np.multiply(avg[t - 1], period - 1, out=row)
@@ -114,6 +114,14 @@ def _rsi_packed(p: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray, np.
             row /= period
     gain, loss = avg[:, :m], avg[:, m:]
     return _rsi_from_averages(gain, loss), gain, loss
+
+
+def _mean_of_rows(rows: np.ndarray) -> np.ndarray:
+    """Column means summed row by row, so that a column gives the same bits alone as inside a panel."""
+    total = rows[0].copy()
+    for row in rows[1:]:
+        total += row
+    return total / len(rows)
 
 
 def _rsi_from_averages(gain: np.ndarray, loss: np.ndarray) -> np.ndarray:

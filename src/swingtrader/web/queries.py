@@ -49,10 +49,8 @@ def overview(store: Store, now: datetime, *, session: dict[str, Any] | None) -> 
         ).scalar_one()
         day_pnl = conn.execute(select(t.trades.c.net_pnl).where(t.trades.c.exit_date == plan_day)).scalars().all()
         all_pnl = conn.execute(select(t.trades.c.net_pnl)).scalars().all()
-    if session is None:
-        session = derived
-    else:
-        session = {**derived, **session}
+    session = derived if session is None else {**derived, **session}
+    session["expires_at"] = parse_time(session.get("expires_at"))
     next_slot = _next_slot(state.get("next_slot"), now)
     heartbeat = parse_time(state.get("heartbeat"))
     return {
@@ -121,11 +119,11 @@ def orders(store: Store, *, page: int = 1, status: str | None = None) -> dict[st
 
 
 def positions(store: Store) -> dict[str, Any]:
-    """Open positions with their target (the active sell's price) and unrealised P&L before charges.
+    """Open positions with their target and unrealised P&L before charges.
 
-    The latest known price is, in order: the price in the symbol's latest signal since entry (the position
-    monitor's reading), the close of its latest recommendation since entry, else the sell order's price.
-    Its source and date are returned with it.
+    The target is the price of the position's latest sell order (active during the session; after the close
+    the day's sell is usually cancelled, which `target_status` says). The last price is the newest one the
+    store holds (see `_latest_price`), returned with its source and date: the store keeps no live quotes.
     """
     with store.connect() as conn:
         rows = conn.execute(select(t.positions).where(_open_position()).order_by(t.positions.c.symbol)).all()
@@ -270,40 +268,56 @@ def _next_slot(raw: Any, now: datetime) -> dict[str, Any] | None:
 
 
 def _position(conn: Connection, p: Any) -> dict[str, Any]:
-    o, sig, rec = t.orders, t.signals, t.recommendations
+    o = t.orders
     sell = conn.execute(
-        select(o.c.price, o.c.status, o.c.updated_at)
-        .where(o.c.symbol == p.symbol, o.c.side == "SELL", o.c.status.in_(ACTIVE_ORDER_STATUSES))
+        select(o.c.price, o.c.status, o.c.trading_date)
+        .where(o.c.symbol == p.symbol, o.c.side == "SELL", o.c.trading_date >= p.entry_date)
         .order_by(o.c.id.desc()).limit(1)
     ).first()
     target = sell.price if sell else None
-    price, source, as_of = None, None, None
-    for s in conn.execute(
-        select(sig.c.detail, sig.c.trading_date).where(sig.c.symbol == p.symbol, sig.c.trading_date >= p.entry_date)
-        .order_by(sig.c.at.desc()).limit(5)
-    ).all():
-        found = next((s.detail[k] for k in _PRICE_KEYS if isinstance(s.detail, dict) and s.detail.get(k)), None)
-        if found is not None:
-            price, source, as_of = _decimal(found), "signal", s.trading_date
-            break
-    if price is None:
-        latest = conn.execute(
-            select(rec.c.close, rec.c.as_of).where(rec.c.symbol == p.symbol, rec.c.as_of >= p.entry_date)
-            .order_by(rec.c.as_of.desc()).limit(1)
-        ).first()
-        if latest is not None:
-            price, source, as_of = latest.close, "analysis close", latest.as_of
-        elif target is not None:
-            price, source, as_of = target, "sell order price", ist_date(sell.updated_at)
+    known = _latest_price(conn, p.symbol, p.entry_date)
+    price = known[2] if known else None
     return {
         **dict(p._mapping),
         "target": target,
+        "target_status": sell.status if sell else None,
+        "target_date": sell.trading_date if sell else None,
+        "target_active": bool(sell) and sell.status in ACTIVE_ORDER_STATUSES,
         "last_price": price,
-        "price_source": source,
-        "price_as_of": as_of,
+        "price_as_of": known[0] if known else None,
+        "price_source": known[1] if known else None,
         "to_target_pct": (target - price) / price * 100 if target is not None and price else None,
         "unrealised": (price - p.average_price) * p.quantity if price is not None else None,
     }
+
+
+def _latest_price(conn: Connection, symbol: str, entry: date) -> tuple[date, str, Decimal] | None:
+    """(date, source, price) of the newest price the store holds for `symbol`: a position monitor reading
+    (a signal's `ltp`), a fill, or an analysis close; on the same date a reading beats a fill beats a close."""
+    sig, rec, f = t.signals, t.recommendations, t.fills
+    found: list[tuple[date, int, str, Decimal]] = []
+    for s in conn.execute(
+        select(sig.c.detail, sig.c.trading_date).where(sig.c.symbol == symbol, sig.c.trading_date >= entry)
+        .order_by(sig.c.id.desc()).limit(5)
+    ).all():
+        value = next((s.detail[k] for k in _PRICE_KEYS if isinstance(s.detail, dict) and s.detail.get(k)), None)
+        if _decimal(value) is not None:
+            found.append((s.trading_date, 2, "monitor reading", _decimal(value)))
+            break
+    fill = conn.execute(
+        select(f.c.price, f.c.side, f.c.at).where(f.c.symbol == symbol).order_by(f.c.id.desc()).limit(1)
+    ).first()
+    if fill is not None:
+        found.append((ist_date(fill.at), 1, f"{fill.side.lower()} fill", fill.price))
+    close = conn.execute(
+        select(rec.c.close, rec.c.as_of).where(rec.c.symbol == symbol).order_by(rec.c.as_of.desc()).limit(1)
+    ).first()
+    if close is not None:
+        found.append((close.as_of, 0, "analysis close", close.close))
+    if not found:
+        return None
+    day, _, source, price = max(found, key=lambda x: (x[0], x[1]))
+    return day, source, price
 
 
 def _decimal(value: Any) -> Decimal | None:
