@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     paper_price_band_pct: Decimal = Field(Decimal("20"), gt=0, le=100)
     stt_rate: _Rate = Decimal("0.001")
     stamp_duty_rate: _Rate = Decimal("0.00015")
-    exchange_txn_rate: _Rate = Decimal("0.0000297")
+    exchange_txn_rate: _Rate | None = None  # unset: the dated NSE schedule
     sebi_rate: _Rate = Decimal("0.000001")
     gst_rate: _Rate = Decimal("0.18")
     brokerage_per_order: _Rate = Decimal("0")

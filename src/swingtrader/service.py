@@ -7,7 +7,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from swingtrader.broker.base import Broker
@@ -54,15 +54,17 @@ def strategy_params(settings: Any) -> StrategyParams:
 
 
 def cost_rates(settings: Any) -> CostRates:
-    return CostRates(
+    rates = CostRates(
         stt=settings.stt_rate,
         stamp_duty=settings.stamp_duty_rate,
-        exchange_txn=settings.exchange_txn_rate,
         sebi=settings.sebi_rate,
         gst=settings.gst_rate,
         brokerage_per_order=settings.brokerage_per_order,
         dp_charge=settings.dp_charge,
     )
+    if settings.exchange_txn_rate is not None:
+        rates = replace(rates, exchange_txn=settings.exchange_txn_rate)
+    return rates
 
 
 def paper_path(bars: Any, calendar: Any) -> IntradayPath:

@@ -1,14 +1,19 @@
-"""A real headless Chromium (Debian's, driven by Playwright) opens every dashboard page over a filled store,
-finds figures the store holds, and saves a screenshot of the overview under test-output/dashboard/."""
+"""A real headless Chromium (Debian's, driven by Playwright) opens every page of `swingtrader dashboard` over a
+store filled by a real simulation, finds figures the store holds, and saves screenshots under
+test-output/dashboard/. A second test clicks the action buttons of a service's dashboard."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from swingtrader.clock import SimClock
 from swingtrader.store import Store
@@ -38,54 +43,77 @@ def browser() -> Iterator[object]:
         instance.close()
 
 
-@pytest.fixture
-def dashboard(tmp_path: Path) -> Iterator[tuple[str, Store]]:
-    store = Store.open(sqlite_url(tmp_path / "dash.sqlite"))
-    fill_store(store)
-    handle = start_web_in_thread(create_app(store, read_only=True, clock=SimClock(NOW)), "127.0.0.1", 0)
-    yield handle.url, store
-    handle.stop()
-    store.dispose()
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
-def test_every_page_in_a_real_browser(browser, dashboard) -> None:
-    url, store = dashboard
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """Three weeks of the bundled Nifty 50 sample through `simulate`, served by `swingtrader dashboard`."""
+    db = tmp_path_factory.mktemp("sim") / "sim.sqlite"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWINGTRADER_")}
+    swingtrader = [sys.executable, "-m", "swingtrader"]
+    done = subprocess.run([*swingtrader, "simulate", "--start", "2024-03-01", "--end", "2024-03-22", "--data",
+                           "bundled", "--db", str(db)], capture_output=True, text=True, env=env, cwd=db.parent,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    port = _free_port()
+    server = subprocess.Popen([*swingtrader, "dashboard", "--db", str(db), "--port", str(port)], env=env,
+                              cwd=db.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "read-only" in server.stdout.readline()
+        yield f"http://127.0.0.1:{port}", db
+    finally:
+        server.terminate()
+        server.wait(10)
+        server.stdout.close()
+        server.stderr.close()
+
+
+def test_every_page_in_a_real_browser(browser, simulated) -> None:
+    url, db = simulated
+    store = Store.open(sqlite_url(db), migrate=False)
     with store.connect() as conn:
         trade = conn.execute(select(t.trades).order_by(t.trades.c.id)).first()
-        failed = conn.execute(select(t.task_runs).where(t.task_runs.c.status == "failed")
-                              .order_by(t.task_runs.c.id)).first()
+        last_day = conn.execute(select(func.max(t.task_runs.c.trading_date))).scalar()
+        analysis = conn.execute(select(t.task_runs).where(
+            t.task_runs.c.task == "analysis", t.task_runs.c.trading_date == last_day)).first()
+        holding = conn.execute(select(t.positions.c.symbol).where(t.positions.c.status == "open")).scalar()
+    store.dispose()
     page = browser.new_page(viewport={"width": 1360, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
 
     page.goto(f"{url}/")
-    plan = page.locator("#plan")
-    assert plan.locator("tr", has_text="monitor_sell_orders").locator(".badge").first.inner_text() == "failed"
-    assert "position_monitor" in plan.inner_text()
+    assert page.locator("h2", has_text="Plan for").inner_text().startswith(f"Plan for {last_day}")
+    row = page.locator("#plan tr", has_text="analysis")
+    assert row.locator(".badge").inner_text() == analysis.status
+    assert row.locator("td").nth(1).inner_text() == analysis.slot
     OUTPUT.mkdir(parents=True, exist_ok=True)
     shot = OUTPUT / "overview.png"
     page.screenshot(path=str(shot), full_page=True)
     print(f"overview screenshot: {shot}")
-    for name in ("orders", "positions", "trades", "analysis", "logs"):
+    for name in ("orders", "positions", "trades", "analysis", "tasks", "logs"):
         page.click(f"header nav >> text={name.capitalize()}")
         assert page.locator("h1").inner_text() == name.capitalize()
         page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
 
     page.goto(f"{url}/trades")
-    row = page.locator("#trades tr", has_text=trade.symbol)
     net = Decimal(trade.net_pnl)
-    assert (("+" if net > 0 else "") + money(net)) in row.inner_text()
+    text = page.locator("#trades tr", has_text=trade.symbol).first.inner_text()
+    assert (("+" if net > 0 else "") + money(net)) in text
     assert page.locator("svg.equity polyline").count() == 1
-
+    page.goto(f"{url}/positions")
+    assert holding is None or holding in page.locator("main table").inner_text()
     page.goto(f"{url}/tasks")
-    page.select_option("select[name=status]", "failed")
+    page.select_option("select[name=task]", "analysis")
     page.click("text=Filter")
-    ledger = page.locator("#ledger").inner_text()
-    assert failed.task in ledger and failed.error in ledger and "failed" in ledger
-    page.screenshot(path=str(OUTPUT / "tasks.png"), full_page=True)
+    first = page.locator("#ledger tbody tr").first.inner_text()
+    assert str(last_day) in first and analysis.status in first
     assert errors == []
-
 
 
 def test_the_pause_button_posts_with_credentials_and_the_csrf_token(browser, tmp_path: Path) -> None:

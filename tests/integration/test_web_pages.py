@@ -129,13 +129,15 @@ def _trading(conn: Connection) -> None:
 def _analysis(conn: Connection) -> None:
     conn.execute(t.analysis_runs.insert().values(
         as_of=DAYS[1], symbols_analysed=50, warnings=["BAJAJ-AUTO: no volume data; liquidity checks skipped"],
-        rejected={"HDFCBANK": "rsi_not_oversold", "WIPRO": "below_ema200", "NEWCO": "insufficient_history"},
+        rejected={"rsi_not_oversold": ["HDFCBANK", "ICICIBANK"], "below_ema200": ["WIPRO"],
+                  "insufficient_history": ["NEWCO"]},
         created_at=at(DAYS[1], 16, 0, 40)))
     for rank, (symbol, close, rsi) in enumerate((("SBIN", "745.20", "24.81"), ("TATASTEEL", "151.35", "27.40")), 1):
         conn.execute(t.recommendations.insert().values(
             as_of=DAYS[1], symbol=symbol, rank=rank, level="30", close=Decimal(close), rsi10=Decimal(rsi),
             ema9=Decimal(close) * Decimal("1.02"), ema200=Decimal(close) * Decimal("0.9"),
-            avg_volume_50=Decimal("15500000"), volume_ratio=Decimal("1.34"), score=Decimal("0.612"), detail=None))
+            avg_volume_50=Decimal("15500000"), volume_ratio=Decimal("1.34"), score=Decimal("0.612"),
+            detail={"backtest_trades": 4, "backtest_win_rate": 0.75}))
 
 
 @dataclass
@@ -173,7 +175,8 @@ def test_every_page_renders_what_the_store_holds(served: Served) -> None:
         "/positions": ["RELIANCE", "2,845.50", "2,931.05", "2,901.35", "+1,954.75", "monitor reading, 2024-03-06",
                        "active sell"],
         "/trades": ["+1,234.56", "-876.40", "+2,368.41", "<svg class=\"equity gain\""],
-        "/analysis": ["SBIN", "24.81", "rsi_not_oversold", "insufficient_history", "no volume data"],
+        "/analysis": ["SBIN", "24.81", "rsi_not_oversold", "HDFCBANK, ICICIBANK", "no volume data",
+                      "backtest win rate 0.75"],
         "/tasks?status=failed": ["HoldingMismatch", "BrokerUnavailable", "2 rows"],
         "/tasks": ["page 1 of", "older &rarr;"],
         "/logs": ["tick 299", "l-err", "boom"],
@@ -210,7 +213,8 @@ def test_the_api_returns_exact_figures(served: Served) -> None:
     failed = served.client.get("/api/tasks", params={"status": "failed"}).json()
     assert {r["task"] for r in failed["runs"]} == {"monitor_sell_orders", "eod_cleanup"}
     analysis = served.client.get("/api/analysis").json()
-    assert analysis["rejected_by_reason"] == {"rsi_not_oversold": 1, "below_ema200": 1, "insufficient_history": 1}
+    assert analysis["rejected"][0] == {"reason": "rsi_not_oversold", "symbols": ["HDFCBANK", "ICICIBANK"], "count": 2}
+    assert analysis["rejected_count"] == 4
     assert len(served.client.get("/api/logs").json()["lines"]) == 200
     assert served.client.get("/api/tasks", params={"page": "0"}).status_code == 400
 

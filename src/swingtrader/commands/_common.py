@@ -41,7 +41,7 @@ def calendar_or_exit(settings: Any) -> Any:
 
     try:
         return TradingCalendar.load(settings.calendar_override_file, cache_dir=Path(settings.data_dir) / "cache")
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:
         fail(f"calendar: {exc}")
 
 

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported only to read files, so the strategy's import stays light
+    import pandas as pd
 
 __all__ = ["MAX_GAP_DAYS", "Bar", "BarSource", "Bars", "DataFileError", "Panel", "open_bar_source"]
 
@@ -31,7 +34,7 @@ class DataFileError(Exception):
     can); callers report it as bad input and do not trade on the data."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Bars:
     """One symbol's full daily history, sorted by date, one entry per session it traded."""
 
@@ -44,7 +47,7 @@ class Bars:
     volume: np.ndarray | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Panel:
     """All symbols aligned on the sorted union of their dates.
 
@@ -62,9 +65,15 @@ class Panel:
 
 
 class BarSource:
-    """Daily bars held in memory. `name` says where they came from; `warnings` lists what loading dropped."""
+    """Daily bars held in memory. `name` says where they came from; `warnings` lists what loading dropped.
+
+    The source owns its panel: the arrays are made read-only, so that what is computed from them stays valid.
+    """
 
     def __init__(self, panel: Panel, *, name: str, warnings: Sequence[str] = ()) -> None:
+        for array in (panel.dates, panel.open, panel.high, panel.low, panel.close, panel.volume):
+            if array is not None:
+                array.flags.writeable = False
         self.name = name
         self.warnings = list(warnings)
         self._panel = panel
@@ -143,6 +152,8 @@ _DTYPES = {"symbol": "category", "date": "category", **dict.fromkeys((*PRICE_COL
 
 def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
     """The known columns of a CSV file, numbers as float64 and `symbol`/`date` as categories."""
+    import pandas as pd
+
     if not path.is_file():
         raise DataFileError(f"{path}: no such file")
     try:
@@ -159,6 +170,8 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
 
 def _locate_bad_number(path: Path, columns: tuple[str, ...]) -> str | None:
     """Find the first value of a number column that is not a number (the slow path, after a failed read)."""
+    import pandas as pd
+
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (ValueError, OSError, EOFError, zlib.error):
@@ -184,6 +197,8 @@ def _where(path: Path, df: pd.DataFrame, names: Sequence[str] | None, codes: np.
 
 def _parse_days(dates: pd.Series, where: Callable[[int], str]) -> np.ndarray:
     """`YYYY-MM-DD` strings (a categorical column) as datetime64[D]; an unparseable one is an error."""
+    import pandas as pd
+
     cat = dates.array
     cat_days = pd.to_datetime(cat.categories, format="%Y-%m-%d", errors="coerce").to_numpy().astype("datetime64[D]")
     codes = cat.codes
@@ -297,6 +312,8 @@ def _load_long(path: Path, symbols: list[str] | None) -> BarSource:
         order = np.argsort(codes, kind="stable")
         codes, days, cols = codes[order], days[order], {k: v[order] for k, v in cols.items()}
     keep, warnings = _check_sequence(codes, days, names, str(path), lenient=True)
+    if not keep.any():
+        raise DataFileError(f"{path}: no usable bars ({'; '.join(warnings)})")
     if not keep.all():
         codes, days, cols = codes[keep], days[keep], {k: v[keep] for k, v in cols.items()}
     return BarSource(_build_panel(names, codes, days, cols), name=str(path), warnings=warnings)
@@ -393,7 +410,7 @@ def _load_yfinance(symbols: list[str] | None, cache_dir: Path | None) -> BarSour
         frame = yfinance.Ticker(f"{symbol}.NS").history(period="5y", auto_adjust=True)
         target = cache / f"{symbol}.csv"
         if not frame.empty:
-            out = frame[["Open", "High", "Low", "Close", "Volume"]].rename(columns=str.lower)
+            out = frame[["Open", "High", "Low", "Close", "Volume"]].rename(columns=str.lower).dropna()
             out.index = out.index.strftime("%Y-%m-%d")
             out.rename_axis("date").to_csv(target)
         if target.exists():

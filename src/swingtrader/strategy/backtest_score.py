@@ -22,7 +22,7 @@ from swingtrader.strategy.params import StrategyParams
 __all__ = ["BacktestStats", "RuleSeries", "backtest_rule", "score_candidate"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RuleSeries:
     """One symbol's bars and indicators over the backtest window, one entry per session it traded."""
 

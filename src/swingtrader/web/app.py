@@ -95,7 +95,8 @@ def create_app(
         return int(raw)
 
     loaders: dict[str, Callable[[Request], dict[str, Any]]] = {
-        "overview": lambda r: {**queries.overview(store, clock.now(), session=session()), "mode": mode()},
+        "overview": lambda r: {**queries.overview(store, clock.now(), session=session()), "mode": mode(),
+                               "heartbeat_max_age_s": heartbeat_max_age_s},
         "orders": lambda r: queries.orders(store, page=page_number(r), status=r.query_params.get("status") or None),
         "positions": lambda r: queries.positions(store),
         "trades": lambda r: queries.trades(store),
@@ -115,11 +116,9 @@ def create_app(
             response = templates.TemplateResponse(request, f"{name}.html", {
                 "data": data, "title": title, "active": name, "nav": NAV, "mode": mode(),
                 "csrf_token": token, "actions_off": guard.actions_off, "tasks_all": TASK_NAMES,
-                "paused": data.get("paused"), "query": dict(request.query_params), **extra,
+                "query": dict(request.query_params), **extra,
             })
-            if new:
-                response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", path="/")
-            return response
+            return _with_csrf_cookie(response, token, new)
 
         def api(request: Request) -> JSONResponse:
             return JSONResponse(to_jsonable(loaders[name](request)))
@@ -135,9 +134,7 @@ def create_app(
         """A CSRF token for scripts: send it back as the X-CSRF-Token header with the cookie set here."""
         token, new = csrf_token(request)
         response = JSONResponse({"token": token, "header": "X-CSRF-Token", "cookie": CSRF_COOKIE})
-        if new:
-            response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", path="/")
-        return response
+        return _with_csrf_cookie(response, token, new)
 
     _add_actions(app, guard, control)
 
@@ -184,6 +181,12 @@ def _add_actions(app: FastAPI, guard: Guard, control: ServiceControl | None) -> 
     @app.post("/api/actions/relogin", dependencies=actor)
     def relogin() -> JSONResponse:
         return act("relogin", control.force_relogin)
+
+
+def _with_csrf_cookie(response: Response, token: str, new: bool) -> Response:
+    if new:
+        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", path="/")
+    return response
 
 
 def _readiness(store: Store, control: ServiceControl | None, clock: Clock, max_age_s: float) -> dict[str, Any]:

@@ -12,7 +12,8 @@ _PAD_L, _PAD_R, _PAD_T, _PAD_B = 86, 16, 14, 28
 
 
 def equity_svg(points: list[tuple[date, Decimal]]) -> str:
-    """A line of cumulative net P&L by exit date, with a zero line and min/max/first/last labels.
+    """A line of cumulative net P&L over exit dates (x proportional to time), with a zero line and
+    min/max/first/last labels.
 
     `points` are (date, cumulative value) in date order. Fewer than two points gives a short note instead.
     Every interpolated value is a number or a date, so the output needs no escaping.
@@ -23,12 +24,15 @@ def equity_svg(points: list[tuple[date, Decimal]]) -> str:
     lo, hi = min([*values, 0.0]), max([*values, 0.0])
     span = (hi - lo) or 1.0
     inner_w, inner_h = _W - _PAD_L - _PAD_R, _H - _PAD_T - _PAD_B
-    step = inner_w / (len(points) - 1)
+    first, days = points[0][0], ((points[-1][0] - points[0][0]).days or 1)
+
+    def x(d: date) -> float:
+        return _PAD_L + (d - first).days / days * inner_w
 
     def y(v: float) -> float:
         return _PAD_T + (hi - v) / span * inner_h
 
-    coords = " ".join(f"{_PAD_L + i * step:.1f},{y(v):.1f}" for i, v in enumerate(values))
+    coords = " ".join(f"{x(d):.1f},{y(v):.1f}" for (d, _), v in zip(points, values, strict=True))
     last = values[-1]
     tone = "gain" if last >= 0 else "loss"
     zero = y(0.0)

@@ -22,7 +22,7 @@ ACTIVE_ORDER_STATUSES = tuple(s.value for s in LocalStatus if s.is_active)
 COALESCED_TASKS = ("monitor_sell_orders",)  # one slot a minute: shown as one summary row
 LOGIN_EVENTS = ("login", "relogin")
 PER_PAGE = 50
-_PRICE_KEYS = ("ltp", "close", "price", "last_price")
+_PRICE_KEYS = ("ltp",)  # the position monitor records the last traded price in its signals
 
 
 def overview(store: Store, now: datetime, *, session: dict[str, Any] | None) -> dict[str, Any]:
@@ -162,42 +162,34 @@ def trades(store: Store) -> dict[str, Any]:
 
 
 def analysis(store: Store) -> dict[str, Any]:
-    """The latest analysis: its recommendations with indicator values, why other symbols were rejected,
-    and a short history of earlier runs."""
+    """The latest analysis run with why symbols were rejected (`analysis_runs.rejected` is
+    `{reason: [symbols]}`), the last recommendations with their indicator values (from the latest day that
+    had any), and a short history of earlier runs."""
     a, rec = t.analysis_runs, t.recommendations
     with store.connect() as conn:
         runs = conn.execute(select(a).order_by(a.c.as_of.desc()).limit(10)).all()
         latest = runs[0] if runs else None
-        recs = conn.execute(
-            select(rec).where(rec.c.as_of == latest.as_of).order_by(rec.c.rank)
-        ).all() if latest else []
-    rejected = rejections(latest.rejected) if latest else []
-    reasons: dict[str, int] = {}
-    for item in rejected:
-        reasons[item["reason"]] = reasons.get(item["reason"], 0) + 1
+        recs_as_of = conn.execute(select(func.max(rec.c.as_of))).scalar()  # the last day with any
+        recs = conn.execute(select(rec).where(rec.c.as_of == recs_as_of).order_by(rec.c.rank)).all()
+    rejected = [
+        {"reason": reason, "symbols": sorted(symbols), "count": len(symbols)}
+        for reason, symbols in sorted((latest.rejected or {}).items(), key=lambda kv: -len(kv[1]))
+    ] if latest else []
     return {
         "as_of": latest.as_of if latest else None,
         "symbols_analysed": latest.symbols_analysed if latest else None,
         "created_at": latest.created_at if latest else None,
         "warnings": list(latest.warnings) if latest else [],
         "recommendations": [dict(r._mapping) for r in recs],
+        "recommendations_as_of": recs_as_of,
         "rejected": rejected,
-        "rejected_by_reason": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        "rejected_count": sum(r["count"] for r in rejected),
         "history": [
-            {"as_of": r.as_of, "symbols_analysed": r.symbols_analysed, "rejected": len(rejections(r.rejected))}
+            {"as_of": r.as_of, "symbols_analysed": r.symbols_analysed,
+             "rejected": sum(len(v) for v in (r.rejected or {}).values())}
             for r in runs
         ],
     }
-
-
-def rejections(raw: Any) -> list[dict[str, str]]:
-    """`analysis_runs.rejected` as `[{symbol, reason}]`, from a `{symbol: reason}` mapping or a list of
-    `{symbol, reason}` records (a reason that is itself structured is shown as its text)."""
-    if isinstance(raw, dict):
-        items = [{"symbol": k, "reason": v} for k, v in raw.items()]
-    else:
-        items = [i if isinstance(i, dict) else {"symbol": "", "reason": i} for i in raw or []]
-    return [{"symbol": str(i.get("symbol", "")), "reason": _reason_text(i.get("reason", i))} for i in items]
 
 
 def tasks(store: Store, *, page: int = 1, task: str | None = None, status: str | None = None) -> dict[str, Any]:
@@ -327,11 +319,3 @@ def _decimal(value: Any) -> Decimal | None:
         return Decimal(str(value))
     except ArithmeticError:
         return None
-
-
-def _reason_text(reason: Any) -> str:
-    if isinstance(reason, dict):
-        return str(reason.get("reason") or ", ".join(f"{k}={v}" for k, v in reason.items()))
-    if isinstance(reason, list):
-        return ", ".join(str(x) for x in reason)
-    return str(reason)
