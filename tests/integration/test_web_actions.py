@@ -51,11 +51,12 @@ class RecordingControl:
 
 
 class Settings:
-    """The two settings the app reads (the real `Settings` needs a full environment)."""
+    """The settings the app reads (the real `Settings` needs a full environment)."""
 
-    def __init__(self, password: str | None, log_dir: Path) -> None:
+    def __init__(self, password: str | None, log_dir: Path, kill_switch: bool = False) -> None:
         self.web_password = SecretStr(password) if password else None
         self.effective_log_dir = log_dir
+        self.kill_switch = kill_switch
 
 
 @pytest.fixture
@@ -114,7 +115,8 @@ def test_with_a_password_every_page_needs_it(live: tuple[httpx.Client, Recording
     assert page.status_code == 200
     assert 'data-action="/api/actions/pause"' in page.text and "logged in" in page.text
     assert client.cookies.get("swingtrader_csrf") in page.text  # the token the page's script sends back
-    assert client.get("/api/overview", auth=("me", PASSWORD)).json()["mode"] == "paper"
+    overview = client.get("/api/overview", auth=("me", PASSWORD)).json()
+    assert overview["mode"] == "paper" and overview["kill_switch"] is False and overview["paused"] is False
     assert client.get("/healthz").status_code == 200  # probes stay open
 
 

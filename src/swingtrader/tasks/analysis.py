@@ -30,8 +30,8 @@ def run(ctx: TaskContext, slot: Slot) -> dict:
     adds = []
     for symbol, p in positions.items():
         snap = ctx.snapshot(symbol, day)
-        if snap is None or symbol in pending:
-            continue
+        if snap is None or snap.date != day or symbol in pending:
+            continue  # no bar today: averaging decisions wait for a real close
         if snap.rsi10 > ctx.params.rsi_entry and p.add_levels:
             ctx.portfolio.set_add_levels(symbol, ())
             continue

@@ -1,7 +1,9 @@
 """16:05: after-market (AMO) buys for the next session from today's recommendations only.
 
 At most `max_positions` symbols held or pending; a buy that does not fit the available cash is recorded as
-`failed` with reason `insufficient_funds`, for the next morning's `premarket_retry`.
+`failed` with reason `insufficient_funds`, for the next morning's `premarket_retry`. Every decision is taken
+from the broker's and the store's state at that moment (never from a running tally), so a re-run of an
+interrupted slot decides exactly as the first run would have.
 """
 
 from __future__ import annotations
@@ -20,37 +22,34 @@ def run(ctx: TaskContext, slot: Slot) -> dict:
     if not recs:
         return {"recommendations": 0, "placed": [], "failed": [], "skipped": []}
     next_day = ctx.calendar.next_session(day).date
-    held = {p.symbol for p in ctx.portfolio.open_positions()}
-    pending = {o.symbol for o in ctx.orders.active(side=Side.BUY)}
-    slots_free = ctx.params.max_positions - len(held | pending)
-    cash = ctx.broker.funds().available_cash
     placed, failed, skipped = [], [], []
     for rec in recs:
         intent = buy_intent(ctx, rec, day, task="place_buy_orders", amo=True, price_day=next_day)
         if intent is None:
             skipped.append(f"{rec.symbol}:size")
             continue
-        existing = ctx.orders.by_tag(intent.tag)
-        if existing is None:
-            if rec.level == "entry" and slots_free <= 0:
+        if ctx.orders.by_tag(intent.tag) is None:
+            if rec.level == "entry" and _symbols_in_use(ctx) >= ctx.params.max_positions:
                 skipped.append(f"{rec.symbol}:max_positions")
                 continue
-            need = cash_needed(ctx, intent, next_day)
-            if need > cash:
+            if cash_needed(ctx, intent, next_day) > ctx.broker.funds().available_cash:
                 ctx.orders.record_failed(intent, "insufficient_funds")
                 failed.append(rec.symbol)
                 continue
         record = ctx.orders.submit(intent)
-        if record.status is LocalStatus.REJECTED or record.status is LocalStatus.FAILED:
+        if record.status in (LocalStatus.REJECTED, LocalStatus.FAILED):
             failed.append(rec.symbol)
             continue
-        if existing is None:
-            cash -= cash_needed(ctx, intent, next_day)
-            slots_free -= rec.level == "entry"
         if rec.level != "entry":
             _mark_level_used(ctx, rec.symbol, float(rec.level.removeprefix("add")))
         placed.append({"symbol": rec.symbol, "quantity": intent.quantity, "price": str(intent.price)})
     return {"recommendations": len(recs), "placed": placed, "failed": failed, "skipped": skipped}
+
+
+def _symbols_in_use(ctx: TaskContext) -> int:
+    """Symbols held by the strategy or with a working buy order."""
+    held = {p.symbol for p in ctx.portfolio.open_positions()}
+    return len(held | {o.symbol for o in ctx.orders.active(side=Side.BUY)})
 
 
 def _mark_level_used(ctx: TaskContext, symbol: str, level: float) -> None:

@@ -1,6 +1,6 @@
 """09:00: re-place the last trading day's buys that failed for want of cash, as DAY LIMIT orders for the
 pre-open. Each is re-checked first: still recommended for that day, not held or pending (by the strategy or
-bought by hand meanwhile), and the cash is there now. A failed buy expires after one trading day."""
+bought by hand meanwhile), and the cash is there now. A failed buy expires after one trading day. Decisions read the current state (see `place_buy_orders`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from swingtrader.orders import LocalStatus
 from swingtrader.schedule import Slot
 from swingtrader.tasks.buying import buy_intent, cash_needed, recommendations
 from swingtrader.tasks.context import TaskContext
+from swingtrader.tasks.place_buy_orders import _symbols_in_use
 
 _RETRYABLE = (LocalStatus.FAILED, LocalStatus.REJECTED)
 
@@ -27,8 +28,6 @@ def run(ctx: TaskContext, slot: Slot) -> dict:
     held = {p.symbol for p in ctx.portfolio.open_positions()}
     held |= {h.symbol for h in ctx.broker.holdings()}
     pending = {o.symbol for o in ctx.orders.active(side=Side.BUY)}
-    slots_free = ctx.params.max_positions - len({p.symbol for p in ctx.portfolio.open_positions()} | pending)
-    cash = ctx.broker.funds().available_cash
     placed, dropped = [], []
     for order in failed:
         rec = recs.get(order.symbol)
@@ -39,19 +38,15 @@ def run(ctx: TaskContext, slot: Slot) -> dict:
         if intent is None:
             dropped.append(f"{order.symbol}:size")
             continue
-        existing = ctx.orders.by_tag(intent.tag)
-        if existing is None:
-            if rec.level == "entry" and slots_free <= 0:
+        if ctx.orders.by_tag(intent.tag) is None:
+            if rec.level == "entry" and _symbols_in_use(ctx) >= ctx.params.max_positions:
                 dropped.append(f"{order.symbol}:max_positions")
                 continue
-            if cash_needed(ctx, intent, day) > cash:
+            if cash_needed(ctx, intent, day) > ctx.broker.funds().available_cash:
                 dropped.append(f"{order.symbol}:insufficient_funds")
                 continue
         record = ctx.orders.submit(intent)
         if record.status.is_active or record.status is LocalStatus.FILLED:
-            if existing is None:
-                cash -= cash_needed(ctx, intent, day)
-                slots_free -= rec.level == "entry"
             placed.append(order.symbol)
         else:
             dropped.append(f"{order.symbol}:{record.reason}")

@@ -62,12 +62,13 @@ def create_app(
 ) -> FastAPI:
     """The dashboard app. Without `control`, or with `read_only`, it only reads the store.
 
-    `settings` supplies `web_password` and, when `log_file` is not given, `effective_log_dir` for the Logs
-    page. `broker_calls` is the service's counter exposed on /metrics. /readyz needs the service's
+    `settings` supplies `web_password`, `kill_switch` and, when `log_file` is not given, `effective_log_dir`
+    for the Logs page. `broker_calls` is the service's counter exposed on /metrics. /readyz needs the service's
     heartbeat (service_state "heartbeat") fresher than `heartbeat_max_age_s` when a control is attached.
     """
     clock = clock or LiveClock()
     password = settings.web_password if settings is not None else None
+    kill_switch = bool(settings.kill_switch) if settings is not None else False
     actions_off = "this dashboard is read-only" if control is None or read_only else None
     guard = Guard(password, actions_off=actions_off)
     if log_file is None and settings is not None:
@@ -96,7 +97,7 @@ def create_app(
 
     loaders: dict[str, Callable[[Request], dict[str, Any]]] = {
         "overview": lambda r: {**queries.overview(store, clock.now(), session=session()), "mode": mode(),
-                               "heartbeat_max_age_s": heartbeat_max_age_s},
+                               "kill_switch": kill_switch, "heartbeat_max_age_s": heartbeat_max_age_s},
         "orders": lambda r: queries.orders(store, page=page_number(r), status=r.query_params.get("status") or None),
         "positions": lambda r: queries.positions(store),
         "trades": lambda r: queries.trades(store),
