@@ -43,12 +43,12 @@ def make_broker(settings: Any, store: Store, clock: Clock, bars: Any, calendar: 
     return broker
 
 
-def assemble(settings: Any, clock: Clock, *, store: Store, calendar: Any, bars: Any, notify=None, redact=str,  # noqa: ANN001
-             on_secret=None, heartbeat=None) -> Service:  # noqa: ANN001
+def assemble(settings: Any, clock: Clock, *, store: Store, calendar: Any, bars: Any, **wiring: Any) -> Service:
+    """The service for this settings' mode; `wiring` goes to `build_service` (notify, redact, heartbeat...)."""
     broker = make_broker(settings, store, clock, bars, calendar)
     store.set_state("mode", mode_label(settings), clock.now())
     return build_service(settings, clock=clock, calendar=calendar, store=store, bars=bars, raw_broker=broker,
-                         notify=notify, redact=redact, on_secret=on_secret, heartbeat=heartbeat)
+                         **wiring)
 
 
 def mode_label(settings: Any) -> str:

@@ -159,6 +159,7 @@ class Scheduler:
         self._beat = heartbeat_interval
         self._on_next = on_next or (lambda _s: None)
         self._redact = redact
+        self.run_lock = threading.Lock()  # one task at a time: scheduled slots and manual runs alike
 
     def run(self, *, start_day: date | None = None, until: datetime | None = None) -> None:
         """Run slots from `start_day` (default: the previous session, to catch its evening tasks) until
@@ -228,6 +229,10 @@ class Scheduler:
     def execute(self, slot: Slot, *, manual: bool = False, known_absent: bool = False) -> RunStatus:
         """Claim, run and record one slot. A task's exception is recorded as a failure, never raised.
         An intraday slot known to have no row is recorded in one write after it ran (see `store.ledger`)."""
+        with self.run_lock:
+            return self._execute(slot, manual=manual, known_absent=known_absent)
+
+    def _execute(self, slot: Slot, *, manual: bool, known_absent: bool) -> RunStatus:
         now = self._clock.now()
         if known_absent and slot.intraday and not manual:
             status, error, detail = self._call(slot)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import timedelta
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -91,11 +92,14 @@ class Service:
     redact: Callable[[str], str] = str
     heartbeat: Callable[[], None] = field(default=lambda: None)
     publish_state: bool = True
+    heartbeat_interval: timedelta | None = None
+    announce: Callable[[str], None] = field(default=lambda _text: None)
 
     def __post_init__(self) -> None:
         self.scheduler = Scheduler(
             self.plan, self.ledger, self.clock, self.calendar, self.run_slot, stop=self.stop_event,
             heartbeat=self.heartbeat, on_next=self._on_next if self.publish_state else None, redact=self.redact,
+            heartbeat_interval=self.heartbeat_interval,
         )
 
     def run_slot(self, slot: Slot) -> dict | None:
@@ -108,6 +112,7 @@ class Service:
 
     def _on_next(self, slot: Slot) -> None:
         self.store.set_state("next_slot", {"task": slot.task, "at": slot.at.isoformat()}, self.clock.now())
+        self.announce(f"next: {slot.task} at {slot.at:%H:%M}")
 
     def request_stop(self, *_: object) -> None:
         self.stop_event.set()
@@ -130,6 +135,9 @@ def build_service(
     on_secret: Callable[[str], None] | None = None,
     publish_state: bool = True,
     heartbeat: Callable[[], None] | None = None,
+    heartbeat_interval: timedelta | None = None,
+    on_call: Callable[[str, str], None] | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> Service:
     """Wire the service from its parts. The broker is wrapped in the one `SessionManager`."""
     notify = notify or (lambda _k, _t, _b: None)
@@ -143,7 +151,7 @@ def build_service(
         if event == "login_failed":
             notify("relogin_failed", "broker login failed", redact(detail))
 
-    broker = SessionManager(raw_broker, clock, on_event=session_event, on_secret=on_secret)
+    broker = SessionManager(raw_broker, clock, on_event=session_event, on_secret=on_secret, on_call=on_call)
     portfolio = Portfolio(store, clock, costs)
 
     def paused() -> bool:
@@ -169,6 +177,7 @@ def build_service(
     return Service(
         settings=settings, clock=clock, calendar=calendar, store=store, ledger=Ledger(store), plan=plan,
         broker=broker, context=context, notify=notify, redact=redact, heartbeat=heartbeat or (lambda: None),
-        publish_state=publish_state,
+        publish_state=publish_state, heartbeat_interval=heartbeat_interval,
+        announce=announce or (lambda _text: None),
     )
 

@@ -49,6 +49,7 @@ class SessionManager:
         max_login_failures: int = 3,
         on_event: Callable[[str, str], None] | None = None,
         on_secret: Callable[[str], None] | None = None,
+        on_call: Callable[[str, str], None] | None = None,
     ) -> None:
         self._broker = broker
         self._clock = clock
@@ -56,6 +57,7 @@ class SessionManager:
         self._max_failures = max_login_failures
         self._on_event = on_event or (lambda _e, _d: None)
         self._on_secret = on_secret or (lambda _s: None)
+        self._on_call = on_call or (lambda _op, _outcome: None)
         self._lock = threading.Lock()
         self._info: SessionInfo | None = None
         self._generation = 0
@@ -112,48 +114,58 @@ class SessionManager:
                 self._on_event("expired", "session expired; logging in again")
                 self._login_locked()
 
-    def _read(self, fn: Callable[[], T]) -> T:
+    def _counted(self, operation: str, fn: Callable[[], T]) -> T:
+        try:
+            result = fn()
+        except Exception as exc:
+            self._on_call(operation, type(exc).__name__)
+            raise
+        self._on_call(operation, "ok")
+        return result
+
+    def _read(self, operation: str, fn: Callable[[], T]) -> T:
         gen = self._ensure()
         try:
-            return fn()
+            return self._counted(operation, fn)
         except SessionExpired:
             self._relogin_after_expiry(gen)
-            return fn()
+            return self._counted(operation, fn)
 
-    def _write(self, fn: Callable[[], T]) -> T:
+    def _write(self, operation: str, fn: Callable[[], T]) -> T:
         gen = self._ensure()
         try:
-            return fn()
+            return self._counted(operation, fn)
         except SessionExpired as exc:
             self._relogin_after_expiry(gen)
             raise AmbiguousOutcome(f"session expired during a write; reconcile before resending: {exc}") from None
 
     # ---- the Broker protocol -----------------------------------------------------------------------------
     def place_order(self, request: OrderRequest) -> str:
-        return self._write(lambda: self._broker.place_order(request))
+        return self._write("place_order", lambda: self._broker.place_order(request))
 
     def modify_order(self, order_id: str, *, quantity: int, price: Decimal | None, order_type: OrderType) -> None:
         self._write(
-            lambda: self._broker.modify_order(order_id, quantity=quantity, price=price, order_type=order_type)
+            "modify_order",
+            lambda: self._broker.modify_order(order_id, quantity=quantity, price=price, order_type=order_type),
         )
 
     def cancel_order(self, order_id: str) -> None:
-        self._write(lambda: self._broker.cancel_order(order_id))
+        self._write("cancel_order", lambda: self._broker.cancel_order(order_id))
 
     def orders(self) -> list[Order]:
-        return self._read(self._broker.orders)
+        return self._read("orders", self._broker.orders)
 
     def fills(self) -> list[Fill]:
-        return self._read(self._broker.fills)
+        return self._read("fills", self._broker.fills)
 
     def holdings(self) -> list[Holding]:
-        return self._read(self._broker.holdings)
+        return self._read("holdings", self._broker.holdings)
 
     def funds(self) -> Funds:
-        return self._read(self._broker.funds)
+        return self._read("funds", self._broker.funds)
 
     def quotes(self, symbols: list[str]) -> dict[str, Quote]:
-        return self._read(lambda: self._broker.quotes(symbols))
+        return self._read("quotes", lambda: self._broker.quotes(symbols))
 
     def expires_at(self) -> datetime | None:
         return None if self._info is None else self._info.expires_at

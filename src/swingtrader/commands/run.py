@@ -1,15 +1,22 @@
 """`swingtrader run`: the continuous service. Prints today's plan, runs until SIGINT/SIGTERM, then stops at
-a safe point (between tasks; the clock's sleep wakes within a second) and exits 0."""
+a safe point (between tasks; the clock's sleep wakes within a second) and exits 0.
+
+Around the scheduler: notifications (apprise), the dashboard with /metrics in its own thread (a fault there
+never stops trading), systemd READY/STATUS/WATCHDOG/STOPPING, and a heartbeat in the store for /readyz."""
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
+from datetime import timedelta
 from typing import Any
 
 from swingtrader.commands._common import bars_or_exit, calendar_or_exit, fail, settings_or_exit
 
 log = logging.getLogger("swingtrader.run")
+HEARTBEAT = timedelta(seconds=5)
 
 
 def main(args: Any) -> int:
@@ -20,11 +27,19 @@ def main(args: Any) -> int:
         if missing:
             fail("live trading needs every Kotak credential; missing: " + ", ".join(missing))
     from swingtrader.clock import LiveClock, ist_date
+    from swingtrader.deploy.systemd import SystemdNotifier, Watchdog, watchdog_interval
     from swingtrader.logs import setup_logging
     from swingtrader.market.calendar import CalendarDataMissing
-    from swingtrader.runtime import assemble, open_store
+    from swingtrader.runtime import assemble, mode_label, open_store
     from swingtrader.store import StoreError
 
+    if settings.web_enabled:
+        from swingtrader.web.auth import BindRefused, check_bind
+
+        try:
+            check_bind(settings.web_host, settings.web_password)
+        except BindRefused as exc:
+            fail(str(exc))
     redactor = setup_logging(settings)
     clock = LiveClock()
     try:
@@ -33,21 +48,80 @@ def main(args: Any) -> int:
         fail(str(exc))
     calendar = calendar_or_exit(settings)
     bars = bars_or_exit(settings.data, settings)
+    notifier = _notifier(settings, redactor, clock)
+    systemd = SystemdNotifier()
+    beat = _Heartbeat(store, clock)
+    from swingtrader.metrics import BrokerCallCounter
+
+    calls = BrokerCallCounter()
     service = assemble(settings, clock, store=store, calendar=calendar, bars=bars, redact=redactor.redact,
-                       on_secret=redactor.add_secret)
-    today = ist_date(clock.now())
+                       on_secret=redactor.add_secret, notify=notifier.notify if notifier else None,
+                       heartbeat=beat, heartbeat_interval=HEARTBEAT, on_call=calls.record, announce=systemd.status)
     try:
-        print_plan(service, today)
+        print_plan(service, ist_date(clock.now()))
     except CalendarDataMissing as exc:
         fail(str(exc))
+    web = _start_web(settings, service, store, calls, mode_label(settings), clock) if settings.web_enabled else None
     service.install_signal_handlers()
-    log.info("swingtrader started in %s mode; store %s", settings.mode, store.location)
-    service.notify("service_started", "swingtrader started", f"mode {settings.mode}")
-    service.scheduler.run()
-    log.info("swingtrader stopped")
-    service.notify("service_stopped", "swingtrader stopped", "stopped on request")
-    store.dispose()
+    watchdog = Watchdog(systemd, heartbeat=lambda: beat.monotonic, interval_s=watchdog_interval(),
+                        max_age_s=120.0).start()
+    systemd.ready("scheduler running")
+    log.info("swingtrader started in %s mode; store %s", mode_label(settings), store.location)
+    service.notify("service_started", "swingtrader started", f"mode {mode_label(settings)}")
+    try:
+        service.scheduler.run()
+    finally:
+        systemd.stopping()
+        watchdog.stop()
+        log.info("swingtrader stopped")
+        service.notify("service_stopped", "swingtrader stopped", "stopped on request")
+        if web is not None:
+            web.stop()
+        if notifier is not None:
+            notifier.close(5.0)
+        store.dispose()
     return 0
+
+
+class _Heartbeat:
+    """Called by the scheduler between tasks and every few seconds while it waits."""
+
+    def __init__(self, store: Any, clock: Any) -> None:
+        self._store, self._clock = store, clock
+        self.monotonic = time.monotonic()
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self.monotonic >= 1.0:
+                self._store.set_state("heartbeat", self._clock.now().isoformat(), self._clock.now())
+            self.monotonic = now
+
+
+def _notifier(settings: Any, redactor: Any, clock: Any) -> Any:
+    if settings.notify_urls is None:
+        return None
+    from swingtrader.notify import Notifier
+
+    urls = [u for u in settings.notify_urls.get_secret_value().replace(",", " ").split() if u]
+    return Notifier(urls, redact=redactor.redact, clock=clock) if urls else None
+
+
+def _start_web(settings: Any, service: Any, store: Any, calls: Any, mode: str, clock: Any) -> Any:
+    from swingtrader.control import LiveControl
+    from swingtrader.web.app import create_app
+    from swingtrader.web.server import start_web_in_thread
+
+    app = create_app(store, settings=settings, control=LiveControl(service, mode), read_only=settings.read_only,
+                     log_file=settings.effective_log_dir / "swingtrader.log", clock=clock, broker_calls=calls)
+    try:
+        handle = start_web_in_thread(app, settings.web_host, settings.web_port)
+    except OSError as exc:  # the dashboard is optional: trading goes on without it
+        log.error("dashboard not started on %s:%s: %s", settings.web_host, settings.web_port, exc)
+        return None
+    print(f"dashboard: {handle.url}")
+    return handle
 
 
 def print_plan(service: Any, day: Any) -> None:
@@ -56,6 +130,7 @@ def print_plan(service: Any, day: Any) -> None:
     if not slots:
         nxt = service.calendar.next_session(day)
         print(f"{day}: no trading session; next session {nxt.date} {nxt.open:%H:%M}-{nxt.close:%H:%M} IST")
+        sys.stdout.flush()
         return
     print(f"plan for {day} (IST):")
     intraday: dict[str, list] = {}
