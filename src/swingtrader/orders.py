@@ -34,7 +34,7 @@ from swingtrader.broker.base import (
     OrderType,
     Side,
 )
-from swingtrader.clock import Clock
+from swingtrader.clock import Clock, ist_date
 from swingtrader.store import Store
 from swingtrader.store import tables as t
 
@@ -216,7 +216,7 @@ class OrderManager:
                 resolved = self._resolve(existing)
                 if resolved.status not in (LocalStatus.SENDING, LocalStatus.UNKNOWN):
                     return resolved
-                return self._send(resolved, intent)
+                return self._send(resolved)
             return existing
         blocked = self._risk_block(intent)
         if blocked:
@@ -224,12 +224,13 @@ class OrderManager:
             self._on_event("order_blocked", rec, blocked)
             return rec
         rec = self._insert(intent, LocalStatus.SENDING, None)
-        return self._send(rec, intent)
+        return self._send(rec)
 
-    def _send(self, rec: OrderRecord, intent: OrderIntent) -> OrderRecord:
+    def _send(self, rec: OrderRecord) -> OrderRecord:
+        """Send a stored intent (a new one, or one whose earlier send is known not to have arrived)."""
         request = OrderRequest(
-            symbol=intent.symbol, side=intent.side, quantity=intent.quantity, order_type=intent.order_type,
-            price=intent.price, tag=intent.tag, amo=intent.amo,
+            symbol=rec.symbol, side=rec.side, quantity=rec.quantity, order_type=rec.order_type,
+            price=rec.price, tag=rec.tag, amo=rec.amo,
         )
         try:
             order_id = self._broker.place_order(request)
@@ -291,13 +292,22 @@ class OrderManager:
         return self._update(rec, status=LocalStatus.CANCELLED, event="cancelled")
 
     def reconcile(self) -> list[Order]:
-        """One order-book read: bring every active local order up to date, report new fills. Returns the book."""
+        """One order-book read: bring every active local order up to date, report new fills. Returns the book.
+
+        The outbox relay: an intent left `sending` or `unknown` (the process died, or the reply was lost) that
+        the book does not show is sent now if it is from today, and marked `failed` (`not_sent`) otherwise."""
         book = self._broker.orders()
         by_id = {o.order_id: o for o in book}
         by_tag = {o.tag: o for o in book if o.tag}
+        today = ist_date(self._clock.now())
         for rec in self.active():
             match = by_id.get(rec.broker_order_id or "") or by_tag.get(rec.tag)
             if match is None:
+                if rec.status in (LocalStatus.SENDING, LocalStatus.UNKNOWN) and rec.broker_order_id is None:
+                    if rec.trading_date == today:
+                        self._send(rec)
+                    else:
+                        self._update(rec, status=LocalStatus.FAILED, reason="not_sent", event="expired")
                 continue
             if rec.broker_order_id is None:
                 rec = self._update(rec, broker_order_id=match.order_id, event="resolved")
