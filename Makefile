@@ -23,6 +23,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
+demo: $(STAMP)
+	mkdir -p var
+	rm -f var/demo.sqlite var/demo.sqlite-wal var/demo.sqlite-shm
+	$(BIN)/swingtrader simulate --start 2025-01-01 --end 2025-04-30 --data bundled --db var/demo.sqlite
+	$(BIN)/swingtrader dashboard --db var/demo.sqlite
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
