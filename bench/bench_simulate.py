@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from datetime import date, datetime, time as dtime
+from datetime import date, datetime
+from datetime import time as dtime
 from pathlib import Path
 
 from swingtrader.clock import IST, SimClock

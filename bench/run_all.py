@@ -25,7 +25,7 @@ def main() -> int:
         try:
             spec.loader.exec_module(module)
             module.main()
-        except Exception as exc:  # noqa: BLE001 - one benchmark failing must not hide the others
+        except Exception as exc:
             print(f"{name} failed: {type(exc).__name__}: {exc}")
             failed.append(name)
     return 1 if failed else 0

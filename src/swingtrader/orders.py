@@ -414,7 +414,7 @@ class OrderManager:
         )
         return self._remember(_record(conn.execute(select(t.orders).where(t.orders.c.id == rec.id)).one()))
 
-def _record(row) -> OrderRecord:  # noqa: ANN001
+def _record(row) -> OrderRecord:
     return OrderRecord(
         id=row.id, tag=row.tag, broker_order_id=row.broker_order_id, trading_date=row.trading_date, task=row.task,
         purpose=row.purpose, symbol=row.symbol, side=Side(row.side), quantity=row.quantity,

@@ -144,12 +144,15 @@ class Portfolio:
 
 
 def _exit_reason(purpose: str) -> str:
-    return {"target": "target", "rsi_exit": "rsi_exit", "stop_loss": "stop_loss", "max_holding": "max_holding_days"}.get(
-        purpose, purpose
-    )
+    return _EXIT_REASONS.get(purpose, purpose)
 
 
-def _position(r) -> Position:  # noqa: ANN001
+_EXIT_REASONS = {
+    "target": "target", "rsi_exit": "rsi_exit", "stop_loss": "stop_loss", "max_holding": "max_holding_days",
+}
+
+
+def _position(r) -> Position:
     return Position(
         id=r.id, symbol=r.symbol, quantity=r.quantity, average_price=r.average_price, cost=r.cost,
         buy_charges=r.buy_charges, entry_date=r.entry_date, last_buy_date=r.last_buy_date,

@@ -78,7 +78,7 @@ class Slot:
 class Plan:
     """Turns sessions into ordered slots."""
 
-    def __init__(self, calendar, special_session_tasks: tuple[str, ...], specs=DEFAULT_PLAN) -> None:  # noqa: ANN001
+    def __init__(self, calendar, special_session_tasks: tuple[str, ...], specs=DEFAULT_PLAN) -> None:
         self._calendar = calendar
         self._special = frozenset(special_session_tasks)
         self._specs = specs
@@ -140,7 +140,7 @@ class Scheduler:
         plan: Plan,
         ledger: Ledger,
         clock: Clock,
-        calendar,  # noqa: ANN001
+        calendar,
         run_task: Callable[[Slot], dict | None],
         *,
         stop: threading.Event | None = None,
@@ -194,7 +194,7 @@ class Scheduler:
                 return
             day = self._calendar.next_session(day).date
 
-    def _flush(self, rows: list) -> None:  # noqa: ANN001
+    def _flush(self, rows: list) -> None:
         if rows:
             self._ledger.record_unrun_many(rows, self._clock.now())
             rows.clear()
@@ -209,7 +209,7 @@ class Scheduler:
             self._heartbeat()
         return True
 
-    def _process(self, slot: Slot, statuses: dict, unrun: list) -> RunStatus | None:  # noqa: ANN001
+    def _process(self, slot: Slot, statuses: dict, unrun: list) -> RunStatus | None:
         now = self._clock.now()
         if now >= slot.deadline:
             status = RunStatus.MISSED if (not slot.intraday or now >= slot.session_close) else RunStatus.SKIPPED

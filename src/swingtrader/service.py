@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import timedelta
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 from swingtrader.broker.base import Broker
@@ -69,7 +69,7 @@ def cost_rates(settings: Any) -> CostRates:
 
 
 def paper_path(bars: Any, calendar: Any) -> IntradayPath:
-    def bounds(day):  # noqa: ANN001, ANN202
+    def bounds(day):
         s = calendar.session(day)
         return None if s is None else (s.open, s.close)
 

@@ -40,7 +40,7 @@ class SimulationSpec:
 
 def run_simulation(
     spec: SimulationSpec, settings: Any, *, bars: Any, calendar: Any, db: Path | None = None,
-    broker_kind: str = "paper", faults: str | None = None, redact=str,  # noqa: ANN001
+    broker_kind: str = "paper", faults: str | None = None, redact=str,
 ) -> dict:
     """Run (or resume) the simulation and return its report (see `report`)."""
     if db is None:
@@ -53,7 +53,7 @@ def run_simulation(
         store.dispose()
 
 
-def _run(spec, settings, store, *, bars, calendar, broker_kind, faults, redact) -> dict:  # noqa: ANN001
+def _run(spec, settings, store, *, bars, calendar, broker_kind, faults, redact) -> dict:
     state = store.get_state("simulation")
     if state is not None and state != spec.as_state():
         raise SimulationMismatch(f"the store holds another simulation: {state}")
@@ -122,7 +122,7 @@ def report(store: Store, spec: SimulationSpec, calendar: Any, *, extra: dict, ex
     charges = sum((r.charges for r in trades), Decimal(0))
     value = Decimal(0)
     if exchange is not None:
-        path = exchange._path  # noqa: SLF001 - the report prices holdings at the last close
+        path = exchange._path
         for h in holdings:
             price = path.prev_close(h.symbol, spec.end + timedelta(days=1)) or h.average_price
             value += price * h.quantity

@@ -118,7 +118,7 @@ def test_state_survives_a_restart(tmp_path, calendar):
     broker.orders()
     from swingtrader.broker.paper import PaperBroker
 
-    again = PaperBroker(store, clock, broker._path, calendar, initial_cash=Decimal(1))  # noqa: SLF001
+    again = PaperBroker(store, clock, broker._path, calendar, initial_cash=Decimal(1))
     again.login()
     assert again.cash() == broker.cash()
     assert [(h.symbol, h.quantity) for h in again.holdings()] == [("AAA", 100)]

@@ -31,7 +31,7 @@ def test_twenty_threads_hitting_an_expired_session_cause_one_relogin(tmp_path, c
         barrier.wait()
         try:
             session.funds()
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=call) for _ in range(20)]

@@ -56,7 +56,7 @@ def _locked(method: Callable) -> Callable:
     """Serialise the exchange: callers may share it across threads."""
 
     @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):  # noqa: ANN001, ANN202
+    def wrapper(self, *args, **kwargs):
         with self._lock:
             return method(self, *args, **kwargs)
 
@@ -81,7 +81,7 @@ class PaperBroker:
         store: Store,
         clock: Clock,
         path: IntradayPath,
-        calendar,  # noqa: ANN001 - TradingCalendar
+        calendar,
         *,
         initial_cash: Decimal,
         costs: CostRates | None = None,
@@ -135,7 +135,7 @@ class PaperBroker:
             }
         self._session_valid = False
 
-    def _save_account(self, conn) -> None:  # noqa: ANN001
+    def _save_account(self, conn) -> None:
         conn.execute(
             t.paper_account.update()
             .where(t.paper_account.c.id == 1)
@@ -148,7 +148,7 @@ class PaperBroker:
             )
         )
 
-    def _save_order(self, conn, order: Order, *, new: bool = False) -> None:  # noqa: ANN001
+    def _save_order(self, conn, order: Order, *, new: bool = False) -> None:
         values = dict(
             tag=order.tag, symbol=order.symbol, side=order.side.value, quantity=order.quantity,
             order_type=order.order_type.value, price=order.price, amo=order.amo, status=order.status.value,
@@ -161,7 +161,7 @@ class PaperBroker:
         else:
             conn.execute(t.paper_orders.update().where(t.paper_orders.c.order_id == order.order_id).values(**values))
 
-    def _save_holding(self, conn, symbol: str) -> None:  # noqa: ANN001
+    def _save_holding(self, conn, symbol: str) -> None:
         conn.execute(t.paper_holdings.delete().where(t.paper_holdings.c.symbol == symbol))
         h = self._holdings.get(symbol)
         if h is not None:
@@ -391,7 +391,8 @@ class PaperBroker:
 
     # ---- matching ----------------------------------------------------------------------------------------
     def _sellable(self, symbol: str, h: _Holding, now: datetime) -> int:
-        unsettled = h.last_buy_quantity if h.last_buy_date is not None and h.last_buy_date >= self._last_opened(now) else 0
+        bought_this_session = h.last_buy_date is not None and h.last_buy_date >= self._last_opened(now)
+        unsettled = h.last_buy_quantity if bought_this_session else 0
         return max(h.quantity - unsettled, 0)
 
     def _last_opened(self, now: datetime) -> date:
@@ -513,7 +514,7 @@ class PaperBroker:
             self._save_account(conn)
 
 
-def _order_from_row(r) -> Order:  # noqa: ANN001
+def _order_from_row(r) -> Order:
     return Order(
         order_id=r.order_id, tag=r.tag, symbol=r.symbol, side=Side(r.side), quantity=r.quantity,
         order_type=OrderType(r.order_type), price=r.price, status=OrderStatus(r.status),

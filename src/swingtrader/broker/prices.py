@@ -12,11 +12,12 @@ Prices are exact `Decimal`s rounded to the tick (nearest).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
 from bisect import bisect_left
-from decimal import Decimal
-from typing import Protocol
 from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
+from typing import Protocol
 
 from swingtrader.market.ticks import round_to_tick
 
@@ -89,7 +90,7 @@ class IntradayPath:
 def _interpolate(pts: list[tuple[datetime, float]], moment: datetime) -> float:
     if moment <= pts[0][0]:
         return pts[0][1]
-    for (ta, pa), (tb, pb) in zip(pts, pts[1:], strict=False):
+    for (ta, pa), (tb, pb) in pairwise(pts):
         if moment <= tb:
             frac = (moment - ta) / (tb - ta)
             return pa + (pb - pa) * frac
@@ -100,7 +101,7 @@ def _interpolate(pts: list[tuple[datetime, float]], moment: datetime) -> float:
 class BarLookup:
     """Adapts a `BarSource` (full-history arrays per symbol) to the per-day lookups the path needs."""
 
-    def __init__(self, source) -> None:  # noqa: ANN001 - any BarSource
+    def __init__(self, source) -> None:
         self._source = source
         self._by_symbol: dict[str, tuple[list[date], dict[date, tuple[float, ...]]]] = {}
 

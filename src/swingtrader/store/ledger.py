@@ -26,7 +26,6 @@ from sqlalchemy.exc import IntegrityError
 from swingtrader.store import tables as t
 from swingtrader.store.db import Store
 
-
 # The hot path (hundreds of thousands of rows in a simulated year): a plain statement, typed by the columns.
 _INSERT_RUN = text(
     "INSERT INTO task_runs (task, trading_date, slot, status, scheduled_at, started_at, finished_at, attempts,"
@@ -209,7 +208,7 @@ class Ledger:
         return out
 
     @staticmethod
-    def _row(conn: Connection, task: str, trading_date: date, slot: str):  # noqa: ANN205
+    def _row(conn: Connection, task: str, trading_date: date, slot: str):
         return conn.execute(
             select(t.task_runs).where(
                 t.task_runs.c.task == task, t.task_runs.c.trading_date == trading_date, t.task_runs.c.slot == slot

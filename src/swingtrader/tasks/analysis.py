@@ -59,8 +59,8 @@ def run(ctx: TaskContext, slot: Slot) -> dict:
     }
 
 
-def _row(day, symbol, rank, level, close, rsi10, ema9, ema200, avg_vol, vol_ratio, score, detail) -> dict:  # noqa: ANN001
-    def opt(x):  # noqa: ANN001, ANN202
+def _row(day, symbol, rank, level, close, rsi10, ema9, ema200, avg_vol, vol_ratio, score, detail) -> dict:
+    def opt(x):
         return None if x is None else money(x)
 
     return {

@@ -40,7 +40,7 @@ class TaskContext:
     def previous_session(self, day: date) -> date:
         return self.calendar.previous_session(day).date
 
-    def snapshot(self, symbol: str, as_of: date):  # noqa: ANN201 - strategy Snapshot
+    def snapshot(self, symbol: str, as_of: date):
         """Indicator values of `symbol` at the close of `as_of` (cached; None without data)."""
         key = (symbol, as_of)
         if key not in self._snapshots:

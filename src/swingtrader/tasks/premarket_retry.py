@@ -1,6 +1,7 @@
 """09:00: re-place the last trading day's buys that failed for want of cash, as DAY LIMIT orders for the
 pre-open. Each is re-checked first: still recommended for that day, not held or pending (by the strategy or
-bought by hand meanwhile), and the cash is there now. A failed buy expires after one trading day. Decisions read the current state (see `place_buy_orders`)."""
+bought by hand meanwhile), and the cash is there now. A failed buy expires after one trading day.
+Decisions read the current state (see `place_buy_orders`)."""
 
 from __future__ import annotations
 
