@@ -32,6 +32,7 @@ from swingtrader.broker.base import (
     OrderRequest,
     OrderStatus,
     OrderType,
+    RateLimited,
     Side,
 )
 from swingtrader.clock import Clock, ist_date
@@ -238,6 +239,9 @@ class OrderManager:
             rec = self._update(rec, status=LocalStatus.REJECTED, reason=exc.reason, event="rejected")
             self._on_event("order_rejected", rec, exc.reason)
             return rec
+        except RateLimited as exc:
+            log.warning("order %s not sent: rate limited; the next reconcile sends it", rec.tag)
+            return self._update(rec, event="rate_limited", detail={"retry_after": exc.retry_after})
         except (AmbiguousOutcome, BrokerUnavailable) as exc:
             log.warning("order %s: outcome unknown (%s); looking its tag up", rec.tag, type(exc).__name__)
             rec = self._update(rec, status=LocalStatus.UNKNOWN, reason=type(exc).__name__, event="unknown")
@@ -270,6 +274,9 @@ class OrderManager:
         except OrderRejected as exc:
             log.warning("modify of %s refused: %s", rec.tag, exc.reason)
             return rec
+        except RateLimited:
+            log.warning("modify of %s not sent: rate limited; the next cycle tries again", rec.tag)
+            return rec
         except (AmbiguousOutcome, BrokerUnavailable):
             self.reconcile()
             return self.by_tag(rec.tag) or rec
@@ -286,7 +293,7 @@ class OrderManager:
         except OrderCompleted:
             self.reconcile()
             return self.by_tag(rec.tag) or rec
-        except (AmbiguousOutcome, BrokerUnavailable, OrderRejected):
+        except (AmbiguousOutcome, BrokerUnavailable, OrderRejected, RateLimited):
             self.reconcile()
             return self.by_tag(rec.tag) or rec
         return self._update(rec, status=LocalStatus.CANCELLED, event="cancelled")

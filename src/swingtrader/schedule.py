@@ -8,7 +8,8 @@ Slots of a regular session (times IST):
     analysis             16:00          runnable until the next session's pre-open (09:00)
     place_buy_orders     16:05          same deadline, and only after that day's `analysis` succeeded
     eod_cleanup          18:00          same deadline
-Catch-up: a slot whose deadline has passed is recorded `missed` (daily tasks, or intraday ones after the
+A daily task that fails on a transient broker error (unavailable, rate limited, ...) is retried up to twice,
+30 s apart, within its deadline. Catch-up: a slot whose deadline has passed is recorded `missed` (daily tasks, or intraday ones after the
 close) or `skipped` (an intraday slot superseded by a later one): a late start runs the latest monitor slot
 and records the earlier ones, so nothing silently vanishes. A slow task makes later slots run late or be
 skipped the same way. On special sessions only `special_session_tasks` run (default: monitoring), with the
@@ -148,6 +149,9 @@ class Scheduler:
         heartbeat_interval: timedelta | None = None,
         on_next: Callable[[Slot], None] | None = None,
         redact: Callable[[str], str] = str,
+        transient: tuple[type[Exception], ...] = (),
+        retries: int = 2,
+        retry_delay: timedelta = timedelta(seconds=30),
     ) -> None:
         self._plan = plan
         self._ledger = ledger
@@ -159,6 +163,9 @@ class Scheduler:
         self._beat = heartbeat_interval
         self._on_next = on_next or (lambda _s: None)
         self._redact = redact
+        self._transient = transient
+        self._retries = retries
+        self._retry_delay = retry_delay
         self.run_lock = threading.Lock()  # one task at a time: scheduled slots and manual runs alike
 
     def run(self, *, start_day: date | None = None, until: datetime | None = None) -> None:
@@ -235,7 +242,7 @@ class Scheduler:
     def _execute(self, slot: Slot, *, manual: bool, known_absent: bool) -> RunStatus:
         now = self._clock.now()
         if known_absent and slot.intraday and not manual:
-            status, error, detail = self._call(slot)
+            status, error, detail, _ = self._call(slot)
             self._ledger.record_run(slot.task, slot.trading_date, slot.slot, status, slot.at, now,
                                     self._clock.now(), error=error, detail=detail)
             return status
@@ -243,14 +250,23 @@ class Scheduler:
             claim = self._ledger.claim(slot.task, slot.trading_date, slot.slot, slot.at, now, manual=manual)
         except SlotTaken as taken:
             return RunStatus(taken.status)
-        status, error, detail = self._call(slot)
+        for attempt in range(self._retries + 1):
+            status, error, detail, transient = self._call(slot)
+            if status is RunStatus.SUCCEEDED or not transient or attempt == self._retries:
+                break
+            retry_at = self._clock.now() + self._retry_delay
+            if retry_at >= slot.deadline or not self._clock.sleep_until(retry_at, self.stop):
+                break
+            log.warning("retrying %s %s after a transient failure (%s)", slot.task, slot.slot, error)
         self._ledger.finish(claim, status, self._clock.now(), error=error, detail=detail)
         return status
 
-    def _call(self, slot: Slot) -> tuple[RunStatus, str | None, dict | None]:
+    def _call(self, slot: Slot) -> tuple[RunStatus, str | None, dict | None, bool]:
+        """Run the task; (status, error, detail, whether the failure was transient)."""
         try:
             detail = self._run_task(slot)
         except Exception as exc:  # invariant: one task failing never stops the loop
             log.exception("task %s %s %s failed", slot.task, slot.trading_date, slot.slot)
-            return RunStatus.FAILED, self._redact(f"{type(exc).__name__}: {exc}"), None
-        return RunStatus.SUCCEEDED, None, detail
+            error = self._redact(f"{type(exc).__name__}: {exc}")
+            return RunStatus.FAILED, error, None, isinstance(exc, self._transient)
+        return RunStatus.SUCCEEDED, None, detail, False

@@ -11,7 +11,13 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from swingtrader.broker.base import Broker
+from swingtrader.broker.base import (
+    AmbiguousOutcome,
+    Broker,
+    BrokerUnavailable,
+    RateLimited,
+    SessionExpired,
+)
 from swingtrader.broker.prices import BarLookup, IntradayPath
 from swingtrader.broker.session import SessionManager
 from swingtrader.clock import Clock
@@ -100,6 +106,7 @@ class Service:
             self.plan, self.ledger, self.clock, self.calendar, self.run_slot, stop=self.stop_event,
             heartbeat=self.heartbeat, on_next=self._on_next if self.publish_state else None, redact=self.redact,
             heartbeat_interval=self.heartbeat_interval,
+            transient=(BrokerUnavailable, RateLimited, AmbiguousOutcome, SessionExpired),
         )
 
     def run_slot(self, slot: Slot) -> dict | None:
