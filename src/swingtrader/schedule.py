@@ -8,8 +8,9 @@ Slots of a regular session (times IST):
     analysis             16:00          runnable until the next session's pre-open (09:00)
     place_buy_orders     16:05          same deadline, and only after that day's `analysis` succeeded
     eod_cleanup          18:00          same deadline
-A daily task that fails on a transient broker error (unavailable, rate limited, ...) is retried up to twice,
-30 s apart, within its deadline. Catch-up: a slot whose deadline has passed is recorded `missed` (daily tasks, or intraday ones after the
+A daily task that fails on a transient broker error (unavailable, rate limited, ...) is retried up to
+twice, 30 s apart, within its deadline.
+Catch-up: a slot whose deadline has passed is recorded `missed` (daily tasks, or intraday ones after the
 close) or `skipped` (an intraday slot superseded by a later one): a late start runs the latest monitor slot
 and records the earlier ones, so nothing silently vanishes. A slow task makes later slots run late or be
 skipped the same way. On special sessions only `special_session_tasks` run (default: monitoring), with the
