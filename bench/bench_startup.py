@@ -31,20 +31,20 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def idle_run_rss(settle_s: float = 4.0) -> tuple[int, float]:
+def idle_run_rss(data_dir: str, web: bool, settle_s: float = 4.0) -> tuple[int, float]:
     """RSS (kB) of `swingtrader run` once it has printed its plan and idled for `settle_s`; and its stop time."""
-    with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, SWINGTRADER_DATA_DIR=tmp, SWINGTRADER_WEB_ENABLED="false")
-        proc = subprocess.Popen([PY, "-m", "swingtrader", "run"], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, text=True)
-        assert proc.stdout is not None
-        proc.stdout.readline()
-        time.sleep(settle_s)
-        rss = _rss_kb(proc.pid)
-        t0 = time.perf_counter()
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=15)
-        return rss, time.perf_counter() - t0
+    env = dict(os.environ, SWINGTRADER_DATA_DIR=data_dir, SWINGTRADER_WEB_ENABLED=str(web).lower(),
+               SWINGTRADER_WEB_PORT="18765")
+    proc = subprocess.Popen([PY, "-m", "swingtrader", "run"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    time.sleep(settle_s)
+    rss = _rss_kb(proc.pid)
+    t0 = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=15)
+    return rss, time.perf_counter() - t0
 
 
 def main() -> None:
@@ -56,9 +56,14 @@ def main() -> None:
     time.sleep(1)
     bare_rss = _rss_kb(bare_proc.pid)
     bare_proc.wait()
-    rss, stop_s = idle_run_rss()
+    with tempfile.TemporaryDirectory() as tmp:
+        first, _ = idle_run_rss(tmp, web=False)  # creates the store and fills the calendar and bar caches
+        rss, stop_s = idle_run_rss(tmp, web=False)
+        web_rss, _ = idle_run_rss(tmp, web=True)
     print(f"bare python RSS       {bare_rss / 1024:7.1f} MB (baseline)")
-    print(f"idle `run` RSS        {rss / 1024:7.1f} MB  (+{(rss - bare_rss) / 1024:.1f} MB; budget 80 MB)")
+    print(f"idle `run` RSS        {rss / 1024:7.1f} MB  (+{(rss - bare_rss) / 1024:.1f} MB; budget 80 MB; "
+          f"first start on an empty data dir {first / 1024:.1f} MB)")
+    print(f"  with the dashboard  {web_rss / 1024:7.1f} MB  (the web part adds {(web_rss - rss) / 1024:.1f} MB)")
     print(f"stop after SIGINT     {stop_s:7.2f} s (budget 10 s)")
 
 

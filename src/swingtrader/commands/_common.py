@@ -45,10 +45,13 @@ def calendar_or_exit(settings: Any) -> Any:
         fail(f"calendar: {exc}")
 
 
-def bars_or_exit(spec: str, settings: Any) -> Any:
+def bars_or_exit(spec: str, settings: Any, *, parse_in_child: bool = False) -> Any:
+    """The bar source of `spec` (restricted to `settings.universe` when set), parsed files cached in the data
+    directory; a bad file exits 2 naming it."""
     from swingtrader.market.bars import DataFileError, open_bar_source
 
     try:
-        return open_bar_source(spec, cache_dir=Path(settings.data_dir) / "cache")
+        return open_bar_source(spec, cache_dir=Path(settings.data_dir) / "cache", symbols=settings.universe or None,
+                               parse_in_child=parse_in_child)
     except DataFileError as exc:
         fail(str(exc))

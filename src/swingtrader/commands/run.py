@@ -47,7 +47,7 @@ def main(args: Any) -> int:
     except StoreError as exc:
         fail(str(exc))
     calendar = calendar_or_exit(settings)
-    bars = bars_or_exit(settings.data, settings)
+    bars = bars_or_exit(settings.data, settings, parse_in_child=True)  # keeps pandas out of the service
     notifier = _notifier(settings, redactor, clock)
     systemd = SystemdNotifier()
     beat = _Heartbeat(store, clock)

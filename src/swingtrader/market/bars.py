@@ -113,7 +113,8 @@ class BarSource:
 
 
 def open_bar_source(
-    spec: str, *, cache_dir: Path | None = None, seed: int = 0, symbols: list[str] | None = None
+    spec: str, *, cache_dir: Path | None = None, seed: int = 0, symbols: list[str] | None = None,
+    parse_in_child: bool = False,
 ) -> BarSource:
     """Load daily bars from `spec`:
 
@@ -126,15 +127,22 @@ def open_bar_source(
     - `"yfinance"`: Yahoo Finance (`SYMBOL.NS`), cached as `<SYMBOL>.csv` in `cache_dir` (needs the extra).
 
     `symbols` restricts the load to those symbols; asking for one the data does not have is an error.
+    With `cache_dir`, parsed files are kept there as numpy arrays (`swingtrader.market.bar_cache`) and later
+    loads skip pandas; `parse_in_child` parses a cache miss in a child process, so this one never imports pandas.
     """
     if spec == "synthetic":
         return _select(BarSource(_synthetic_panel(seed), name="synthetic"), symbols)
-    if spec == "bundled":
-        with resources.as_file(resources.files("swingtrader") / "data" / "nifty50.csv.gz") as path:
-            return _load_long(path, symbols)
     if spec == "yfinance":
         return _load_yfinance(symbols, cache_dir)
+    if spec == "bundled":
+        with resources.as_file(resources.files("swingtrader") / "data" / "nifty50.csv.gz") as bundled:
+            return open_bar_source(str(bundled), cache_dir=cache_dir, symbols=symbols, parse_in_child=parse_in_child)
     path = Path(spec)
+    if cache_dir is not None and path.exists():
+        from swingtrader.market import bar_cache
+
+        source = bar_cache.cached(path, cache_dir, lambda: open_bar_source(spec), in_child=parse_in_child)
+        return _select(source, symbols)
     if path.is_dir():
         return _load_dir(path, symbols)
     if path.name.endswith((".csv", ".csv.gz")):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,7 +68,10 @@ class Store:
             raise StoreError(f"cannot open the store at {self.location}: {exc.orig}") from None
 
     def migrate(self) -> None:
-        """Apply every Alembic revision up to head (idempotent)."""
+        """Apply every Alembic revision up to head (idempotent). A store already at head is recognised without
+        importing Alembic, which keeps the service's start-up light."""
+        if self._revision() == _head_revision():
+            return
         from alembic import command
         from alembic.config import Config
 
@@ -80,6 +84,13 @@ class Store:
                 command.upgrade(cfg, "head")
         except (DatabaseError, OperationalError) as exc:
             raise StoreError(f"cannot migrate the store at {self.location}: {exc.orig}") from None
+
+    def _revision(self) -> str | None:
+        try:
+            with self.engine.connect() as conn:
+                return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        except (DatabaseError, OperationalError):
+            return None
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -109,6 +120,21 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _head_revision() -> str:
+    """The newest revision in `migrations/versions` (the one no other revision names as `down_revision`)."""
+    revisions: dict[str, str | None] = {}
+    for f in (_MIGRATIONS / "versions").glob("*.py"):
+        text = f.read_text()
+        rev = re.search(r"^revision = ['\"](\w+)['\"]", text, re.M)
+        down = re.search(r"^down_revision = ['\"](\w+)['\"]", text, re.M)
+        if rev:
+            revisions[rev.group(1)] = down.group(1) if down else None
+    heads = set(revisions) - {d for d in revisions.values() if d}
+    if len(heads) != 1:
+        raise StoreError(f"migrations must have exactly one head, found {sorted(heads)}")
+    return heads.pop()
 
 
 def _make_engine(url: str) -> Engine:
