@@ -29,35 +29,13 @@ from swingtrader.store import Store
 from swingtrader.store import tables as t
 from swingtrader.store.ledger import Ledger
 from swingtrader.strategy.dip_buy import DipBuyStrategy
-from swingtrader.strategy.params import StrategyParams
+from swingtrader.strategy.params import params_from_settings
 from swingtrader.tasks import task_function
 from swingtrader.tasks.context import TaskContext
 
 log = logging.getLogger(__name__)
 
 Notify = Callable[[str, str, str], None]
-
-
-def strategy_params(settings: Any) -> StrategyParams:
-    """The strategy's parameters from the settings (every number in STRATEGY.md is a setting)."""
-    return StrategyParams(
-        rsi_period=settings.rsi_period,
-        rsi_entry=settings.rsi_entry,
-        rsi_add_levels=tuple(settings.rsi_add_levels),
-        rsi_exit=settings.rsi_exit,
-        ema_exit=settings.ema_exit,
-        ema_trend=settings.ema_trend,
-        min_history=settings.min_history,
-        min_avg_volume=settings.min_avg_volume,
-        min_volume_ratio=settings.min_volume_ratio,
-        capital_per_trade=settings.capital_per_trade,
-        max_positions=settings.max_positions,
-        buy_limit_premium=settings.buy_limit_premium,
-        max_target_loss_pct=settings.max_target_loss_pct,
-        stop_loss_pct=settings.stop_loss_pct,
-        max_holding_days=settings.max_holding_days,
-        use_market_amo=settings.use_market_amo,
-    )
 
 
 def cost_rates(settings: Any) -> CostRates:
@@ -149,7 +127,7 @@ def build_service(
     """Wire the service from its parts. The broker is wrapped in the one `SessionManager`."""
     notify = notify or (lambda _k, _t, _b: None)
     costs = cost_rates(settings)
-    params = strategy_params(settings)
+    params = params_from_settings(settings)
 
     def session_event(event: str, detail: str) -> None:
         with store.begin() as conn:

@@ -1,7 +1,8 @@
 """`swingtrader analyze --as-of D [--data PATH] [--json]`: the 16:00 analysis on its own, holding nothing.
 
-Prints the report as JSON (`--json`) or as a table. Exit 0; 2 with `error: ...` on stderr for a bad date or bad
-market data.
+Settings (`--config`, environment) give the strategy's parameters and the default data; parsed data files are
+cached in the data directory. Prints the report as JSON (`--json`) or as a table. Exit 0; 2 with
+`error: ...` on stderr for a bad date, bad settings or bad market data.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 import sys
 from datetime import date
 
+from swingtrader.commands._common import bars_or_exit, settings_or_exit
+
 
 def main(args: argparse.Namespace) -> int:
     try:
@@ -18,16 +21,12 @@ def main(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"error: --as-of: invalid date {args.as_of!r} (expected YYYY-MM-DD)", file=sys.stderr)
         return 2
-
-    from swingtrader.market.bars import DataFileError, open_bar_source
+    settings = settings_or_exit(args)
+    source = bars_or_exit(args.data or settings.data, settings)
     from swingtrader.strategy.dip_buy import DipBuyStrategy
+    from swingtrader.strategy.params import params_from_settings
 
-    try:
-        source = open_bar_source(args.data or "bundled")
-    except DataFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    report = DipBuyStrategy().analyse(source, as_of)
+    report = DipBuyStrategy(params_from_settings(settings)).analyse(source, as_of)
     if args.json:
         print(json.dumps(report.to_json_dict(), indent=2))
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 __all__ = ["StrategyParams"]
 
@@ -52,3 +53,25 @@ class StrategyParams:
             raise ValueError(f"rsi_add_levels must fall below rsi_entry and each other: {levels}")
         if [m for m, _ in self.liquidity_caps] != sorted((m for m, _ in self.liquidity_caps), reverse=True):
             raise ValueError("liquidity_caps must be ordered by minimum price, highest first")
+
+
+def params_from_settings(settings: Any) -> StrategyParams:
+    """The strategy's parameters from the settings (every number in STRATEGY.md is a setting)."""
+    return StrategyParams(
+        rsi_period=settings.rsi_period,
+        rsi_entry=settings.rsi_entry,
+        rsi_add_levels=tuple(settings.rsi_add_levels),
+        rsi_exit=settings.rsi_exit,
+        ema_exit=settings.ema_exit,
+        ema_trend=settings.ema_trend,
+        min_history=settings.min_history,
+        min_avg_volume=settings.min_avg_volume,
+        min_volume_ratio=settings.min_volume_ratio,
+        capital_per_trade=settings.capital_per_trade,
+        max_positions=settings.max_positions,
+        buy_limit_premium=settings.buy_limit_premium,
+        max_target_loss_pct=settings.max_target_loss_pct,
+        stop_loss_pct=settings.stop_loss_pct,
+        max_holding_days=settings.max_holding_days,
+        use_market_amo=settings.use_market_amo,
+    )
