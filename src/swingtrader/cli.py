@@ -7,18 +7,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
-TASK_NAMES = (
-    "premarket_retry",
-    "place_sell_orders",
-    "monitor_sell_orders",
-    "position_monitor",
-    "analysis",
-    "place_buy_orders",
-    "eod_cleanup",
-)
+from swingtrader.task_names import TASK_NAMES
 
 
 def _add_config(p: argparse.ArgumentParser) -> None:
@@ -104,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(module.main(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from dotenv.parser import Binding, parse_stream
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from swingtrader.cli import TASK_NAMES
+from swingtrader.task_names import TASK_NAMES
 
 __all__ = ["ENV_PREFIX", "ConfigError", "Settings", "env_name", "load_settings"]
 

@@ -27,18 +27,11 @@ from datetime import date, datetime, time, timedelta
 
 from swingtrader.clock import IST, Clock, ist_date
 from swingtrader.store.ledger import FINAL, Ledger, RunStatus, SlotTaken
+from swingtrader.task_names import TASK_NAMES
 
 log = logging.getLogger(__name__)
 
-TASKS = (
-    "premarket_retry",
-    "place_sell_orders",
-    "monitor_sell_orders",
-    "position_monitor",
-    "analysis",
-    "place_buy_orders",
-    "eod_cleanup",
-)
+TASKS = TASK_NAMES
 PREOPEN = timedelta(minutes=15)
 
 

@@ -22,10 +22,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from swingtrader.cli import TASK_NAMES
 from swingtrader.clock import Clock, LiveClock
 from swingtrader.metrics import BrokerCallCounter, build_registry
 from swingtrader.store import Store
+from swingtrader.task_names import TASK_NAMES
 from swingtrader.web import queries
 from swingtrader.web.auth import CSRF_COOKIE, Guard, csrf_token
 from swingtrader.web.chart import equity_svg
