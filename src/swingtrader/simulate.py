@@ -82,7 +82,10 @@ def _run(spec, settings, store, *, bars, calendar, broker_kind, faults, redact) 
             redact=redact, publish_state=False,
         )
         until = datetime.combine(spec.end + timedelta(days=1), time(0, 0), tzinfo=IST)
-        service.scheduler.run(start_day=start_at.date() if resume_at else first[0].date, until=until)
+        try:
+            service.scheduler.run(start_day=start_at.date() if resume_at else first[0].date, until=until)
+        finally:
+            service.ledger.close()
     finally:
         if fake is not None:
             extra["broker_calls"] = raw_broker.call_counts()

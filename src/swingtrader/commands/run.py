@@ -79,6 +79,7 @@ def main(args: Any) -> int:
             web.stop()
         if notifier is not None:
             notifier.close(5.0)
+        service.ledger.close()
         store.dispose()
     return 0
 
