@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -419,7 +419,7 @@ class OrderManager:
         conn.execute(
             t.order_events.insert().values(order_id=rec.id, at=now, event=event, status=str(status), detail=detail)
         )
-        return self._remember(_record(conn.execute(select(t.orders).where(t.orders.c.id == rec.id)).one()))
+        return self._remember(replace(rec, **values))
 
 def _record(row) -> OrderRecord:
     return OrderRecord(

@@ -314,10 +314,12 @@ class PaperBroker:
         return self._orders[order_id]
 
     def _commit_order(self, order: Order, *, new: bool = False) -> None:
+        """Persist one order change (and, for a new order, the account's order serial)."""
         self._orders[order.order_id] = order
         with self._store.begin() as conn:
             self._save_order(conn, order, new=new)
-            self._save_account(conn)
+            if new:
+                self._save_account(conn)
 
     # ---- reads -------------------------------------------------------------------------------------------
     @_locked

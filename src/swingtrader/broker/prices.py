@@ -39,8 +39,17 @@ class IntradayPath:
         """`session_bounds(day) -> (open, close)` aware datetimes, or None on a closed day."""
         self._bars = bars
         self._bounds = session_bounds
+        self._cache: dict[tuple[str, date], list[tuple[datetime, float]] | None] = {}
 
     def _points(self, symbol: str, day: date) -> list[tuple[datetime, float]] | None:
+        key = (symbol, day)
+        if key not in self._cache:
+            if len(self._cache) > 2048:
+                self._cache.clear()
+            self._cache[key] = self._compute_points(symbol, day)
+        return self._cache[key]
+
+    def _compute_points(self, symbol: str, day: date) -> list[tuple[datetime, float]] | None:
         bounds = self._bounds(day)
         bar = self._bars.bar_on(symbol, day)
         if bounds is None or bar is None:
