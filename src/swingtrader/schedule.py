@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from swingtrader.clock import IST, Clock, ist_date
+from swingtrader.market.calendar import CalendarDataMissing
 from swingtrader.store.ledger import FINAL, Ledger, RunStatus, SlotTaken
 from swingtrader.task_names import TASK_NAMES
 
@@ -91,8 +92,12 @@ class Plan:
         session = self._calendar.session(day)
         if session is None:
             return []
-        nxt = self._calendar.next_session(day)
-        next_preopen = nxt.open - PREOPEN
+        try:
+            next_open = self._calendar.next_session(day).open
+        except CalendarDataMissing as exc:  # the last session of the last known year
+            next_open = _next_weekday_open(day)
+            log.warning("%s: the evening tasks of %s assume the next weekday opens at 09:15", exc, day)
+        next_preopen = next_open - PREOPEN
         out: list[tuple[datetime, int, Slot]] = []
         for order, spec in enumerate(self._specs):
             if session.kind != "regular" and spec.name not in self._special:
@@ -116,6 +121,13 @@ class Plan:
                                             session.close)))
         out.sort(key=lambda x: (x[0], x[1]))
         return [s for _, _, s in out]
+
+
+def _next_weekday_open(day: date) -> datetime:
+    nxt = day + timedelta(days=1)
+    while nxt.weekday() >= 5:
+        nxt += timedelta(days=1)
+    return datetime.combine(nxt, time(9, 15), tzinfo=IST)
 
 
 def _steps(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
@@ -164,7 +176,8 @@ class Scheduler:
 
     def run(self, *, start_day: date | None = None, until: datetime | None = None) -> None:
         """Run slots from `start_day` (default: the previous session, to catch its evening tasks) until
-        `until` (exclusive) or a stop request."""
+        `until` (exclusive) or a stop request. Raises `CalendarDataMissing` when it reaches a year without
+        holiday data, after the last known session's tasks ran: guessing the exchange's days is not safe."""
         now = self._clock.now()
         day = start_day or self._calendar.previous_session(ist_date(now)).date
         if self._calendar.session(day) is None:

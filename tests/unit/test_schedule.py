@@ -118,3 +118,18 @@ def test_a_restart_never_reruns_a_finished_slot(calendar, ledger):
     second = _run(calendar, ledger, start, until)
     assert [r[0] for r in first.runs] == ["analysis", "place_buy_orders", "eod_cleanup"]
     assert second.runs == []
+
+
+def test_the_last_known_session_still_runs_and_then_the_loop_says_why_it_stops(calendar, ledger):
+    from swingtrader.market.calendar import CalendarDataMissing
+
+    last = calendar.previous_session(date(2027, 1, 1)).date  # 2027 has no holiday data
+    slots = Plan(calendar, ("monitor_sell_orders",)).slots(last)
+    evening = [s for s in slots if s.task == "eod_cleanup"][0]
+    assert evening.deadline.date() > last  # an estimated next pre-open, not a crash
+    clock = SimClock(datetime.combine(last, time(17, 0), tzinfo=IST))
+    rec = Recorder(clock)
+    sched = Scheduler(Plan(calendar, ("monitor_sell_orders",)), ledger, clock, calendar, rec)
+    with pytest.raises(CalendarDataMissing):
+        sched.run(start_day=last)
+    assert ("eod_cleanup", "18:00", "18:00") in rec.runs

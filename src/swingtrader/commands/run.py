@@ -68,8 +68,14 @@ def main(args: Any) -> int:
     systemd.ready("scheduler running")
     log.info("swingtrader started in %s mode; store %s", mode_label(settings), store.location)
     service.notify("service_started", "swingtrader started", f"mode {mode_label(settings)}")
+    code = 0
     try:
         service.scheduler.run()
+    except CalendarDataMissing as exc:
+        log.error("%s: trading stops here; add the holidays with SWINGTRADER_CALENDAR_OVERRIDE_FILE or upgrade "
+                  "pandas_market_calendars, then start again", exc)
+        service.notify("task_failed", "swingtrader stopped: no exchange calendar", str(exc))
+        code = 1
     finally:
         systemd.stopping()
         watchdog.stop()
@@ -81,7 +87,7 @@ def main(args: Any) -> int:
             notifier.close(5.0)
         service.ledger.close()
         store.dispose()
-    return 0
+    return code
 
 
 class _Heartbeat:
