@@ -63,6 +63,7 @@ def main(args: Any) -> int:
         fail(str(exc))
     web = _start_web(settings, service, store, calls, mode_label(settings), clock) if settings.web_enabled else None
     service.install_signal_handlers()
+    _first_login(service)
     watchdog = Watchdog(systemd, heartbeat=lambda: beat.monotonic, interval_s=watchdog_interval(),
                         max_age_s=120.0).start()
     systemd.ready("scheduler running")
@@ -88,6 +89,18 @@ def main(args: Any) -> int:
         service.ledger.close()
         store.dispose()
     return code
+
+
+def _first_login(service: Any) -> None:
+    """Log in once at start, so bad credentials show at once; a failure is reported and retried by the first
+    task that needs the broker (after three refusals the session manager waits for a human)."""
+    from swingtrader.broker.errors import BrokerError
+
+    try:
+        service.broker.login()
+    except BrokerError as exc:
+        log.error("broker login failed at start: %s", exc)
+        service.notify("relogin_failed", "broker login failed at start", str(exc))
 
 
 class _Heartbeat:
