@@ -125,7 +125,7 @@ def test_the_last_known_session_still_runs_and_then_the_loop_says_why_it_stops(c
 
     last = calendar.previous_session(date(2027, 1, 1)).date  # 2027 has no holiday data
     slots = Plan(calendar, ("monitor_sell_orders",)).slots(last)
-    evening = [s for s in slots if s.task == "eod_cleanup"][0]
+    evening = next(s for s in slots if s.task == "eod_cleanup")
     assert evening.deadline.date() > last  # an estimated next pre-open, not a crash
     clock = SimClock(datetime.combine(last, time(17, 0), tzinfo=IST))
     rec = Recorder(clock)
