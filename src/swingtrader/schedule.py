@@ -154,6 +154,7 @@ class Scheduler:
         heartbeat: Callable[[], None] | None = None,
         heartbeat_interval: timedelta | None = None,
         on_next: Callable[[Slot], None] | None = None,
+        on_day: Callable[[date, list[Slot]], None] | None = None,
         redact: Callable[[str], str] = str,
         transient: tuple[type[Exception], ...] = (),
         retries: int = 2,
@@ -168,6 +169,7 @@ class Scheduler:
         self._heartbeat = heartbeat or (lambda: None)
         self._beat = heartbeat_interval
         self._on_next = on_next or (lambda _s: None)
+        self._on_day = on_day or (lambda _d, _s: None)
         self._redact = redact
         self._transient = transient
         self._retries = retries
@@ -183,6 +185,7 @@ class Scheduler:
         if self._calendar.session(day) is None:
             day = self._calendar.next_session(day).date
         while not self.stop.is_set():
+            self._on_day(day, self._plan.slots(day))
             statuses = self._ledger.statuses(day)
             pending_unrun: list[tuple[str, date, str, RunStatus, datetime, str]] = []
             for slot in self._plan.slots(day):

@@ -8,7 +8,7 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from swingtrader.broker.base import (
@@ -82,7 +82,8 @@ class Service:
     def __post_init__(self) -> None:
         self.scheduler = Scheduler(
             self.plan, self.ledger, self.clock, self.calendar, self.run_slot, stop=self.stop_event,
-            heartbeat=self.heartbeat, on_next=self._on_next if self.publish_state else None, redact=self.redact,
+            heartbeat=self.heartbeat, on_next=self._on_next if self.publish_state else None,
+            on_day=self._publish_plan if self.publish_state else None, redact=self.redact,
             heartbeat_interval=self.heartbeat_interval,
             transient=(BrokerUnavailable, RateLimited, AmbiguousOutcome, SessionExpired),
         )
@@ -98,6 +99,11 @@ class Service:
     def _on_next(self, slot: Slot) -> None:
         self.store.set_state("next_slot", {"task": slot.task, "at": slot.at.isoformat()}, self.clock.now())
         self.announce(f"next: {slot.task} at {slot.at:%H:%M}")
+
+    def _publish_plan(self, day: date, slots: list[Slot]) -> None:
+        """Today's plan for the dashboard (slots not run yet show as planned)."""
+        plan = [{"task": s.task, "slot": s.slot, "at": s.at.isoformat()} for s in slots]
+        self.store.set_state("plan", {"date": day.isoformat(), "slots": plan}, self.clock.now())
 
     def request_stop(self, *_: object) -> None:
         self.stop_event.set()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -12,6 +13,8 @@ import time
 import urllib.request
 
 import pytest
+
+from swingtrader.task_names import TASK_NAMES
 
 
 def _free_port() -> int:
@@ -49,6 +52,11 @@ def test_run_prints_the_plan_serves_the_dashboard_and_stops_cleanly(tmp_path, si
         assert "plan for" in text or "no trading session" in text
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
             assert resp.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/overview", timeout=10) as resp:
+            overview = json.loads(resp.read())
+        if "plan for" in text:  # a trading day: every task of the published plan is on the overview, run or not
+            assert overview["plan_day"] == overview["today"]
+            assert {row["task"] for row in overview["plan"]} == set(TASK_NAMES)
         time.sleep(1)
         t0 = time.monotonic()
         proc.send_signal(sig)

@@ -47,6 +47,11 @@ def overview(store: Store, now: datetime, *, session: dict[str, Any] | None) -> 
         active_orders = conn.execute(
             select(func.count()).where(t.orders.c.status.in_(ACTIVE_ORDER_STATUSES))
         ).scalar_one()
+        published = state.get("plan") or {}
+        if published.get("date") == today.isoformat():  # the running service's plan: show slots not run yet
+            if plan_day != today:
+                plan_day, runs = today, []
+            runs = [*runs, *_planned(published.get("slots", []), {(r.task, r.slot) for r in runs})]
         day_pnl = conn.execute(select(t.trades.c.net_pnl).where(t.trades.c.exit_date == plan_day)).scalars().all()
         all_pnl = conn.execute(select(t.trades.c.net_pnl)).scalars().all()
     session = derived if session is None else {**derived, **session}
@@ -220,6 +225,24 @@ def parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed is None or parsed.tzinfo else None
+
+
+class _PlannedRun:
+    """A slot of the published plan that has no ledger row yet, shaped like a ledger row."""
+
+    def __init__(self, task: str, slot: str, at: datetime) -> None:
+        self.task, self.slot = task, slot
+        self._mapping = {"task": task, "slot": slot, "status": "planned", "scheduled_at": at, "started_at": None,
+                         "finished_at": None, "error": None, "detail": None}
+
+
+def _planned(slots: list[dict[str, str]], done: set[tuple[str, str]]) -> list[_PlannedRun]:
+    out = []
+    for s in slots:
+        at = parse_time(s.get("at"))
+        if at is not None and (s["task"], s["slot"]) not in done:
+            out.append(_PlannedRun(s["task"], s["slot"], at))
+    return out
 
 
 def _run(r: Any) -> dict[str, Any]:
