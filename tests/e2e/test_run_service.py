@@ -52,8 +52,13 @@ def test_run_prints_the_plan_serves_the_dashboard_and_stops_cleanly(tmp_path, si
         assert "plan for" in text or "no trading session" in text
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
             assert resp.status == 200
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/overview", timeout=10) as resp:
-            overview = json.loads(resp.read())
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # the scheduler publishes the plan as it starts
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/overview", timeout=10) as resp:
+                overview = json.loads(resp.read())
+            if overview["plan_day"] == overview["today"]:
+                break
+            time.sleep(0.2)
         if "plan for" in text:  # a trading day: every task of the published plan is on the overview, run or not
             assert overview["plan_day"] == overview["today"]
             assert {row["task"] for row in overview["plan"]} == set(TASK_NAMES)
