@@ -1,6 +1,6 @@
 """The plan and the catch-up rules, with the real calendar and ledger; the tasks are stand-ins."""
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import pytest
 
@@ -133,3 +133,23 @@ def test_the_last_known_session_still_runs_and_then_the_loop_says_why_it_stops(c
     with pytest.raises(CalendarDataMissing):
         sched.run(start_day=last)
     assert ("eod_cleanup", "18:00", "18:00") in rec.runs
+
+
+def test_a_slow_task_makes_later_slots_late_or_skipped_never_lost(calendar, ledger):
+    day = date(2024, 7, 1)
+    clock = SimClock(datetime.combine(day, time(9, 10), tzinfo=IST))
+    runs = []
+
+    def slow_sells(slot):
+        runs.append((slot.task, slot.slot, clock.now().strftime("%H:%M")))
+        if slot.task == "place_sell_orders":
+            clock.advance(timedelta(minutes=4, seconds=30))  # the broker was slow
+        return {}
+
+    Scheduler(Plan(calendar, ("monitor_sell_orders",)), ledger, clock, calendar, slow_sells).run(
+        start_day=day, until=datetime.combine(day, time(9, 22), tzinfo=IST))
+    statuses = ledger.statuses(day)
+    monitors = {slot: s for (task, slot), s in statuses.items() if task == "monitor_sell_orders"}
+    assert monitors == {"09:15": "skipped", "09:16": "skipped", "09:17": "skipped", "09:18": "skipped",
+                        "09:19": "succeeded", "09:20": "succeeded", "09:21": "succeeded"}
+    assert ("monitor_sell_orders", "09:19", "09:19") in runs  # run late, 30 s after its minute
