@@ -20,7 +20,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from swingtrader.broker.base import (
     AmbiguousOutcome,
@@ -51,6 +51,11 @@ _TASK_CODES = {
     "eod_cleanup": "EC",
     "manual": "MN",
 }
+
+
+# Built once (orders change thousands of times in a simulated month); values are passed at execution.
+_UPDATE_ORDER = t.orders.update().where(t.orders.c.id == bindparam("b_id"))
+_INSERT_EVENT = t.order_events.insert()
 
 
 class LocalStatus(StrEnum):
@@ -414,11 +419,10 @@ class OrderManager:
                 return self._update(rec, event=event, detail=detail, conn=own, **values)
         now = self._clock.now()
         db_values = {k: (v.value if isinstance(v, StrEnum) else v) for k, v in values.items()}
-        conn.execute(t.orders.update().where(t.orders.c.id == rec.id).values(updated_at=now, **db_values))
+        conn.execute(_UPDATE_ORDER, {"b_id": rec.id, "updated_at": now, **db_values})
         status = values.get("status", rec.status)
-        conn.execute(
-            t.order_events.insert().values(order_id=rec.id, at=now, event=event, status=str(status), detail=detail)
-        )
+        conn.execute(_INSERT_EVENT, {"order_id": rec.id, "at": now, "event": event, "status": str(status),
+                                     "detail": detail})
         return self._remember(replace(rec, **values))
 
 def _record(row) -> OrderRecord:

@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from swingtrader.broker.base import (
     Fill,
@@ -50,6 +50,9 @@ from swingtrader.store import tables as t
 
 PREOPEN_LEAD = timedelta(minutes=15)
 _KEEP_IN_MEMORY = timedelta(days=7)  # finished orders older than this live only in the store
+# Built once: the exchange writes an order row on every change (thousands a simulated month).
+_INSERT_ORDER = t.paper_orders.insert()
+_UPDATE_ORDER = t.paper_orders.update().where(t.paper_orders.c.order_id == bindparam("b_order_id"))
 
 
 def _locked(method: Callable) -> Callable:
@@ -157,9 +160,9 @@ class PaperBroker:
             session_date=self._session_of[order.order_id], reject_reason=order.reject_reason,
         )
         if new:
-            conn.execute(t.paper_orders.insert().values(order_id=order.order_id, **values))
+            conn.execute(_INSERT_ORDER, {"order_id": order.order_id, **values})
         else:
-            conn.execute(t.paper_orders.update().where(t.paper_orders.c.order_id == order.order_id).values(**values))
+            conn.execute(_UPDATE_ORDER, {"b_order_id": order.order_id, **values})
 
     def _save_holding(self, conn, symbol: str) -> None:
         conn.execute(t.paper_holdings.delete().where(t.paper_holdings.c.symbol == symbol))
