@@ -5,6 +5,7 @@ resumes from the last slot the ledger recorded, and ends with the same orders, t
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -40,12 +41,16 @@ class SimulationSpec:
 
 def run_simulation(
     spec: SimulationSpec, settings: Any, *, bars: Any, calendar: Any, db: Path | None = None,
-    broker_kind: str = "paper", faults: str | None = None, redact=str,
+    store_url: str | None = None, broker_kind: str = "paper", faults: str | None = None,
+    redact: Callable[[str], str] = str,
 ) -> dict:
-    """Run (or resume) the simulation and return its report (see `report`)."""
-    if db is None:
-        db = Path(tempfile.mkdtemp(prefix="swingtrader-sim-")) / "sim.sqlite"
-    store = Store.open(sqlite_url(db))
+    """Run (or resume) the simulation in the SQLite file `db` (or the store at `store_url`, e.g. PostgreSQL;
+    a fresh temporary file when neither is given) and return its report (see `report`)."""
+    if store_url is None:
+        if db is None:
+            db = Path(tempfile.mkdtemp(prefix="swingtrader-sim-")) / "sim.sqlite"
+        store_url = sqlite_url(db)
+    store = Store.open(store_url)
     try:
         return _run(spec, settings, store, bars=bars, calendar=calendar, broker_kind=broker_kind, faults=faults,
                     redact=redact)
