@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -21,16 +22,18 @@ RUNS = {
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, subprocess.CompletedProcess[str]]:
     """The slow runs (each starts the calendar library in a child process), started together."""
-    cwd = tmp_path_factory.mktemp("cwd")
-    started = {name: _start(cwd, *argv) for name, argv in RUNS.items()}
+    cwd, data_dir = tmp_path_factory.mktemp("cwd"), tmp_path_factory.mktemp("data")
+    started = {name: _start(cwd, data_dir, *argv) for name, argv in RUNS.items()}
     done = {name: _finish(p, RUNS[name]) for name, p in started.items()}
     assert list(cwd.iterdir()) == []  # nothing written to the working directory
+    assert list((data_dir / "cache").glob("xnse-*.json"))  # the sessions are cached in the data directory
     return done
 
 
-def _start(cwd: Path, *argv: str) -> subprocess.Popen[str]:
+def _start(cwd: Path, data_dir: Path, *argv: str) -> subprocess.Popen[str]:
     cmd = [sys.executable, "-m", "swingtrader", "calendar", *argv]
-    return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = dict(os.environ, SWINGTRADER_DATA_DIR=str(data_dir))
+    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _finish(p: subprocess.Popen[str], argv: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
@@ -92,6 +95,6 @@ def test_a_year_without_holiday_data_exits_2_naming_it(runs):
     ],
 )
 def test_bad_dates_exit_2(tmp_path, argv, message):
-    done = _finish(_start(tmp_path, *argv), argv)
+    done = _finish(_start(tmp_path, tmp_path, *argv), argv)
     assert done.returncode == 2
     assert done.stderr.startswith(message)

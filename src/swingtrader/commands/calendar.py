@@ -1,7 +1,8 @@
 """`swingtrader calendar --start D --end D [--json]`: list the trading sessions between two dates (inclusive).
 
 `--json` prints a list of `{"date", "kind", "open", "close", "windows"}` with IST times as `HH:MM`; `open` is the
-first window's start and `close` the last window's end. Exit 2 on a bad date or a year without holiday data.
+first window's start and `close` the last window's end. Uses the settings' override file and the data directory's
+cache. Exit 2 on a bad date, bad settings or a year without holiday data.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from swingtrader.commands._common import fail, parse_date
+from swingtrader.commands._common import calendar_or_exit, fail, parse_date, settings_or_exit
 
 
 def main(args: Any) -> int:
@@ -18,16 +19,15 @@ def main(args: Any) -> int:
     end = parse_date(args.end, "--end")
     if end < start:
         fail("--end is before --start")
-    from swingtrader.market.calendar import CalendarDataMissing, TradingCalendar
+    settings = settings_or_exit(args)
+    from swingtrader.market.calendar import CalendarDataMissing
 
     # the calendar's warnings would repeat the error printed below
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     try:
-        sessions = TradingCalendar.load().sessions(start, end)
+        sessions = calendar_or_exit(settings).sessions(start, end)
     except CalendarDataMissing as exc:
         fail(str(exc))
-    except RuntimeError as exc:
-        fail(str(exc), code=1)
     rows = [
         {
             "date": s.date.isoformat(),
