@@ -15,9 +15,10 @@ from swingtrader.store import Store
 log = logging.getLogger(__name__)
 
 
-def open_store(settings: Any) -> Store:
+def open_store(settings: Any, *, migrate_in_child: bool = False) -> Store:
+    """The store the settings name, its schema brought to head."""
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    return Store.open(settings.effective_database_url)
+    return Store.open(settings.effective_database_url, migrate_in_child=migrate_in_child)
 
 
 def make_broker(settings: Any, store: Store, clock: Clock, bars: Any, calendar: Any) -> Broker:

@@ -43,7 +43,7 @@ def main(args: Any) -> int:
     redactor = setup_logging(settings)
     clock = LiveClock()
     try:
-        store = open_store(settings)
+        store = open_store(settings, migrate_in_child=True)  # keeps Alembic out of the long-running process
     except StoreError as exc:
         fail(str(exc))
     calendar = calendar_or_exit(settings)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -40,12 +43,25 @@ class Store:
         self.engine: Engine = _make_engine(url)
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
+    def open(cls, url: str, *, migrate: bool = True, migrate_in_child: bool = False) -> Store:
+        """Open the store and bring its schema to head; `migrate_in_child` runs Alembic in a short-lived child
+        process (`python -m swingtrader.store`), so a long-running caller never loads it."""
         store = cls(url)
         store._check_readable()
-        if migrate:
-            store.migrate()
+        if migrate and store._revision() != _head_revision():
+            if migrate_in_child:
+                store._migrate_in_child()
+            else:
+                store.migrate()
         return store
+
+    def _migrate_in_child(self) -> None:
+        env = dict(os.environ, SWINGTRADER_STORE_URL=self.url)  # not argv: a URL may carry a password
+        proc = subprocess.run([sys.executable, "-m", "swingtrader.store"], env=env, capture_output=True, text=True,
+                              timeout=600)
+        if proc.returncode != 0:
+            lines = proc.stderr.strip().splitlines()
+            raise StoreError(lines[-1] if lines else f"cannot migrate the store at {self.location}")
 
     @property
     def location(self) -> str:
