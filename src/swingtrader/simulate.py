@@ -77,9 +77,12 @@ def _run(spec, settings, store, *, bars, calendar, broker_kind, faults, redact) 
     fake = None
     raw_broker: Any = exchange
     if broker_kind == "kotak-fake":
+        from swingtrader.broker.kotak_neo.auth import KotakCredentials
         from swingtrader.broker.kotak_neo.harness import client_for, start_fake
 
-        fake = start_fake(exchange, clock, faults=faults, symbols=bars.symbols())
+        # the fake accepts the configured credentials when there are any (a dress rehearsal), else test ones
+        credentials = None if settings.missing_live_credentials() else KotakCredentials.from_settings(settings)
+        fake = start_fake(exchange, clock, faults=faults, symbols=bars.symbols(), credentials=credentials)
         raw_broker = client_for(fake, clock)
     try:
         service: Service = build_service(
