@@ -180,6 +180,12 @@ class Scheduler:
         """Run slots from `start_day` (default: the previous session, to catch its evening tasks) until
         `until` (exclusive) or a stop request. Raises `CalendarDataMissing` when it reaches a year without
         holiday data, after the last known session's tasks ran: guessing the exchange's days is not safe."""
+        try:
+            self._run(start_day, until)
+        finally:
+            self._ledger.flush()
+
+    def _run(self, start_day: date | None, until: datetime | None) -> None:
         now = self._clock.now()
         day = start_day or self._calendar.previous_session(ist_date(now)).date
         if self._calendar.session(day) is None:
@@ -217,8 +223,9 @@ class Scheduler:
             rows.clear()
 
     def _wait(self, moment: datetime) -> bool:
-        if self._beat is None:
+        if self._beat is None:  # a virtual clock: no time passes, the ledger keeps its buffer
             return self._clock.sleep_until(moment, self.stop)
+        self._ledger.flush()  # a live wait: everything that ran is on disk first
         while self._clock.now() < moment:
             step = min(moment, self._clock.now() + self._beat)
             if not self._clock.sleep_until(step, self.stop):
