@@ -1,7 +1,7 @@
 """SIGKILL a simulation again and again (at order placement and at random moments), resume it with the same
 --db each time, and end with exactly the orders, trades and P&L of an uninterrupted run.
 
-The targeted kills come first, while orders lie ahead; each random kill lands 0.5-1.3 s after a start
+The targeted kills come first, while orders lie ahead; each random kill lands 0.5-1.2 s after a start
 (start-up takes about 0.6 s), so kills hit start-up and up to a few hundred milliseconds of simulated work."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-START, END = "2024-02-01", "2024-06-28"
+START, END = "2024-01-01", "2024-08-30"
 HERE = Path(__file__).parent
 
 
@@ -67,7 +67,7 @@ def test_sigkill_and_resume_matches_an_uninterrupted_run(nifty_dir, tmp_path):
         proc = subprocess.Popen([sys.executable, "-m", "swingtrader", "simulate", *_args(nifty_dir, db)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            proc.wait(timeout=rng.uniform(0.5, 1.3))
+            proc.wait(timeout=rng.uniform(0.5, 1.2))
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
