@@ -10,6 +10,7 @@ Prices are `Decimal`. `int` and `str` are converted exactly and `float` through 
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
@@ -54,11 +55,15 @@ _DIRECTIONS = ("down", "up", "nearest")
 def tick_size(price: PriceLike, on: date, reference_price: PriceLike | None = None) -> Decimal:
     """The tick for `price` on trading date `on`, its band chosen from `reference_price` (default: `price`)."""
     band_price = _decimal(price if reference_price is None else reference_price)
-    bands = [bands for effective, bands in TICK_RULES if effective <= on][-1]
-    for band in bands:
+    for band in _bands_on(on):
         if band.limit is None or band_price < band.limit or (band.inclusive and band_price == band.limit):
             return band.tick
     raise AssertionError("the last band of every rule has no limit")
+
+
+@functools.lru_cache(maxsize=1024)
+def _bands_on(on: date) -> tuple[TickBand, ...]:
+    return [bands for effective, bands in TICK_RULES if effective <= on][-1]
 
 
 def round_to_tick(price: PriceLike, on: date, direction: str, reference_price: PriceLike | None = None) -> Decimal:
@@ -82,6 +87,10 @@ def is_on_tick(price: PriceLike, on: date, reference_price: PriceLike | None = N
 
 
 def _decimal(value: PriceLike) -> Decimal:
+    if type(value) is Decimal:  # the common case, checked without conversion
+        if not value.is_finite() or value < 0:
+            raise ValueError(f"a price must be a finite, non-negative number, not {value!r}")
+        return value
     if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
         raise TypeError(f"a price must be a Decimal, int, float or str, not {type(value).__name__}")
     number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
