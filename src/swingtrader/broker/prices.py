@@ -137,3 +137,21 @@ class BarLookup:
         days, rows = self._symbol(symbol)
         i = bisect_left(days, day)
         return None if i == 0 else rows[days[i - 1]][3]
+
+
+def fill_price(path: IntradayPath, order, day: date, t0: datetime, t1: datetime) -> Decimal | None:
+    """Where a working order fills over [t0, t1] of `day`'s session, or None if it does not.
+
+    A market order, or a limit that is marketable at t0, fills at the t0 price; a resting limit fills at its
+    limit when the path reaches it. (The path is continuous, so cutting [t0, t1] into pieces gives the same.)"""
+    p0 = path.price_at(order.symbol, day, t0)
+    if p0 is None:
+        return None
+    buy = order.side.value == "BUY"
+    if order.order_type.value == "MARKET" or (p0 <= order.price if buy else p0 >= order.price):
+        return p0
+    span = path.range_between(order.symbol, day, t0, t1)
+    if span is None:
+        return None
+    low, high = span
+    return order.price if (low <= order.price if buy else high >= order.price) else None
