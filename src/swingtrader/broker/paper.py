@@ -294,6 +294,15 @@ class PaperBroker:
         return out
 
     @_locked
+    def deposit(self, amount: Decimal) -> None:
+        """Add cash to the paper account (a trader topping up; tests use it to free a failed buy)."""
+        if amount <= 0:
+            raise ValueError("a deposit must be positive")
+        self._acct.cash += amount
+        with self._store.begin() as conn:
+            ps.save_account(conn, self._acct)
+
+    @_locked
     def cash(self) -> Decimal:
         """Cash in the account (blocked amounts included), after matching up to now."""
         self._match(self._clock.now())

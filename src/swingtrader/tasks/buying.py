@@ -56,3 +56,21 @@ def cash_needed(ctx: TaskContext, intent: OrderIntent, day: date) -> Decimal:
     price = intent.price if intent.price is not None else intent.reference_price
     value = price * intent.quantity
     return value + delivery_charges("BUY", value, day, ctx.costs).total
+
+
+def why_not_send(ctx: TaskContext, rec: Recommendation, intent: OrderIntent, cash_day: date) -> str | None:
+    """The reason a new buy must not go out now (`max_positions`, `insufficient_funds`), or None. An intent
+    already recorded under its tag is never re-judged: submitting it again returns or resolves that order."""
+    if ctx.orders.by_tag(intent.tag) is not None:
+        return None
+    if rec.level == "entry" and symbols_in_use(ctx) >= ctx.params.max_positions:
+        return "max_positions"
+    if cash_needed(ctx, intent, cash_day) > ctx.broker.funds().available_cash:
+        return "insufficient_funds"
+    return None
+
+
+def symbols_in_use(ctx: TaskContext) -> int:
+    """Symbols held by the strategy or with a working buy order."""
+    held = {p.symbol for p in ctx.portfolio.open_positions()}
+    return len(held | {o.symbol for o in ctx.orders.active(side=Side.BUY)})

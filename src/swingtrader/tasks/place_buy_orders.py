@@ -8,10 +8,9 @@ interrupted slot decides exactly as the first run would have.
 
 from __future__ import annotations
 
-from swingtrader.broker.base import Side
 from swingtrader.orders import LocalStatus
 from swingtrader.schedule import Slot
-from swingtrader.tasks.buying import buy_intent, cash_needed, recommendations
+from swingtrader.tasks.buying import buy_intent, recommendations, why_not_send
 from swingtrader.tasks.context import TaskContext
 
 
@@ -28,14 +27,14 @@ def run(ctx: TaskContext, slot: Slot) -> dict:
         if intent is None:
             skipped.append(f"{rec.symbol}:size")
             continue
-        if ctx.orders.by_tag(intent.tag) is None:
-            if rec.level == "entry" and _symbols_in_use(ctx) >= ctx.params.max_positions:
-                skipped.append(f"{rec.symbol}:max_positions")
-                continue
-            if cash_needed(ctx, intent, next_day) > ctx.broker.funds().available_cash:
-                ctx.orders.record_failed(intent, "insufficient_funds")
-                failed.append(rec.symbol)
-                continue
+        blocked = why_not_send(ctx, rec, intent, next_day)
+        if blocked == "max_positions":
+            skipped.append(f"{rec.symbol}:max_positions")
+            continue
+        if blocked == "insufficient_funds":
+            ctx.orders.record_failed(intent, "insufficient_funds")  # for tomorrow's premarket_retry
+            failed.append(rec.symbol)
+            continue
         record = ctx.orders.submit(intent)
         if record.status in (LocalStatus.REJECTED, LocalStatus.FAILED):
             failed.append(rec.symbol)
@@ -44,12 +43,6 @@ def run(ctx: TaskContext, slot: Slot) -> dict:
             _mark_level_used(ctx, rec.symbol, float(rec.level.removeprefix("add")))
         placed.append({"symbol": rec.symbol, "quantity": intent.quantity, "price": str(intent.price)})
     return {"recommendations": len(recs), "placed": placed, "failed": failed, "skipped": skipped}
-
-
-def _symbols_in_use(ctx: TaskContext) -> int:
-    """Symbols held by the strategy or with a working buy order."""
-    held = {p.symbol for p in ctx.portfolio.open_positions()}
-    return len(held | {o.symbol for o in ctx.orders.active(side=Side.BUY)})
 
 
 def _mark_level_used(ctx: TaskContext, symbol: str, level: float) -> None:

@@ -1,23 +1,25 @@
 """09:00: re-place the last trading day's buys that failed for want of cash, as DAY LIMIT orders for the
-pre-open. Each is re-checked first: still recommended for that day, not held or pending (by the strategy or
-bought by hand meanwhile), and the cash is there now. A failed buy expires after one trading day.
-Decisions read the current state (see `place_buy_orders`)."""
+pre-open ("the last trading day" is the last session with a buy task: special sessions may have none). Each
+is re-checked first: still recommended for that day, not held or pending (by the strategy or bought by hand
+meanwhile), and the cash is there now. A failed buy expires after one trading day. Decisions read the
+current state (see `place_buy_orders`)."""
 
 from __future__ import annotations
+
+from datetime import date
 
 from swingtrader.broker.base import Side
 from swingtrader.orders import LocalStatus
 from swingtrader.schedule import Slot
-from swingtrader.tasks.buying import buy_intent, cash_needed, recommendations
+from swingtrader.tasks.buying import buy_intent, recommendations, why_not_send
 from swingtrader.tasks.context import TaskContext
-from swingtrader.tasks.place_buy_orders import _symbols_in_use
 
 _RETRYABLE = (LocalStatus.FAILED, LocalStatus.REJECTED)
 
 
 def run(ctx: TaskContext, slot: Slot) -> dict:
     day = slot.trading_date
-    prev = ctx.previous_session(day)
+    prev = _last_buying_session(ctx, day)
     failed = [
         o for o in ctx.orders.for_day(prev, task="place_buy_orders")
         if o.side is Side.BUY and o.status in _RETRYABLE and o.reason == "insufficient_funds"
@@ -39,16 +41,21 @@ def run(ctx: TaskContext, slot: Slot) -> dict:
         if intent is None:
             dropped.append(f"{order.symbol}:size")
             continue
-        if ctx.orders.by_tag(intent.tag) is None:
-            if rec.level == "entry" and _symbols_in_use(ctx) >= ctx.params.max_positions:
-                dropped.append(f"{order.symbol}:max_positions")
-                continue
-            if cash_needed(ctx, intent, day) > ctx.broker.funds().available_cash:
-                dropped.append(f"{order.symbol}:insufficient_funds")
-                continue
+        blocked = why_not_send(ctx, rec, intent, day)
+        if blocked is not None:
+            dropped.append(f"{order.symbol}:{blocked}")
+            continue
         record = ctx.orders.submit(intent)
         if record.status.is_active or record.status is LocalStatus.FILLED:
             placed.append(order.symbol)
         else:
             dropped.append(f"{order.symbol}:{record.reason}")
     return {"failed_yesterday": len(failed), "placed": placed, "dropped": dropped}
+
+
+def _last_buying_session(ctx: TaskContext, day: date) -> date:
+    """The last session before `day` on which `place_buy_orders` runs (special sessions may not have it)."""
+    session = ctx.calendar.previous_session(day)
+    while session.kind != "regular" and "place_buy_orders" not in ctx.settings.special_session_tasks:
+        session = ctx.calendar.previous_session(session.date)
+    return session.date
