@@ -133,9 +133,8 @@ def report(store: Store, spec: SimulationSpec, calendar: Any, *, extra: dict, ex
     charges = sum((r.charges for r in trades), Decimal(0))
     value = Decimal(0)
     if exchange is not None:
-        path = exchange._path
         for h in holdings:
-            price = path.prev_close(h.symbol, spec.end + timedelta(days=1)) or h.average_price
+            price = exchange.close_on_or_before(h.symbol, spec.end) or h.average_price
             value += price * h.quantity
     else:
         value = sum((h.average_price * h.quantity for h in holdings), Decimal(0))
