@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,3 +34,20 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def nifty_dir(shared_data: Path) -> Path:
     return shared_data / "nifty50-daily"
+
+
+@pytest.fixture
+def root_logger() -> Iterator[logging.Logger]:
+    """The root logger, restored (handlers, redaction filters, level) after a test that sets logging up."""
+    from swingtrader.logs import RedactionFilter
+
+    root = logging.getLogger()
+    saved, level = list(root.handlers), root.level
+    yield root
+    for handler in list(root.handlers):
+        for f in [f for f in handler.filters if isinstance(f, RedactionFilter)]:
+            handler.removeFilter(f)
+        if handler not in saved:
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -18,25 +17,14 @@ from swingtrader.broker.kotak_neo.auth import KotakCredentials
 from swingtrader.broker.kotak_neo.harness import fake_credentials, start_fake
 from swingtrader.cli import main as cli
 from swingtrader.clock import LiveClock
-from swingtrader.logs import RedactionFilter
 from tests.integration.kotak_support import MemoryExchange
 
 ENV = ("CONSUMER_KEY", "MOBILE_NUMBER", "UCC", "TOTP_SECRET", "MPIN")
 
 
 @pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """broker-check configures the root logger (redaction, files under the data dir): undo it afterwards."""
-    root = logging.getLogger()
-    saved, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        for f in [f for f in handler.filters if isinstance(f, RedactionFilter)]:
-            handler.removeFilter(f)
-        if handler not in saved:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
+def _restore_logging(root_logger: logging.Logger) -> None:
+    """broker-check configures the root logger (redaction, files under the data dir): undone afterwards."""
 
 
 def _env(monkeypatch: pytest.MonkeyPatch, tmp_path, creds: KotakCredentials | None, url: str = "") -> None:

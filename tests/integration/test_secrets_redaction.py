@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from swingtrader.config import load_settings
-from swingtrader.logs import RedactionFilter, setup_logging
+from swingtrader.logs import setup_logging
 
 CONSUMER_KEY = "c7f3a9e2-51d4-4b8e-9f06-2d8e7a1b3c45"
 MOBILE = "+919812345678"
@@ -54,7 +54,7 @@ def broker_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def log_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def log_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, root_logger: logging.Logger) -> Iterator[Path]:
     """Logging set up with every secret configured (through the environment); root logging restored after."""
     for key in list(os.environ):
         if key.upper().startswith("SWINGTRADER_"):
@@ -68,16 +68,7 @@ def log_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     )
     monkeypatch.setenv("SWINGTRADER_KOTAK_MPIN", MPIN)
     monkeypatch.setenv("SWINGTRADER_WEB_PASSWORD", WEB_PASSWORD)
-    root = logging.getLogger()
-    saved, level = list(root.handlers), root.level
     yield tmp_path / "logs"
-    for handler in list(root.handlers):
-        for f in [f for f in handler.filters if isinstance(f, RedactionFilter)]:
-            handler.removeFilter(f)
-        if handler not in saved:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
 
 
 def _validate_mpin(mpin: str) -> None:

@@ -6,7 +6,6 @@ import io
 import logging
 import os
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,21 +40,6 @@ class FakeTime:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def root_logger() -> Iterator[logging.Logger]:
-    """The root logger, restored (handlers, filters, level) after the test."""
-    root = logging.getLogger()
-    saved, level = list(root.handlers), root.level
-    yield root
-    for handler in list(root.handlers):
-        for f in [f for f in handler.filters if isinstance(f, RedactionFilter)]:
-            handler.removeFilter(f)
-        if handler not in saved:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
 
 
 def emit(handler: logging.Handler, message: str) -> None:
