@@ -53,6 +53,8 @@ class LiveControl:
         threading.Thread(target=self._relogin, name="relogin", daemon=True).start()
 
     def _relogin(self) -> None:
+        """A person asked for it: that clears the stop after repeated refused logins, then logs in."""
+        self._service.broker.reset_failures()
         try:
             self._service.broker.login()
         except Exception:  # reported through the session events and the log; the dashboard shows the state

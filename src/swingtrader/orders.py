@@ -290,19 +290,6 @@ class OrderManager:
             detail={"price": str(price), "quantity": quantity},
         )
 
-    def cancel(self, rec: OrderRecord) -> OrderRecord:
-        if rec.broker_order_id is None:
-            return rec
-        try:
-            self._broker.cancel_order(rec.broker_order_id)
-        except OrderCompleted:
-            self.reconcile()
-            return self.by_tag(rec.tag) or rec
-        except (AmbiguousOutcome, BrokerUnavailable, OrderRejected, RateLimited):
-            self.reconcile()
-            return self.by_tag(rec.tag) or rec
-        return self._update(rec, status=LocalStatus.CANCELLED, event="cancelled")
-
     def reconcile(self) -> list[Order]:
         """One order-book read: bring every active local order up to date, report new fills. Returns the book.
 

@@ -19,6 +19,7 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Protocol
 
+from swingtrader.broker.base import OrderType, Side
 from swingtrader.market.ticks import round_to_tick
 
 _ONE_DAY = timedelta(days=1)
@@ -70,10 +71,6 @@ class IntradayPath:
             prev = self._bars.last_close_before(symbol, day)
             return self._round(prev if prev is not None else pts[0][1], day)
         return self._round(_interpolate(pts, moment), day)
-
-    def open_price(self, symbol: str, day: date) -> Decimal | None:
-        bar = self._bars.bar_on(symbol, day)
-        return None if bar is None else self._round(bar[0], day)
 
     def prev_close(self, symbol: str, day: date) -> Decimal | None:
         prev = self._bars.last_close_before(symbol, day)
@@ -147,8 +144,8 @@ def fill_price(path: IntradayPath, order, day: date, t0: datetime, t1: datetime)
     p0 = path.price_at(order.symbol, day, t0)
     if p0 is None:
         return None
-    buy = order.side.value == "BUY"
-    if order.order_type.value == "MARKET" or (p0 <= order.price if buy else p0 >= order.price):
+    buy = order.side is Side.BUY
+    if order.order_type is OrderType.MARKET or (p0 <= order.price if buy else p0 >= order.price):
         return p0
     span = path.range_between(order.symbol, day, t0, t1)
     if span is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -166,6 +166,3 @@ class SessionManager:
 
     def quotes(self, symbols: list[str]) -> dict[str, Quote]:
         return self._read("quotes", lambda: self._broker.quotes(symbols))
-
-    def expires_at(self) -> datetime | None:
-        return None if self._info is None else self._info.expires_at

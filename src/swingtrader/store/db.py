@@ -84,10 +84,8 @@ class Store:
             raise StoreError(f"cannot open the store at {self.location}: {exc.orig}") from None
 
     def migrate(self) -> None:
-        """Apply every Alembic revision up to head (idempotent). A store already at head is recognised without
-        importing Alembic, which keeps the service's start-up light."""
-        if self._revision() == _head_revision():
-            return
+        """Apply every Alembic revision up to head (idempotent). `open` calls it only for a store that is not
+        at head, recognised without importing Alembic, which keeps the service's start-up light."""
         from alembic import command
         from alembic.config import Config
 

@@ -239,12 +239,6 @@ class Ledger:
             ).all()
         return {(r.task, r.slot): RunStatus(r.status) for r in rows}
 
-    def status(self, task: str, trading_date: date, slot: str) -> RunStatus | None:
-        self.flush()
-        with self._store.connect() as conn:
-            row = self._row(conn, task, trading_date, slot)
-        return None if row is None else RunStatus(row.status)
-
     def last_scheduled_at(self) -> datetime | None:
         """The latest scheduled time of any slot with a row (where a resumed simulation picks up)."""
         self.flush()

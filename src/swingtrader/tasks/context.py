@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from swingtrader.broker.session import SessionManager
 from swingtrader.clock import Clock
@@ -54,8 +54,6 @@ class TaskContext:
 
     def signal(self, day: date, symbol: str, kind: str, detail: dict, *, once_per_day: bool = True) -> bool:
         """Record a strategy signal (deduplicated per symbol, kind and day); True if it is new."""
-        from sqlalchemy import select
-
         now: datetime = self.clock.now()
         with self.store.begin() as conn:
             if once_per_day:
