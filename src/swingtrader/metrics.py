@@ -1,14 +1,15 @@
 """Prometheus metrics read from the store at scrape time, so every counter equals the ledger exactly.
 
-`build_registry(store, broker_calls)` returns a registry with:
+`build_registry(store, broker_calls, clock)` returns a registry with:
 - `swingtrader_task_runs_total{task,outcome}`: ledger rows with a final status (succeeded|failed|missed|skipped);
   `swingtrader_task_runs_in_progress{task}` counts rows still running;
 - `swingtrader_task_duration_seconds{task}`: histogram of finished runs (started_at to finished_at);
 - `swingtrader_task_last_success_timestamp_seconds{task}`;
 - `swingtrader_logins_total` and `swingtrader_session_events_total{event}` from session_events;
 - `swingtrader_broker_calls_total{operation,outcome}` from the in-process `BrokerCallCounter`;
-- `swingtrader_orders{status}`, `swingtrader_open_positions`, `swingtrader_equity_rupees` (service_state
-  "equity"), `swingtrader_paused`, `swingtrader_heartbeat_timestamp_seconds`, `swingtrader_store_up`;
+- from the read model (`account_view`): `swingtrader_orders{status}`, `swingtrader_open_orders`,
+  `swingtrader_open_positions`, `swingtrader_realised_pnl_rupees`, `swingtrader_equity_rupees`,
+  `swingtrader_paused`, `swingtrader_heartbeat_timestamp_seconds`; and `swingtrader_store_up`;
 - `process_*` (memory, CPU, open files) from prometheus-client's process collector.
 A store that cannot be read gives `swingtrader_store_up 0` and the in-process metrics, not an error.
 
@@ -24,7 +25,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from prometheus_client import CollectorRegistry, ProcessCollector
@@ -33,6 +33,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import ColumnElement, Connection, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from swingtrader.account_view import AccountView, account_in
+from swingtrader.clock import Clock, LiveClock
 from swingtrader.store import Store
 from swingtrader.store import tables as t
 
@@ -41,7 +43,6 @@ log = logging.getLogger(__name__)
 FINAL_OUTCOMES = ("succeeded", "failed", "missed", "skipped")
 DURATION_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0)
 LIVE_ROWS = 5000  # the newest ledger rows, aggregated on every scrape
-_LOGIN_EVENTS = ("login", "relogin")
 
 
 class BrokerCallCounter:
@@ -62,10 +63,11 @@ class BrokerCallCounter:
             return dict(self._counts)
 
 
-def build_registry(store: Store, broker_calls: BrokerCallCounter | None = None) -> CollectorRegistry:
+def build_registry(store: Store, broker_calls: BrokerCallCounter | None = None, clock: Clock | None = None
+                   ) -> CollectorRegistry:
     """A fresh registry (no global state) with the store collector and the process collector."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(store, broker_calls or BrokerCallCounter()))
+    registry.register(StoreCollector(store, broker_calls or BrokerCallCounter(), clock or LiveClock()))
     ProcessCollector(registry=registry)
     return registry
 
@@ -73,8 +75,9 @@ def build_registry(store: Store, broker_calls: BrokerCallCounter | None = None) 
 class StoreCollector(Collector):
     """Reads the store on every `collect()` in one short read transaction."""
 
-    def __init__(self, store: Store, broker_calls: BrokerCallCounter) -> None:
+    def __init__(self, store: Store, broker_calls: BrokerCallCounter, clock: Clock) -> None:
         self._store = store
+        self._clock = clock
         self._broker_calls = broker_calls
         self._ledger = _LedgerCache()
 
@@ -91,7 +94,8 @@ class StoreCollector(Collector):
         up = GaugeMetricFamily("swingtrader_store_up", "1 if the store could be read for this scrape")
         try:
             with self._store.connect() as conn:
-                families = [*_ledger_metrics(self._ledger.read(conn)), *_other_metrics(conn)]
+                account = account_in(conn, self._store, self._clock.now())
+                families = [*_ledger_metrics(self._ledger.read(conn)), *_account_metrics(account)]
         except SQLAlchemyError as exc:
             log.warning("metrics: cannot read the store: %s", type(exc).__name__)
             up.add_metric([], 0)
@@ -201,47 +205,25 @@ def _ledger_metrics(ledger: dict[str, _TaskAgg]) -> Iterator[Metric]:
     yield from (runs, running, hist, last)
 
 
-def _other_metrics(conn: Connection) -> Iterator[Metric]:
-    se = t.session_events
+def _account_metrics(account: AccountView) -> Iterator[Metric]:
     events = CounterMetricFamily("swingtrader_session_events", "Broker session events", labels=["event"])
-    logins = 0
-    for event, n in conn.execute(select(se.c.event, func.count()).group_by(se.c.event).order_by(se.c.event)).all():
+    for event, n in sorted(account.session_events.items()):
         events.add_metric([event], n)
-        logins += n if event in _LOGIN_EVENTS else 0
-    yield CounterMetricFamily("swingtrader_logins", "Broker logins (first and re-logins)", value=logins)
+    yield CounterMetricFamily("swingtrader_logins", "Broker logins (first and re-logins)", value=account.logins)
     yield events
     orders = GaugeMetricFamily("swingtrader_orders", "Orders by local status", labels=["status"])
-    for status, n in conn.execute(select(t.orders.c.status, func.count()).group_by(t.orders.c.status)).all():
+    for status, n in sorted(account.orders_by_status.items()):
         orders.add_metric([status], n)
     yield orders
-    yield GaugeMetricFamily(
-        "swingtrader_open_positions", "Open strategy positions",
-        value=conn.execute(select(func.count()).where(func.lower(t.positions.c.status) == "open")).scalar_one(),
-    )
-    state: dict[str, Any] = dict(conn.execute(select(t.service_state.c.key, t.service_state.c.value)).all())
-    yield GaugeMetricFamily("swingtrader_paused", "1 while new orders are paused", value=int(bool(state.get("paused"))))
-    equity = _number(state.get("equity"))
-    if equity is not None:
-        yield GaugeMetricFamily("swingtrader_equity_rupees", "Account equity as last recorded", value=equity)
-    heartbeat = _aware(state.get("heartbeat"))
-    if heartbeat is not None:
-        yield GaugeMetricFamily(
-            "swingtrader_heartbeat_timestamp_seconds", "Last scheduler loop heartbeat", value=heartbeat.timestamp()
-        )
-
-
-def _number(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(Decimal(str(value)))
-    except InvalidOperation:
-        return None
-
-
-def _aware(value: Any) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    return parsed if parsed is not None and parsed.tzinfo is not None else None
+    yield GaugeMetricFamily("swingtrader_open_orders", "Orders that may be working at the broker",
+                            value=account.open_orders)
+    yield GaugeMetricFamily("swingtrader_open_positions", "Open strategy positions", value=len(account.positions))
+    yield GaugeMetricFamily("swingtrader_realised_pnl_rupees", "Realised net P&L of closed trades",
+                            value=float(account.realised_pnl))
+    yield GaugeMetricFamily("swingtrader_paused", "1 while new orders are paused", value=int(account.paused))
+    if account.equity is not None:
+        yield GaugeMetricFamily("swingtrader_equity_rupees", "Cash plus open positions at their latest price",
+                                value=float(account.equity))
+    if account.heartbeat is not None:
+        yield GaugeMetricFamily("swingtrader_heartbeat_timestamp_seconds", "Last scheduler loop heartbeat",
+                                value=account.heartbeat.timestamp())

@@ -1,7 +1,8 @@
 """Persistence of the paper exchange: its account, order book, holdings and fills in the store.
 
 Kept apart from the service's own tables on purpose: the service learns about the exchange only through the
-broker protocol. Every function writes inside the caller's transaction."""
+broker protocol. Every function works inside the caller's transaction. Nothing else reads these tables: the read
+model and the simulation report use the public readers here (`account_cash`, `duplicate_tags`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from swingtrader.broker.base import Order, OrderStatus, OrderType, Side
 from swingtrader.store import tables as t
@@ -117,6 +118,19 @@ def insert_fill(conn: Connection, order: Order, quantity: int, price: Decimal, c
 
 def fills_since(conn: Connection, start: datetime) -> list[Any]:
     return conn.execute(select(t.paper_fills).where(t.paper_fills.c.at >= start)).all()
+
+
+def account_cash(conn: Connection) -> Decimal | None:
+    """The exchange's cash (amounts blocked by working buys included); None when this store holds no paper
+    exchange (live mode)."""
+    return conn.execute(select(t.paper_account.c.cash).where(t.paper_account.c.id == 1)).scalar()
+
+
+def duplicate_tags(conn: Connection) -> int:
+    """How many client tags the exchange accepted on more than one order (0 when orders are idempotent)."""
+    po = t.paper_orders
+    dups = select(po.c.tag).where(po.c.tag.is_not(None)).group_by(po.c.tag).having(func.count() > 1).subquery()
+    return conn.execute(select(func.count()).select_from(dups)).scalar_one()
 
 
 def _order_from_row(r: Any) -> Order:

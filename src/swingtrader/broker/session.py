@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import TypeVar
 
 from swingtrader.broker.base import (
@@ -35,6 +36,14 @@ from swingtrader.broker.base import (
 from swingtrader.clock import Clock
 
 T = TypeVar("T")
+
+
+class SessionEvent(StrEnum):
+    """What `on_event` reports (stored in `session_events.event`). Only `LOGIN` counts as a login."""
+
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    EXPIRED = "expired"
 
 
 class SessionManager:
@@ -87,14 +96,14 @@ class SessionManager:
             info = self._broker.login()
         except LoginFailed as exc:
             self._failures += 1
-            self._on_event("login_failed", str(exc))
+            self._on_event(SessionEvent.LOGIN_FAILED, str(exc))
             raise
         self._failures = 0
         self._info = info
         self._generation += 1
         self.logins += 1
         self._on_secret(info.token.get_secret_value())
-        self._on_event("login", f"expires {info.expires_at.isoformat()}")
+        self._on_event(SessionEvent.LOGIN, f"expires {info.expires_at.isoformat()}")
         return info
 
     def _ensure(self) -> int:
@@ -111,7 +120,7 @@ class SessionManager:
     def _relogin_after_expiry(self, seen_generation: int) -> None:
         with self._lock:
             if self._generation == seen_generation:  # nobody re-logged in since this caller's attempt
-                self._on_event("expired", "session expired; logging in again")
+                self._on_event(SessionEvent.EXPIRED, "session expired; logging in again")
                 self._login_locked()
 
     def _counted(self, operation: str, fn: Callable[[], T]) -> T:

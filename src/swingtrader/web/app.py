@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from swingtrader.clock import Clock, LiveClock
 from swingtrader.metrics import BrokerCallCounter, build_registry
 from swingtrader.store import Store
+from swingtrader.store.state import ServiceState
 from swingtrader.task_names import TASK_NAMES
 from swingtrader.web import queries
 from swingtrader.web.auth import CSRF_COOKIE, Guard, csrf_token
@@ -64,7 +65,7 @@ def create_app(
 
     `settings` supplies `web_password`, `kill_switch` and, when `log_file` is not given, `effective_log_dir`
     for the Logs page. `broker_calls` is the service's counter exposed on /metrics. /readyz needs the service's
-    heartbeat (service_state "heartbeat") fresher than `heartbeat_max_age_s` when a control is attached.
+    heartbeat (`ServiceState.heartbeat`) fresher than `heartbeat_max_age_s` when a control is attached.
     """
     clock = clock or LiveClock()
     password = settings.web_password if settings is not None else None
@@ -73,7 +74,7 @@ def create_app(
     guard = Guard(password, actions_off=actions_off)
     if log_file is None and settings is not None:
         log_file = newest_log(Path(settings.effective_log_dir))
-    registry = build_registry(store, broker_calls)
+    registry = build_registry(store, broker_calls, clock)
     env = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape(["html"]))
     env.filters.update(FILTERS)
     templates = Jinja2Templates(env=env)
@@ -99,8 +100,8 @@ def create_app(
         "overview": lambda r: {**queries.overview(store, clock.now(), session=session()), "mode": mode(),
                                "kill_switch": kill_switch, "heartbeat_max_age_s": heartbeat_max_age_s},
         "orders": lambda r: queries.orders(store, page=page_number(r), status=r.query_params.get("status") or None),
-        "positions": lambda r: queries.positions(store),
-        "trades": lambda r: queries.trades(store),
+        "positions": lambda r: queries.positions(store, clock.now()),
+        "trades": lambda r: queries.trades(store, clock.now()),
         "analysis": lambda r: queries.analysis(store),
         "tasks": lambda r: queries.tasks(
             store, page=page_number(r), task=r.query_params.get("task") or None,
@@ -196,13 +197,12 @@ def _readiness(store: Store, control: ServiceControl | None, clock: Clock, max_a
     try:
         with store.connect() as conn:
             conn.execute(text("SELECT 1"))
-            state = queries.service_state(conn)
+            beat = ServiceState(store).heartbeat(conn)
         checks["store"] = {"ok": True}
     except SQLAlchemyError as exc:
         return {"store": {"ok": False, "detail": f"store unreachable: {type(exc).__name__}"}}
     if control is None:
         return checks
-    beat = queries.parse_time(state.get("heartbeat"))
     age = None if beat is None else (clock.now() - beat).total_seconds()
     checks["heartbeat"] = {
         "ok": age is not None and age <= max_age_s,

@@ -1,0 +1,242 @@
+"""The state of this account as the store knows it: the one reader behind `swingtrader status`, the dashboard,
+`/metrics` and the simulation report, which only format what `read_account` returns.
+
+Every figure is defined here once:
+- open orders: local orders whose status is active (`sending`, `pending`, `open`, `unknown`): any of them may
+  be working at the broker;
+- positions: strategy positions whose status is open;
+- realised P&L: the sum of `trades.net_pnl` (after charges);
+- latest price of a symbol: the newest of its end-of-day mark (the holding's close the broker reported at the
+  last reconciliation, `ServiceState.account`), a position-monitor reading (a signal's `ltp`), a fill, and an
+  analysis close; newest by IST date, on the same date in that order;
+- cash: when the store holds the paper exchange (paper mode, simulations) the exchange's cash; otherwise the
+  cash the broker reported at the last reconciliation, moved by the value of the fills recorded after it
+  (their charges show at the next reconciliation). Amounts blocked by working buys count as cash;
+- equity: cash + each open position's quantity x its latest price (its average price when the store holds no
+  price for it); None while no cash is known.
+Money is Decimal; nothing here writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from swingtrader.broker import paper_store
+from swingtrader.broker.session import SessionEvent
+from swingtrader.clock import IST, ist_date
+from swingtrader.orders import LocalStatus
+from swingtrader.store import Store
+from swingtrader.store import tables as t
+from swingtrader.store.state import AccountSnapshot, NextSlot, PublishedPlan, ServiceState
+
+OPEN_ORDER_STATUSES = tuple(s.value for s in LocalStatus if s.is_active)
+LOGIN_EVENTS = (SessionEvent.LOGIN.value,)
+_PRICE_KEYS = ("ltp",)  # the position monitor records the last traded price in its signals
+
+
+@dataclass(frozen=True)
+class Price:
+    day: date
+    source: str  # "close mark", "monitor reading", "buy fill" / "sell fill", "analysis close"
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class Position:
+    """An open position (its `positions` row) with its latest price."""
+
+    row: Mapping[str, Any]
+    price: Price | None
+
+    @property
+    def symbol(self) -> str:
+        return str(self.row["symbol"])
+
+    @property
+    def quantity(self) -> int:
+        return int(self.row["quantity"])
+
+    @property
+    def average_price(self) -> Decimal:
+        return Decimal(self.row["average_price"])
+
+    @property
+    def value(self) -> Decimal:
+        """Quantity at the latest price, or at the average price when none is known."""
+        return self.quantity * (self.price.value if self.price is not None else self.average_price)
+
+
+@dataclass(frozen=True)
+class SessionEventRow:
+    event: str
+    at: datetime
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """The account at `as_of` (see the module docstring for each definition)."""
+
+    as_of: datetime
+    mode: str | None
+    paused: bool
+    heartbeat: datetime | None
+    next_slot: NextSlot | None
+    plan: PublishedPlan | None
+    orders_by_status: Mapping[str, int]
+    open_orders: int
+    positions: tuple[Position, ...]
+    trades: tuple[Mapping[str, Any], ...]  # oldest first
+    realised_pnl: Decimal
+    cash: Decimal | None
+    equity: Decimal | None
+    session_events: Mapping[str, int]  # all time, by event
+    logins: int
+    logins_today: int  # since IST midnight of `as_of`, up to `as_of`
+    last_session_event: SessionEventRow | None
+    last_trading_date: date | None  # the newest day in the ledger up to `as_of`'s IST date
+
+    def realised_on(self, day: date | None) -> Decimal:
+        return sum((r["net_pnl"] for r in self.trades if r["exit_date"] == day), Decimal(0))
+
+
+def read_account(store: Store, now: datetime) -> AccountView:
+    """The account as of `now`, in one read transaction."""
+    with store.connect() as conn:
+        return account_in(conn, store, now)
+
+
+def account_in(conn: Connection, store: Store, now: datetime) -> AccountView:
+    """`read_account` inside the caller's connection."""
+    state = ServiceState(store)
+    snapshot = state.account(conn)
+    by_status = dict(conn.execute(select(t.orders.c.status, func.count()).group_by(t.orders.c.status)).all())
+    rows = conn.execute(select(t.positions).where(_open_position()).order_by(t.positions.c.symbol)).all()
+    positions = tuple(Position(dict(p._mapping), latest_price(conn, p.symbol, p.entry_date, snapshot)) for p in rows)
+    trades = tuple(dict(r._mapping) for r in conn.execute(select(t.trades).order_by(t.trades.c.closed_at,
+                                                                                   t.trades.c.id)).all())
+    cash = _cash(conn, snapshot)
+    se = t.session_events
+    events = dict(conn.execute(select(se.c.event, func.count()).group_by(se.c.event)).all())
+    day_start = datetime.combine(ist_date(now), datetime.min.time(), IST)
+    logins_today = conn.execute(
+        select(func.count()).where(se.c.event.in_(LOGIN_EVENTS), se.c.at >= day_start, se.c.at <= now)
+    ).scalar_one()
+    last = conn.execute(select(se).order_by(se.c.at.desc(), se.c.id.desc()).limit(1)).first()
+    return AccountView(
+        as_of=now,
+        mode=state.mode(conn),
+        paused=state.paused(conn),
+        heartbeat=state.heartbeat(conn),
+        next_slot=state.next_slot(conn),
+        plan=state.plan(conn),
+        orders_by_status=by_status,
+        open_orders=sum(n for s, n in by_status.items() if s in OPEN_ORDER_STATUSES),
+        positions=positions,
+        trades=trades,
+        realised_pnl=sum((r["net_pnl"] for r in trades), Decimal(0)),
+        cash=cash,
+        equity=None if cash is None else cash + sum((p.value for p in positions), Decimal(0)),
+        session_events=events,
+        logins=sum(n for e, n in events.items() if e in LOGIN_EVENTS),
+        logins_today=logins_today,
+        last_session_event=None if last is None else SessionEventRow(last.event, last.at, last.detail),
+        last_trading_date=conn.execute(
+            select(func.max(t.task_runs.c.trading_date)).where(t.task_runs.c.trading_date <= ist_date(now))
+        ).scalar(),
+    )
+
+
+def latest_price(conn: Connection, symbol: str, since: date, snapshot: AccountSnapshot | None) -> Price | None:
+    """The newest price the store holds for `symbol` (see the module docstring); readings and fills count
+    from `since` (the position's entry) on."""
+    sig, rec, f = t.signals, t.recommendations, t.fills
+    found: list[tuple[date, int, Price]] = []
+    if snapshot is not None and symbol in snapshot.marks:
+        day = ist_date(snapshot.at)
+        found.append((day, 3, Price(day, "close mark", snapshot.marks[symbol])))
+    for s in conn.execute(
+        select(sig.c.detail, sig.c.trading_date).where(sig.c.symbol == symbol, sig.c.trading_date >= since)
+        .order_by(sig.c.id.desc()).limit(5)
+    ).all():
+        value = next((_decimal(s.detail[k]) for k in _PRICE_KEYS if isinstance(s.detail, dict) and s.detail.get(k)),
+                     None)
+        if value is not None:
+            found.append((s.trading_date, 2, Price(s.trading_date, "monitor reading", value)))
+            break
+    fill = conn.execute(
+        select(f.c.price, f.c.side, f.c.at).where(f.c.symbol == symbol).order_by(f.c.id.desc()).limit(1)
+    ).first()
+    if fill is not None:
+        day = ist_date(fill.at)
+        found.append((day, 1, Price(day, f"{fill.side.lower()} fill", fill.price)))
+    close = conn.execute(
+        select(rec.c.close, rec.c.as_of).where(rec.c.symbol == symbol).order_by(rec.c.as_of.desc()).limit(1)
+    ).first()
+    if close is not None:
+        found.append((close.as_of, 0, Price(close.as_of, "analysis close", close.close)))
+    return max(found, key=lambda x: (x[0], x[1]))[2] if found else None
+
+
+def order_activity(store: Store) -> dict[str, int]:
+    """Orders that reached the broker (`placed`, they have a broker id) and modifications sent (`modified`)."""
+    with store.connect() as conn:
+        placed = conn.execute(
+            select(func.count()).select_from(t.orders).where(t.orders.c.broker_order_id.is_not(None))
+        ).scalar_one()
+        modified = conn.execute(
+            select(func.count()).select_from(t.order_events).where(t.order_events.c.event == "modified")
+        ).scalar_one()
+    return {"placed": placed, "modified": modified}
+
+
+def task_runs_on(store: Store, day: date) -> list[Mapping[str, Any]]:
+    """The ledger rows of `day`, by scheduled time."""
+    tr = t.task_runs
+    with store.connect() as conn:
+        rows = conn.execute(select(tr).where(tr.c.trading_date == day).order_by(tr.c.scheduled_at, tr.c.id)).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def recent_failures(store: Store, *, since: date | None = None, limit: int = 5) -> list[Mapping[str, Any]]:
+    """The newest failed ledger rows (from `since` on when given)."""
+    tr = t.task_runs
+    where = [tr.c.status == "failed"] + ([tr.c.trading_date >= since] if since is not None else [])
+    with store.connect() as conn:
+        rows = conn.execute(select(tr).where(*where).order_by(tr.c.scheduled_at.desc(), tr.c.id.desc())
+                            .limit(limit)).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def _cash(conn: Connection, snapshot: AccountSnapshot | None) -> Decimal | None:
+    paper = paper_store.account_cash(conn)
+    if paper is not None:
+        return paper
+    if snapshot is None:
+        return None
+    f = t.fills
+    moved = Decimal(0)
+    for side, quantity, price in conn.execute(
+        select(f.c.side, f.c.quantity, f.c.price).where(f.c.id > snapshot.fills_upto)
+    ).all():
+        moved += quantity * price if side == "SELL" else -quantity * price
+    return snapshot.cash + moved
+
+
+def _open_position() -> Any:
+    return func.lower(t.positions.c.status) == "open"
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None

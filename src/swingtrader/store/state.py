@@ -1,0 +1,220 @@
+"""`ServiceState`: typed access to the `service_state` key/value table.
+
+Each key has one typed getter and one setter here, and nothing else reads or writes the table. Values are
+validated on read: a value of the wrong shape (a hand edit, an older release) is logged and read as absent,
+except `paused`, which then reads as True so that new orders stay stopped until someone resumes them.
+Every method takes an optional connection to run inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from swingtrader.store import tables as t
+from swingtrader.store.db import Store
+
+log = logging.getLogger(__name__)
+
+
+class StateKey(StrEnum):
+    PAUSED = "paused"  # bool: new orders paused from the dashboard
+    MODE = "mode"  # str: the mode label of the service that last started on this store
+    NEXT_SLOT = "next_slot"  # {"task", "at"}: the scheduler's next slot
+    PLAN = "plan"  # {"date", "slots": [{"task", "slot", "at"}]}: today's plan
+    HEARTBEAT = "heartbeat"  # ISO time of the scheduler's last loop
+    ACCOUNT = "account"  # {"at", "cash", "marks", "fills_upto"}: the broker's account at the last reconciliation
+    SIMULATION = "simulation"  # {"start", "end", "data", "capital"}: the simulation this store holds
+
+
+@dataclass(frozen=True)
+class NextSlot:
+    task: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PlannedSlot:
+    task: str
+    slot: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PublishedPlan:
+    day: date
+    slots: tuple[PlannedSlot, ...]
+
+
+@dataclass(frozen=True)
+class AccountSnapshot:
+    """What the broker reported at a reconciliation: its cash (blocked amounts included) and the closing
+    price of each holding; `fills_upto` is the newest `fills.id` the cash already reflects."""
+
+    at: datetime
+    cash: Decimal
+    marks: Mapping[str, Decimal]
+    fills_upto: int
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An aware datetime from a stored ISO string (or an aware datetime); None if absent, naive or unreadable."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else None
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+class ServiceState:
+    """The typed `service_state` of one store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    # ---- paused --------------------------------------------------------------------------------------------
+    def paused(self, conn: Connection | None = None) -> bool:
+        raw = self._get(StateKey.PAUSED, conn)
+        if raw is None or isinstance(raw, bool):
+            return bool(raw)
+        log.warning("service_state paused=%r is not a bool: read as paused", raw)
+        return True
+
+    def set_paused(self, paused: bool, now: datetime, conn: Connection | None = None) -> None:
+        self._set(StateKey.PAUSED, bool(paused), now, conn)
+
+    # ---- mode ----------------------------------------------------------------------------------------------
+    def mode(self, conn: Connection | None = None) -> str | None:
+        return self._valid(StateKey.MODE, self._get(StateKey.MODE, conn), lambda v: v if isinstance(v, str) else None)
+
+    def set_mode(self, label: str, now: datetime, conn: Connection | None = None) -> None:
+        self._set(StateKey.MODE, label, now, conn)
+
+    # ---- next slot -----------------------------------------------------------------------------------------
+    def next_slot(self, conn: Connection | None = None) -> NextSlot | None:
+        return self._valid(StateKey.NEXT_SLOT, self._get(StateKey.NEXT_SLOT, conn), _next_slot)
+
+    def set_next_slot(self, task: str, at: datetime, now: datetime, conn: Connection | None = None) -> None:
+        self._set(StateKey.NEXT_SLOT, {"task": task, "at": at.isoformat()}, now, conn)
+
+    # ---- plan ----------------------------------------------------------------------------------------------
+    def plan(self, conn: Connection | None = None) -> PublishedPlan | None:
+        return self._valid(StateKey.PLAN, self._get(StateKey.PLAN, conn), _plan)
+
+    def set_plan(self, day: date, slots: list[PlannedSlot], now: datetime, conn: Connection | None = None) -> None:
+        value = {"date": day.isoformat(),
+                 "slots": [{"task": s.task, "slot": s.slot, "at": s.at.isoformat()} for s in slots]}
+        self._set(StateKey.PLAN, value, now, conn)
+
+    # ---- heartbeat -----------------------------------------------------------------------------------------
+    def heartbeat(self, conn: Connection | None = None) -> datetime | None:
+        return self._valid(StateKey.HEARTBEAT, self._get(StateKey.HEARTBEAT, conn), parse_time)
+
+    def set_heartbeat(self, now: datetime, conn: Connection | None = None) -> None:
+        self._set(StateKey.HEARTBEAT, now.isoformat(), now, conn)
+
+    # ---- account -------------------------------------------------------------------------------------------
+    def account(self, conn: Connection | None = None) -> AccountSnapshot | None:
+        return self._valid(StateKey.ACCOUNT, self._get(StateKey.ACCOUNT, conn), _account)
+
+    def record_account(self, cash: Decimal, marks: Mapping[str, Decimal], now: datetime,
+                       conn: Connection | None = None) -> None:
+        """Record the broker's cash and closing prices as of `now`, after the store's fills were reconciled."""
+        with self._conn(conn) as c:
+            upto = c.execute(select(func.max(t.fills.c.id))).scalar() or 0
+            value = {"at": now.isoformat(), "cash": str(cash), "marks": {s: str(p) for s, p in sorted(marks.items())},
+                     "fills_upto": upto}
+            self._set(StateKey.ACCOUNT, value, now, c)
+
+    # ---- simulation ----------------------------------------------------------------------------------------
+    def simulation(self, conn: Connection | None = None) -> dict[str, str] | None:
+        return self._valid(StateKey.SIMULATION, self._get(StateKey.SIMULATION, conn), _str_dict)
+
+    def set_simulation(self, spec: dict[str, str], now: datetime, conn: Connection | None = None) -> None:
+        self._set(StateKey.SIMULATION, dict(spec), now, conn)
+
+    # ---- storage -------------------------------------------------------------------------------------------
+    @contextmanager
+    def _conn(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self._store.begin() as own:
+                yield own
+
+    def _get(self, key: StateKey, conn: Connection | None) -> Any:
+        query = select(t.service_state.c.value).where(t.service_state.c.key == key.value)
+        if conn is not None:
+            return conn.execute(query).scalar()
+        with self._store.connect() as own:
+            return own.execute(query).scalar()
+
+    def _set(self, key: StateKey, value: Any, now: datetime, conn: Connection | None) -> None:
+        with self._conn(conn) as c:
+            st = t.service_state
+            updated = c.execute(st.update().where(st.c.key == key.value).values(value=value, updated_at=now))
+            if updated.rowcount == 0:
+                c.execute(st.insert().values(key=key.value, value=value, updated_at=now))
+
+    @staticmethod
+    def _valid(key: StateKey, raw: Any, parse: Any) -> Any:
+        if raw is None:
+            return None
+        parsed = parse(raw)
+        if parsed is None:
+            log.warning("service_state %s holds an unreadable value: ignored", key.value)
+        return parsed
+
+
+def _next_slot(raw: Any) -> NextSlot | None:
+    if not isinstance(raw, dict) or not isinstance(raw.get("task"), str):
+        return None
+    at = parse_time(raw.get("at"))
+    return None if at is None else NextSlot(raw["task"], at)
+
+
+def _plan(raw: Any) -> PublishedPlan | None:
+    if not isinstance(raw, dict) or not isinstance(raw.get("slots"), list):
+        return None
+    try:
+        day = date.fromisoformat(raw["date"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    slots = []
+    for s in raw["slots"]:
+        at = parse_time(s.get("at")) if isinstance(s, dict) else None
+        if at is None or not isinstance(s.get("task"), str) or not isinstance(s.get("slot"), str):
+            return None
+        slots.append(PlannedSlot(s["task"], s["slot"], at))
+    return PublishedPlan(day, tuple(slots))
+
+
+def _account(raw: Any) -> AccountSnapshot | None:
+    if not isinstance(raw, dict) or not isinstance(raw.get("marks"), dict) or not isinstance(
+            raw.get("fills_upto"), int):
+        return None
+    at = parse_time(raw.get("at"))
+    try:
+        cash = Decimal(raw["cash"])
+        marks = {str(s): Decimal(p) for s, p in raw["marks"].items()}
+    except (KeyError, TypeError, InvalidOperation):
+        return None
+    return None if at is None else AccountSnapshot(at, cash, marks, raw["fills_upto"])
+
+
+def _str_dict(raw: Any) -> dict[str, str] | None:
+    if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+        return None
+    return dict(raw)
