@@ -30,6 +30,7 @@ from swingtrader.clock import IST, SimClock
 from swingtrader.store import Store
 from swingtrader.store import tables as t
 from swingtrader.store.db import sqlite_url
+from swingtrader.store.state import ServiceState
 
 SYMBOLS = ["RELIANCE", "TCS", "INFY", "HDFCBANK", "ICICIBANK", "SBIN", "ITC", "LT", "AXISBANK", "WIPRO",
            "TATASTEEL", "MARUTI", "SUNPHARMA", "TITAN", "ONGC", "NTPC", "HCLTECH", "BAJFINANCE", "KOTAKBANK", "M&M"]
@@ -43,8 +44,9 @@ def rss():
         return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
 from swingtrader.store import Store
 from swingtrader.store.db import sqlite_url
+from swingtrader.store.state import ServiceState
 store = Store.open(sqlite_url(sys.argv[1]))
-store.get_state("heartbeat")
+ServiceState(store).heartbeat()
 before = rss()
 import httpx
 from sqlalchemy import Connection
@@ -99,9 +101,12 @@ def fill_year(store: Store, days: list[date], rng: random.Random) -> int:
             buy_charges=Decimal("112.40"), entry_date=days[-3], last_buy_date=days[-3], add_levels=[30],
             opened_at=at(days[-2], 555)))
     now = at(days[-1], 750)
-    for key, value in {"mode": "paper", "paused": False, "equity": "1083412.55", "heartbeat": now.isoformat(),
-                       "next_slot": {"task": "position_monitor", "at": at(days[-1], 795).isoformat()}}.items():
-        store.set_state(key, value, now)
+    state = ServiceState(store)
+    state.set_mode("paper", now)
+    state.set_paused(False, now)
+    state.set_heartbeat(now)
+    state.set_next_slot("position_monitor", at(days[-1], 795), now)
+    state.record_account(Decimal("983412.55"), {"RELIANCE": Decimal("2851.00")}, at(days[-2], 1080))
     return n_runs
 
 

@@ -12,10 +12,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from swingtrader.account_view import LOGIN_EVENTS
 from swingtrader.clock import IST, ist_date
 from swingtrader.schedule import TASKS, Slot
 from swingtrader.service import Service
 from swingtrader.store import tables as t
+from swingtrader.store.state import ServiceState
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +30,11 @@ class LiveControl:
         self._mode = mode_label
 
     def pause_new_orders(self) -> None:
-        self._service.store.set_state("paused", True, self._service.clock.now())
+        ServiceState(self._service.store).set_paused(True, self._service.clock.now())
         log.warning("new orders paused from the dashboard")
 
     def resume_new_orders(self) -> None:
-        self._service.store.set_state("paused", False, self._service.clock.now())
+        ServiceState(self._service.store).set_paused(False, self._service.clock.now())
         log.warning("new orders resumed from the dashboard")
 
     def run_task_now(self, task: str) -> dict[str, str]:
@@ -67,7 +69,7 @@ class LiveControl:
         with self._service.store.connect() as conn:
             logins = conn.execute(
                 select(func.count()).select_from(t.session_events)
-                .where(t.session_events.c.event == "login", t.session_events.c.at >= midnight)
+                .where(t.session_events.c.event.in_(LOGIN_EVENTS), t.session_events.c.at >= midnight)
             ).scalar_one()
         return {
             "logged_in": info is not None and now < info.expires_at,

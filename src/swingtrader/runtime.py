@@ -11,6 +11,7 @@ from swingtrader.broker.base import Broker
 from swingtrader.clock import Clock
 from swingtrader.service import Service, build_service, cost_rates, paper_path
 from swingtrader.store import Store
+from swingtrader.store.state import ServiceState
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def make_broker(settings: Any, store: Store, clock: Clock, bars: Any, calendar: 
 def assemble(settings: Any, clock: Clock, *, store: Store, calendar: Any, bars: Any, **wiring: Any) -> Service:
     """The service for this settings' mode; `wiring` goes to `build_service` (notify, redact, heartbeat...)."""
     broker = make_broker(settings, store, clock, bars, calendar)
-    store.set_state("mode", mode_label(settings), clock.now())
+    ServiceState(store).set_mode(mode_label(settings), clock.now())
     return build_service(settings, clock=clock, calendar=calendar, store=store, bars=bars, raw_broker=broker,
                          **wiring)
 

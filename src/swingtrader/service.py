@@ -28,6 +28,7 @@ from swingtrader.schedule import Plan, Scheduler, Slot
 from swingtrader.store import Store
 from swingtrader.store import tables as t
 from swingtrader.store.ledger import Ledger
+from swingtrader.store.state import PlannedSlot, ServiceState
 from swingtrader.strategy.dip_buy import DipBuyStrategy
 from swingtrader.strategy.params import params_from_settings
 from swingtrader.tasks import task_function
@@ -97,13 +98,13 @@ class Service:
             raise
 
     def _on_next(self, slot: Slot) -> None:
-        self.store.set_state("next_slot", {"task": slot.task, "at": slot.at.isoformat()}, self.clock.now())
+        ServiceState(self.store).set_next_slot(slot.task, slot.at, self.clock.now())
         self.announce(f"next: {slot.task} at {slot.at:%H:%M}")
 
     def _publish_plan(self, day: date, slots: list[Slot]) -> None:
         """Today's plan for the dashboard (slots not run yet show as planned)."""
-        plan = [{"task": s.task, "slot": s.slot, "at": s.at.isoformat()} for s in slots]
-        self.store.set_state("plan", {"date": day.isoformat(), "slots": plan}, self.clock.now())
+        plan = [PlannedSlot(s.task, s.slot, s.at) for s in slots]
+        ServiceState(self.store).set_plan(day, plan, self.clock.now())
 
     def request_stop(self, *_: object) -> None:
         self.stop_event.set()
@@ -146,7 +147,7 @@ def build_service(
     portfolio = Portfolio(store, clock, costs)
 
     def paused() -> bool:
-        return bool(settings.kill_switch) or bool(store.get_state("paused", False))
+        return bool(settings.kill_switch) or ServiceState(store).paused()
 
     def order_event(kind: str, rec: OrderRecord, detail: str) -> None:
         if kind in ("order_rejected", "order_filled"):

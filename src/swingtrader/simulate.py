@@ -12,15 +12,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
+from swingtrader.account_view import order_activity, read_account
+from swingtrader.broker import paper_store
 from swingtrader.broker.paper import PaperBroker
 from swingtrader.clock import IST, SimClock
 from swingtrader.service import Service, build_service, cost_rates, paper_path
 from swingtrader.store import Store
-from swingtrader.store import tables as t
 from swingtrader.store.db import sqlite_url
 from swingtrader.store.ledger import Ledger
+from swingtrader.store.state import ServiceState
 
 
 class SimulationMismatch(Exception):
@@ -34,7 +34,7 @@ class SimulationSpec:
     data: str
     capital: Decimal
 
-    def as_state(self) -> dict:
+    def as_state(self) -> dict[str, str]:
         return {"start": self.start.isoformat(), "end": self.end.isoformat(), "data": self.data,
                 "capital": str(self.capital)}
 
@@ -59,7 +59,7 @@ def run_simulation(
 
 
 def _run(spec, settings, store, *, bars, calendar, broker_kind, faults, redact) -> dict:
-    state = store.get_state("simulation")
+    state = ServiceState(store).simulation()
     if state is not None and state != spec.as_state():
         raise SimulationMismatch(f"the store holds another simulation: {state}")
     ledger = Ledger(store)
@@ -70,7 +70,7 @@ def _run(spec, settings, store, *, bars, calendar, broker_kind, faults, redact) 
     start_at = resume_at.astimezone(IST) if resume_at else datetime.combine(first[0].date, time(8, 0), tzinfo=IST)
     clock = SimClock(start_at)
     if state is None:
-        store.set_state("simulation", spec.as_state(), clock.now())
+        ServiceState(store).set_simulation(spec.as_state(), clock.now())
     exchange = PaperBroker(store, clock, paper_path(bars, calendar), calendar, initial_cash=spec.capital,
                            costs=cost_rates(settings), band_pct=settings.paper_price_band_pct)
     extra: dict = {}
@@ -99,69 +99,47 @@ def _run(spec, settings, store, *, bars, calendar, broker_kind, faults, redact) 
             extra["broker_calls"] = raw_broker.call_counts()
             extra["faults"] = fake.fault_counts()
             fake.stop()
-    return report(store, spec, calendar, extra=extra, exchange=exchange)
+    return report(store, spec, calendar, extra=extra)
 
 
-def report(store: Store, spec: SimulationSpec, calendar: Any, *, extra: dict, exchange: PaperBroker | None = None
-           ) -> dict:
-    """The simulation report: task outcomes, order counts, trades and P&L (money as decimal strings)."""
+def report(store: Store, spec: SimulationSpec, calendar: Any, *, extra: dict) -> dict:
+    """The simulation report (money as decimal strings), a formatter over the read model (`account_view`) as of
+    the end of the simulated range: task outcomes, order counts, trades, P&L and the final equity (the read
+    model's; the capital when nothing ran). `duplicate_client_tags` comes from the paper exchange."""
+    end_of_run = datetime.combine(spec.end + timedelta(days=1), time(0, 0), tzinfo=IST)
+    account = read_account(store, end_of_run)
     with store.connect() as conn:
-        logins = conn.execute(
-            select(func.count()).select_from(t.session_events).where(t.session_events.c.event == "login")
-        ).scalar_one()
-        status_counts = dict(
-            conn.execute(select(t.orders.c.status, func.count()).group_by(t.orders.c.status)).all()
-        )
-        placed = conn.execute(
-            select(func.count()).select_from(t.orders).where(t.orders.c.broker_order_id.is_not(None))
-        ).scalar_one()
-        modified = conn.execute(
-            select(func.count()).select_from(t.order_events).where(t.order_events.c.event == "modified")
-        ).scalar_one()
-        dup_rows = conn.execute(
-            select(t.paper_orders.c.tag).where(t.paper_orders.c.tag.is_not(None))
-            .group_by(t.paper_orders.c.tag).having(func.count() > 1)
-        ).all()
-        trades = conn.execute(select(t.trades).order_by(t.trades.c.id)).all()
-        holdings = conn.execute(select(t.paper_holdings)).all()
-        cash = conn.execute(select(t.paper_account.c.cash)).scalar()
+        duplicates = paper_store.duplicate_tags(conn)
     task_runs = {
         task: {k: runs.get(k, 0) for k in ("succeeded", "failed", "missed", "skipped")}
         for task, runs in Ledger(store).counts().items()
     }
-    gross = sum((r.gross_pnl for r in trades), Decimal(0))
-    charges = sum((r.charges for r in trades), Decimal(0))
-    value = Decimal(0)
-    if exchange is not None:
-        for h in holdings:
-            price = exchange.close_on_or_before(h.symbol, spec.end) or h.average_price
-            value += price * h.quantity
-    else:
-        value = sum((h.average_price * h.quantity for h in holdings), Decimal(0))
+    gross = sum((r["gross_pnl"] for r in account.trades), Decimal(0))
+    charges = sum((r["charges"] for r in account.trades), Decimal(0))
+    equity = spec.capital if account.equity is None else account.equity
     out = {
         "start": spec.start.isoformat(),
         "end": spec.end.isoformat(),
         "trading_days": len(calendar.sessions(spec.start, spec.end)),
-        "logins": logins,
+        "logins": account.logins,
         "task_runs": task_runs,
         "orders": {
-            "placed": placed,
-            "modified": modified,
-            "cancelled": status_counts.get("cancelled", 0),
-            "rejected": status_counts.get("rejected", 0),
-            "filled": status_counts.get("filled", 0),
+            **order_activity(store),
+            **{s: account.orders_by_status.get(s, 0) for s in ("cancelled", "rejected", "filled")},
         },
-        "duplicate_client_tags": len(dup_rows),
+        "open_orders": account.open_orders,
+        "open_positions": len(account.positions),
+        "duplicate_client_tags": duplicates,
         "trades": [
             {
-                "symbol": r.symbol, "entry_date": r.entry_date.isoformat(), "entry_price": str(r.entry_price),
-                "quantity": r.quantity, "exit_date": r.exit_date.isoformat(), "exit_price": str(r.exit_price),
-                "exit_reason": r.exit_reason, "net_pnl": str(r.net_pnl),
+                "symbol": r["symbol"], "entry_date": r["entry_date"].isoformat(), "entry_price": str(r["entry_price"]),
+                "quantity": r["quantity"], "exit_date": r["exit_date"].isoformat(),
+                "exit_price": str(r["exit_price"]), "exit_reason": r["exit_reason"], "net_pnl": str(r["net_pnl"]),
             }
-            for r in trades
+            for r in account.trades
         ],
-        "pnl": {"gross": str(gross), "charges": str(charges), "net": str(gross - charges)},
-        "final_equity": str(((cash if cash is not None else spec.capital) + value).quantize(Decimal("0.01"))),
+        "pnl": {"gross": str(gross), "charges": str(charges), "net": str(account.realised_pnl)},
+        "final_equity": str(equity.quantize(Decimal("0.01"))),
     }
     out.update(extra)
     return out

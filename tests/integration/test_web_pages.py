@@ -18,10 +18,12 @@ from swingtrader.clock import IST, SimClock
 from swingtrader.store import Store
 from swingtrader.store import tables as t
 from swingtrader.store.db import sqlite_url
+from swingtrader.store.state import ServiceState
 from swingtrader.web import create_app, start_web_in_thread
 
 DAYS = (date(2024, 3, 4), date(2024, 3, 5), date(2024, 3, 6))
 NOW = datetime(2024, 3, 6, 12, 30, tzinfo=IST)  # mid-session on the third day
+CASH = Decimal("912753.17")
 
 
 def at(day: date, hh: int, mm: int, ss: int = 0) -> datetime:
@@ -61,12 +63,13 @@ def fill_store(store: Store, now: datetime = NOW) -> None:
                                                       detail="session expired; logging in again"))
         conn.execute(t.session_events.insert().values(at=at(DAYS[2], 11, 0, 1), broker="paper", event="login",
                                                       detail="expires 2024-03-07T00:00:00+05:30"))
-        for key, value in {
-            "mode": "paper", "paused": False, "equity": "1012345.67",
-            "heartbeat": (now - timedelta(seconds=20)).isoformat(),
-            "next_slot": {"task": "position_monitor", "at": at(DAYS[2], 13, 15).isoformat()},
-        }.items():
-            store.set_state(key, value, now, conn)
+        state = ServiceState(store)
+        state.set_mode("paper", now, conn)
+        state.set_paused(False, now, conn)
+        state.set_heartbeat(now - timedelta(seconds=20), conn)
+        state.set_next_slot("position_monitor", at(DAYS[2], 13, 15), now, conn)
+        # the broker's account at the close of the day before: RELIANCE then closed at 2890.10
+        state.record_account(CASH, {"RELIANCE": Decimal("2890.10")}, at(DAYS[1], 18, 0), conn)
 
 
 def _ledger(conn: Connection, now: datetime) -> None:

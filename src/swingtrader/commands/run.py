@@ -107,7 +107,9 @@ class _Heartbeat:
     """Called by the scheduler between tasks and every few seconds while it waits."""
 
     def __init__(self, store: Any, clock: Any) -> None:
-        self._store, self._clock = store, clock
+        from swingtrader.store.state import ServiceState
+
+        self._state, self._clock = ServiceState(store), clock
         self.monotonic = time.monotonic()
         self._lock = threading.Lock()
 
@@ -115,7 +117,7 @@ class _Heartbeat:
         with self._lock:
             now = time.monotonic()
             if now - self.monotonic >= 1.0:
-                self._store.set_state("heartbeat", self._clock.now().isoformat(), self._clock.now())
+                self._state.set_heartbeat(self._clock.now())
             self.monotonic = now
 
 

@@ -1,8 +1,13 @@
-"""`swingtrader status`: what the service did and will do, read from the store (works while it runs)."""
+"""`swingtrader status`: what the service did and will do, read from the store (works while it runs).
+
+A formatter over the read model (`account_view`): the store is the one the settings name
+(`SWINGTRADER_DATABASE_URL`, else `<SWINGTRADER_DATA_DIR>/swingtrader.sqlite`). Money is printed as exact strings.
+"""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from swingtrader.commands._common import fail, settings_or_exit
@@ -10,58 +15,54 @@ from swingtrader.commands._common import fail, settings_or_exit
 
 def main(args: Any) -> int:
     settings = settings_or_exit(args)
-    from sqlalchemy import func, select
-
+    from swingtrader.account_view import read_account, recent_failures, task_runs_on
+    from swingtrader.clock import LiveClock
     from swingtrader.runtime import open_store
     from swingtrader.store import StoreError
-    from swingtrader.store import tables as t
 
     try:
         store = open_store(settings)
     except StoreError as exc:
         fail(str(exc))
-    with store.connect() as conn:
-        last_day = conn.execute(select(func.max(t.task_runs.c.trading_date))).scalar()
-        runs = []
-        if last_day is not None:
-            runs = conn.execute(
-                select(t.task_runs.c.task, t.task_runs.c.status, func.count())
-                .where(t.task_runs.c.trading_date == last_day)
-                .group_by(t.task_runs.c.task, t.task_runs.c.status)
-            ).all()
-        failures = conn.execute(
-            select(t.task_runs.c.task, t.task_runs.c.trading_date, t.task_runs.c.slot, t.task_runs.c.error)
-            .where(t.task_runs.c.status == "failed").order_by(t.task_runs.c.id.desc()).limit(5)
-        ).all()
-        positions = conn.execute(select(t.positions).where(t.positions.c.status == "open")).all()
-        open_orders = conn.execute(
-            select(func.count()).select_from(t.orders).where(t.orders.c.status.in_(["pending", "open", "unknown"]))
-        ).scalar_one()
+    try:
+        account = read_account(store, LiveClock().now())
+        day = account.last_trading_date
+        runs = Counter(f"{r['task']}:{r['status']}" for r in (task_runs_on(store, day) if day else []))
+        failures = recent_failures(store)
+    finally:
+        store.dispose()
+    next_slot = account.next_slot
     result = {
         "store": store.location,
-        "mode": store.get_state("mode"),
-        "paused": bool(store.get_state("paused", False)),
-        "next": store.get_state("next_slot"),
-        "last_trading_date": last_day.isoformat() if last_day else None,
-        "runs": {f"{task}:{status}": n for task, status, n in runs},
+        "mode": account.mode,
+        "paused": account.paused,
+        "next": None if next_slot is None else {"task": next_slot.task, "at": next_slot.at.isoformat()},
+        "last_trading_date": day.isoformat() if day else None,
+        "runs": dict(sorted(runs.items())),
         "recent_failures": [
-            {"task": f.task, "date": f.trading_date.isoformat(), "slot": f.slot, "error": f.error} for f in failures
+            {"task": f["task"], "date": f["trading_date"].isoformat(), "slot": f["slot"], "error": f["error"]}
+            for f in failures
         ],
         "open_positions": [
-            {"symbol": p.symbol, "quantity": p.quantity, "average_price": str(p.average_price)} for p in positions
+            {"symbol": p.symbol, "quantity": p.quantity, "average_price": str(p.average_price),
+             "price": None if p.price is None else str(p.price.value)}
+            for p in account.positions
         ],
-        "open_orders": open_orders,
+        "open_orders": account.open_orders,
+        "realised_pnl": str(account.realised_pnl),
+        "cash": None if account.cash is None else str(account.cash),
+        "equity": None if account.equity is None else str(account.equity),
     }
-    store.dispose()
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     print(f"store: {result['store']}  mode: {result['mode']}  paused: {result['paused']}")
     print(f"next: {result['next']}")
     print(f"last trading date: {result['last_trading_date']}")
-    for key, n in sorted(result["runs"].items()):
+    for key, n in result["runs"].items():
         print(f"  {key}: {n}")
     for f in result["recent_failures"]:
         print(f"  FAILED {f['task']} {f['date']} {f['slot']}: {f['error']}")
-    print(f"open positions: {len(positions)}, open orders: {open_orders}")
+    print(f"open positions: {len(account.positions)}, open orders: {account.open_orders}")
+    print(f"realised P&L: {result['realised_pnl']}  cash: {result['cash']}  equity: {result['equity']}")
     return 0

@@ -10,14 +10,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DatabaseError, OperationalError
-
-from swingtrader.store import tables as t
 
 log = logging.getLogger(__name__)
 
@@ -114,23 +110,6 @@ class Store:
 
     def connect(self) -> Connection:
         return self.engine.connect()
-
-    # small key/value state shared by the service parts (pause flag, sim virtual time, heartbeat)
-    def get_state(self, key: str, default: Any = None) -> Any:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(t.service_state.c.value).where(t.service_state.c.key == key)).first()
-        return default if row is None else row[0]
-
-    def set_state(self, key: str, value: Any, now: datetime, conn: Connection | None = None) -> None:
-        if conn is None:
-            with self.begin() as own:
-                self.set_state(key, value, now, own)
-            return
-        updated = conn.execute(
-            t.service_state.update().where(t.service_state.c.key == key).values(value=value, updated_at=now)
-        )
-        if updated.rowcount == 0:
-            conn.execute(t.service_state.insert().values(key=key, value=value, updated_at=now))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from swingtrader.account_view import read_account
 from swingtrader.broker.base import Side
 from swingtrader.schedule import Slot
+from swingtrader.store.state import ServiceState
 from swingtrader.tasks.context import TaskContext
 
 
@@ -38,24 +40,22 @@ def run(ctx: TaskContext, slot: Slot) -> dict:
             flagged.append(p.symbol)
     orders_today = ctx.orders.for_day(day)
     positions = ctx.portfolio.open_positions()
-    value = sum(
-        ((holdings[p.symbol].close_price or p.average_price) * p.quantity for p in positions if p.symbol in holdings),
-        Decimal(0),
-    )
     funds = ctx.broker.funds()
     cash = funds.extra.get("cash", funds.available_cash)
+    marks = {h.symbol: h.close_price for h in holdings.values() if h.close_price is not None}
+    ServiceState(ctx.store).record_account(cash, marks, ctx.clock.now())
+    equity = read_account(ctx.store, ctx.clock.now()).equity
     summary = {
         "orders_today": len(orders_today),
         "open_positions": len(positions),
         "manual_exits": manual,
         "flagged": flagged,
         "cash": str(cash),
-        "equity": str(cash + value),
+        "equity": str(equity),
     }
-    ctx.store.set_state("equity", str(cash + value), ctx.clock.now())
     ctx.notify(
         "daily_summary",
-        f"swingtrader {day}: {len(positions)} positions, equity {cash + value:.2f}",
+        f"swingtrader {day}: {len(positions)} positions, equity {equity:.2f}",
         "\n".join(f"{k}: {v}" for k, v in summary.items()),
     )
     return summary
