@@ -6,9 +6,10 @@ Every figure is defined here once:
   be working at the broker;
 - positions: strategy positions whose status is open;
 - realised P&L: the sum of `trades.net_pnl` (after charges);
-- latest price of a symbol: the newest of its end-of-day mark (the holding's close the broker reported at the
-  last reconciliation, `ServiceState.account`), a position-monitor reading (a signal's `ltp`), a fill, and an
-  analysis close; newest by IST date, on the same date in that order;
+- latest price of a symbol: the newest by time of its end-of-day mark (the holding's close the broker reported
+  at the last reconciliation, `ServiceState.account`), its last position-monitor reading (a signal's `ltp`),
+  its last fill, and its last analysis close (timed at that day's 15:30 close); at the same moment in that
+  order;
 - cash: when the store holds the paper exchange (paper mode, simulations) the exchange's cash; otherwise the
   cash the broker reported at the last reconciliation, moved by the value of the fills recorded after it
   (their charges show at the next reconciliation). Amounts blocked by working buys count as cash;
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -37,14 +38,19 @@ from swingtrader.store.state import AccountSnapshot, NextSlot, PublishedPlan, Se
 
 OPEN_ORDER_STATUSES = tuple(s.value for s in LocalStatus if s.is_active)
 LOGIN_EVENTS = (SessionEvent.LOGIN.value,)
+_CLOSE = time(15, 30)
 _PRICE_KEYS = ("ltp",)  # the position monitor records the last traded price in its signals
 
 
 @dataclass(frozen=True)
 class Price:
-    day: date
+    at: datetime
     source: str  # "close mark", "monitor reading", "buy fill" / "sell fill", "analysis close"
     value: Decimal
+
+    @property
+    def day(self) -> date:
+        return ist_date(self.at)
 
 
 @dataclass(frozen=True)
@@ -157,31 +163,29 @@ def latest_price(conn: Connection, symbol: str, since: date, snapshot: AccountSn
     """The newest price the store holds for `symbol` (see the module docstring); readings and fills count
     from `since` (the position's entry) on."""
     sig, rec, f = t.signals, t.recommendations, t.fills
-    found: list[tuple[date, int, Price]] = []
+    found: list[tuple[int, Price]] = []
     if snapshot is not None and symbol in snapshot.marks:
-        day = ist_date(snapshot.at)
-        found.append((day, 3, Price(day, "close mark", snapshot.marks[symbol])))
+        found.append((3, Price(snapshot.at, "close mark", snapshot.marks[symbol])))
     for s in conn.execute(
-        select(sig.c.detail, sig.c.trading_date).where(sig.c.symbol == symbol, sig.c.trading_date >= since)
+        select(sig.c.detail, sig.c.at).where(sig.c.symbol == symbol, sig.c.trading_date >= since)
         .order_by(sig.c.id.desc()).limit(5)
     ).all():
         value = next((_decimal(s.detail[k]) for k in _PRICE_KEYS if isinstance(s.detail, dict) and s.detail.get(k)),
                      None)
         if value is not None:
-            found.append((s.trading_date, 2, Price(s.trading_date, "monitor reading", value)))
+            found.append((2, Price(s.at, "monitor reading", value)))
             break
     fill = conn.execute(
         select(f.c.price, f.c.side, f.c.at).where(f.c.symbol == symbol).order_by(f.c.id.desc()).limit(1)
     ).first()
     if fill is not None:
-        day = ist_date(fill.at)
-        found.append((day, 1, Price(day, f"{fill.side.lower()} fill", fill.price)))
+        found.append((1, Price(fill.at, f"{fill.side.lower()} fill", fill.price)))
     close = conn.execute(
         select(rec.c.close, rec.c.as_of).where(rec.c.symbol == symbol).order_by(rec.c.as_of.desc()).limit(1)
     ).first()
     if close is not None:
-        found.append((close.as_of, 0, Price(close.as_of, "analysis close", close.close)))
-    return max(found, key=lambda x: (x[0], x[1]))[2] if found else None
+        found.append((0, Price(datetime.combine(close.as_of, _CLOSE, IST), "analysis close", close.close)))
+    return max(found, key=lambda x: (x[1].at, x[0]))[1] if found else None
 
 
 def order_activity(store: Store) -> dict[str, int]:
