@@ -293,10 +293,6 @@ class PaperBroker:
             out[s] = Quote(symbol=s, ltp=ltp, lower_band=lower, upper_band=upper, prev_close=prev)
         return out
 
-    def close_on_or_before(self, symbol: str, day: date) -> Decimal | None:
-        """The last closing price of `symbol` up to and including `day` (for valuing holdings)."""
-        return self._path.prev_close(symbol, day + timedelta(days=1))
-
     @_locked
     def deposit(self, amount: Decimal) -> None:
         """Add cash to the paper account (a trader topping up; tests use it to free a failed buy)."""
