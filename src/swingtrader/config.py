@@ -15,7 +15,6 @@ import io
 import ipaddress
 import os
 import re
-from datetime import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -100,8 +99,6 @@ class Settings(BaseSettings):
     kill_switch: bool = False
     # schedule (times are IST)
     special_session_tasks: Annotated[list[str], NoDecode] = ["monitor_sell_orders"]
-    amo_window_start: time = time(16, 0)
-    amo_window_end: time = time(8, 59)
     # paper broker and costs
     paper_price_band_pct: Decimal = Field(Decimal("20"), gt=0, le=100)
     stt_rate: _Rate = Decimal("0.001")
@@ -255,8 +252,6 @@ class Settings(BaseSettings):
                 text = _mask_url_password(value)
             elif isinstance(value, list):
                 text = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
-            elif isinstance(value, time):
-                text = value.strftime("%H:%M")
             elif isinstance(value, bool):
                 text = str(value).lower()
             else:

@@ -41,16 +41,15 @@ def main(args: Any) -> int:
 
 
 def _clock_for(store: Any) -> Any:
-    """Live time; a simulation's store is shown as of its last recorded moment (`sim_time`, else the
-    last finished task run), so "today" and the countdown mean what they meant in the simulation."""
+    """Live time; a simulation's store is shown as of its last recorded moment (the last finished task run),
+    so "today" and the countdown mean what they meant in the simulation."""
     from sqlalchemy import func, select
 
     from swingtrader.clock import LiveClock, SimClock
     from swingtrader.store import tables as t
-    from swingtrader.web.queries import parse_time
 
-    at = parse_time(store.get_state("sim_time"))
-    if at is None and store.get_state("simulation") is not None:
+    at = None
+    if store.get_state("simulation") is not None:
         with store.connect() as conn:
             at = conn.execute(select(func.max(t.task_runs.c.finished_at))).scalar()
     return SimClock(at) if at is not None else LiveClock()

@@ -3,7 +3,8 @@
 The backtest replays the rule on daily bars, one position at a time, without costs or averaging down:
 - a signal at the close of day s (rsi10 < entry, close > ema200, liquidity when there is volume) buys on
   day s+1 at min(open, limit) if the day's low reaches the limit `close[s] * (1 + premium)`;
-- from the next day on, the sell target is `ema9_now` at the open (`ema_next(open, ema9 of the day before)`);
+- from the next day on, the sell target is `ema_now` at the open (`ema_next(open, EMA(ema_exit) of the day
+  before)`);
   it fills at max(open, target) when the day's high reaches it, unless the target is more than
   `max_target_loss_pct` below the entry (then there is no sell that day); a close with rsi10 above
   `rsi_exit` sells at that close;
