@@ -129,7 +129,8 @@ class Settings(BaseSettings):
     @field_validator("*", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, str) and not value.strip() and cls.model_fields[info.field_name].default is None:
+        blank = isinstance(value, str) and not value.strip()
+        if blank and info.field_name is not None and cls.model_fields[info.field_name].default is None:
             return None
         return value
 

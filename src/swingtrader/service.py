@@ -91,7 +91,7 @@ class ServiceHooks:
     on_secret: Callable[[str], None] | None = None
     on_call: Callable[[str, str], None] | None = None
     heartbeat: Callable[[], None] = _nothing
-    announce: Callable[[str], None] = _ignore
+    announce: Callable[[str], object] = _ignore
 
 
 NO_HOOKS = ServiceHooks()

@@ -28,7 +28,8 @@ def main(args: argparse.Namespace) -> int:
     clock = LiveClock()
     day = parse_date(args.date, "--date") if args.date else ist_date(clock.now())
     calendar = calendar_or_exit(settings)
-    if calendar.session(day) is None:
+    session = calendar.session(day)
+    if session is None:
         fail(f"{day} is not a trading day")
     try:
         store = open_store(settings)
@@ -42,7 +43,6 @@ def main(args: argparse.Namespace) -> int:
     if planned and not planned[0].intraday:
         slot = planned[0]
     else:
-        session = calendar.session(day)
         slot = Slot(args.task, day, f"manual-{now:%H%M}", now, now, None, True, session.close)
     status = service.scheduler.execute(slot, manual=True)
     print(f"{args.task} {day} {slot.slot}: {status.value}")

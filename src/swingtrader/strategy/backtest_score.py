@@ -87,7 +87,9 @@ def backtest_rule(s: RuleSeries, params: StrategyParams) -> BacktestStats:
     return BacktestStats(len(returns), wins, float(np.mean(returns)) if returns else 0.0)
 
 
-def score_candidate(rsi10: float, stats: BacktestStats, params: StrategyParams) -> tuple[float, dict]:
+def score_candidate(
+    rsi10: float, stats: BacktestStats, params: StrategyParams
+) -> tuple[float, dict[str, float | None]]:
     """score = depth + confidence * edge, returned with its parts.
 
     depth = (rsi_entry - rsi10) / rsi_entry (0 at the threshold, 1 at RSI 0);
@@ -97,7 +99,7 @@ def score_candidate(rsi10: float, stats: BacktestStats, params: StrategyParams) 
     depth = (params.rsi_entry - rsi10) / params.rsi_entry
     confidence = stats.trades / (stats.trades + params.score_prior_trades)
     edge = 0.0 if stats.win_rate is None else (stats.win_rate - 0.5) + 10 * stats.mean_return
-    detail = {
+    detail: dict[str, float | None] = {
         "depth": round(depth, 4),
         "backtest_trades": stats.trades,
         "backtest_win_rate": None if stats.win_rate is None else round(stats.win_rate, 4),

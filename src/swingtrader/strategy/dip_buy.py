@@ -13,6 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
+from typing import Any
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -65,9 +66,9 @@ class Candidate:
     avg_volume_50: float | None
     volume_ratio: float | None
     score: float
-    score_detail: dict = field(default_factory=dict)
+    score_detail: dict[str, Any] = field(default_factory=dict)
 
-    def to_json_dict(self) -> dict:
+    def to_json_dict(self) -> dict[str, Any]:
         return {
             "symbol": self.symbol, "close": self.close, "rsi10": self.rsi10, "ema9": self.ema_exit,
             "ema200": self.ema200, "avg_volume_50": self.avg_volume_50, "volume_ratio": self.volume_ratio,
@@ -85,7 +86,7 @@ class AnalysisReport:
     rejected: dict[str, list[str]]
     warnings: list[str]
 
-    def to_json_dict(self) -> dict:
+    def to_json_dict(self) -> dict[str, Any]:
         return {
             "as_of": self.as_of.isoformat(),
             "symbols_analysed": self.symbols_analysed,
@@ -146,7 +147,7 @@ class _Table:
             ema_exit=ema(panel.close, params.ema_exit),
             ema_trend=ema(panel.close, params.ema_trend),
             avg_volume=avg,
-            volume_ratio=None if avg is None else volume_ratio(panel.volume, avg),
+            volume_ratio=None if avg is None or panel.volume is None else volume_ratio(panel.volume, avg),
         )
 
 
@@ -176,7 +177,9 @@ class DipBuyStrategy:
             name: t.symbols[idx].tolist()
             for k, name in enumerate(REJECTION_REASONS) if (idx := np.flatnonzero(reason == k)).size
         }
-        candidates = [self._candidate(t, row, col, as_of) for col in np.flatnonzero(reason == -1).tolist()]
+        candidates = [] if row is None else [
+            self._candidate(t, row, col, as_of) for col in np.flatnonzero(reason == -1).tolist()
+        ]
         candidates.sort(key=lambda c: (-c.score, c.symbol))
         return AnalysisReport(as_of, len(t.symbols), candidates, rejected, warnings)
 
@@ -235,14 +238,18 @@ class DipBuyStrategy:
         window = slice(start, row + 1)
         bars = np.flatnonzero(~np.isnan(t.panel.close[window, col])) + start
 
-        def series(a: np.ndarray | None) -> np.ndarray | None:
-            return None if a is None else a[bars, col]
+        def series(a: np.ndarray) -> np.ndarray:
+            taken: np.ndarray = a[bars, col]
+            return taken
+
+        def optional(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else series(a)
 
         stats = backtest_rule(
             RuleSeries(
                 open=series(t.panel.open), high=series(t.panel.high), low=series(t.panel.low),
                 close=series(t.panel.close), rsi=series(t.rsi), ema_exit=series(t.ema_exit),
-                ema_trend=series(t.ema_trend), avg_volume=series(t.avg_volume), volume_ratio=series(t.volume_ratio),
+                ema_trend=series(t.ema_trend), avg_volume=optional(t.avg_volume), volume_ratio=optional(t.volume_ratio),
             ),
             self.params,
         )
