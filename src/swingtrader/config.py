@@ -15,7 +15,6 @@ import io
 import ipaddress
 import os
 import re
-from datetime import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -100,8 +99,6 @@ class Settings(BaseSettings):
     kill_switch: bool = False
     # schedule (times are IST)
     special_session_tasks: Annotated[list[str], NoDecode] = ["monitor_sell_orders"]
-    amo_window_start: time = time(16, 0)
-    amo_window_end: time = time(8, 59)
     # paper broker and costs
     paper_price_band_pct: Decimal = Field(Decimal("20"), gt=0, le=100)
     stt_rate: _Rate = Decimal("0.001")
@@ -132,7 +129,8 @@ class Settings(BaseSettings):
     @field_validator("*", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, str) and not value.strip() and cls.model_fields[info.field_name].default is None:
+        blank = isinstance(value, str) and not value.strip()
+        if blank and info.field_name is not None and cls.model_fields[info.field_name].default is None:
             return None
         return value
 
@@ -255,8 +253,6 @@ class Settings(BaseSettings):
                 text = _mask_url_password(value)
             elif isinstance(value, list):
                 text = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
-            elif isinstance(value, time):
-                text = value.strftime("%H:%M")
             elif isinstance(value, bool):
                 text = str(value).lower()
             else:

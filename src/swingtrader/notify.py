@@ -15,23 +15,42 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from swingtrader.clock import Clock
 
 log = logging.getLogger(__name__)
 
-# kind -> apprise notification type
-KINDS = {
-    "task_failed": "failure",
-    "order_rejected": "failure",
-    "relogin_failed": "failure",
-    "order_filled": "success",
-    "exit_signal": "warning",
-    "service_started": "info",
-    "service_stopped": "warning",
-    "daily_summary": "info",
+
+
+class NotificationKind(StrEnum):
+    """What an alert is about; each kind has an apprise notification type (`KINDS`)."""
+
+    TASK_FAILED = "task_failed"
+    ORDER_REJECTED = "order_rejected"
+    RELOGIN_FAILED = "relogin_failed"
+    ORDER_FILLED = "order_filled"
+    EXIT_SIGNAL = "exit_signal"
+    SERVICE_STARTED = "service_started"
+    SERVICE_STOPPED = "service_stopped"
+    DAILY_SUMMARY = "daily_summary"
+
+
+KINDS: dict[NotificationKind, str] = {
+    NotificationKind.TASK_FAILED: "failure",
+    NotificationKind.ORDER_REJECTED: "failure",
+    NotificationKind.RELOGIN_FAILED: "failure",
+    NotificationKind.ORDER_FILLED: "success",
+    NotificationKind.EXIT_SIGNAL: "warning",
+    NotificationKind.SERVICE_STARTED: "info",
+    NotificationKind.SERVICE_STOPPED: "warning",
+    NotificationKind.DAILY_SUMMARY: "info",
 }
+"""kind -> apprise notification type."""
+
+Notify = Callable[[NotificationKind, str, str], None]
+"""The shape of `Notifier.notify`, as the service and the tasks receive it."""
 _STOP = object()
 
 
@@ -62,13 +81,13 @@ class Notifier:
         self._clock = clock
         self._window = timedelta(seconds=collapse_seconds)
         self._lock = threading.Lock()
-        self._seen: dict[tuple[str, str, str], _Seen] = {}
+        self._seen: dict[tuple[NotificationKind, str, str], _Seen] = {}
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._worker: threading.Thread | None = None
         self._closed = False
         self.dropped = 0
 
-    def notify(self, kind: str, title: str, body: str) -> None:
+    def notify(self, kind: NotificationKind, title: str, body: str) -> None:
         """Queue one alert; returns at once and never raises. A `kind` not in `KINDS` is sent as info."""
         if kind not in KINDS:
             log.warning("unknown notification kind %r: sent as info", kind)
@@ -101,7 +120,7 @@ class Notifier:
         worker.join(timeout)
         return not worker.is_alive()
 
-    def _collapse(self, kind: str, title: str, body: str) -> tuple[str, str, str] | None:
+    def _collapse(self, kind: NotificationKind, title: str, body: str) -> tuple[NotificationKind, str, str] | None:
         """The message to send now, or None when an identical one went out within the window."""
         now = self._clock.now()
         key = (kind, title, body)
@@ -130,7 +149,7 @@ class Notifier:
                 return
             kind, title, body = item
             try:
-                delivered = channels.notify(title=title, body=body, notify_type=KINDS.get(kind, "info"))
+                delivered = bool(channels.notify(title=title, body=body, notify_type=KINDS.get(kind, "info")))
             except Exception as exc:  # a plugin bug must not kill the worker
                 delivered = False
                 log.warning("notification %s raised %s", kind, type(exc).__name__)

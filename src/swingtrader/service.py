@@ -1,5 +1,6 @@
 """One place builds everything: `build_service` wires the clock, calendar, store, broker session, order
-manager, strategy and scheduler. `Service.run` is the long-running loop with a graceful stop."""
+manager, strategy and scheduler from typed parts. `Service.run` is the long-running loop with a graceful
+stop. `paper_broker` is the one constructor of the simulated exchange."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from swingtrader.broker.base import (
     AmbiguousOutcome,
@@ -22,24 +25,80 @@ from swingtrader.broker.prices import BarLookup, IntradayPath
 from swingtrader.broker.session import SessionManager
 from swingtrader.clock import Clock
 from swingtrader.market.costs import CostRates
+from swingtrader.notify import NotificationKind, Notify
 from swingtrader.orders import OrderManager, OrderRecord, RiskLimits
 from swingtrader.portfolio import Portfolio
 from swingtrader.schedule import Plan, Scheduler, Slot
 from swingtrader.store import Store
 from swingtrader.store import tables as t
+from swingtrader.store.analysis import AnalysisLog
 from swingtrader.store.ledger import Ledger
+from swingtrader.store.signals import SignalLog
 from swingtrader.store.state import PlannedSlot, ServiceState
 from swingtrader.strategy.dip_buy import DipBuyStrategy
 from swingtrader.strategy.params import params_from_settings
 from swingtrader.tasks import task_function
 from swingtrader.tasks.context import TaskContext
 
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from swingtrader.broker.paper import PaperBroker
+    from swingtrader.config import Settings
+    from swingtrader.market.bars import BarSource
+    from swingtrader.market.calendar import TradingCalendar
+
 log = logging.getLogger(__name__)
 
-Notify = Callable[[str, str, str], None]
+HEARTBEAT = timedelta(seconds=5)
+"""How often a wall-clock service calls its heartbeat while it waits for the next slot."""
 
 
-def cost_rates(settings: Any) -> CostRates:
+class ClockMode(StrEnum):
+    """How time passes for the scheduler.
+
+    `WALL`: a real clock (`LiveClock`). The ledger is flushed before every wait, the heartbeat is called every
+    `HEARTBEAT` while waiting, and today's plan and the next slot are published in the store for the dashboard.
+    `VIRTUAL`: a simulated clock (`SimClock`) jumps to each slot; the ledger keeps its buffer and nothing is
+    published (a replay runs thousands of slots a second)."""
+
+    WALL = "wall"
+    VIRTUAL = "virtual"
+
+
+def _no_notify(_kind: NotificationKind, _title: str, _body: str) -> None:
+    return None
+
+
+def _nothing() -> None:
+    return None
+
+
+def _ignore(_text: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class ServiceHooks:
+    """How the service reports to the world outside; every hook defaults to doing nothing.
+
+    `notify`: alerts (task failures, fills, rejections, failed logins); `redact`: applied to every error text
+    stored or sent; `on_secret`: told each session token the broker hands out (for the log redactor);
+    `on_call`: `(operation, outcome)` of every broker call; `heartbeat`: called between tasks and while
+    waiting; `announce`: one-line status text (systemd STATUS)."""
+
+    notify: Notify = _no_notify
+    redact: Callable[[str], str] = str
+    on_secret: Callable[[str], None] | None = None
+    on_call: Callable[[str, str], None] | None = None
+    heartbeat: Callable[[], None] = _nothing
+    announce: Callable[[str], object] = _ignore
+
+
+NO_HOOKS = ServiceHooks()
+
+
+def cost_rates(settings: Settings) -> CostRates:
     rates = CostRates(
         stt=settings.stt_rate,
         stamp_duty=settings.stamp_duty_rate,
@@ -53,53 +112,69 @@ def cost_rates(settings: Any) -> CostRates:
     return rates
 
 
-def paper_path(bars: Any, calendar: Any) -> IntradayPath:
-    def bounds(day):
+def paper_path(bars: BarSource, calendar: TradingCalendar) -> IntradayPath:
+    """The intraday price path the paper exchange fills against: each daily bar over its session's hours."""
+
+    def bounds(day: date) -> tuple[datetime, datetime] | None:
         s = calendar.session(day)
         return None if s is None else (s.open, s.close)
 
     return IntradayPath(BarLookup(bars), bounds)
 
 
+def paper_broker(
+    settings: Settings, store: Store, clock: Clock, bars: BarSource, calendar: TradingCalendar, *,
+    initial_cash: Decimal | None = None,
+) -> PaperBroker:
+    """The simulated exchange over `bars`, its state in `store`: costs and price band from the settings,
+    `initial_cash` (default `settings.initial_capital`) on a fresh store."""
+    from swingtrader.broker.paper import PaperBroker
+
+    cash = settings.initial_capital if initial_cash is None else initial_cash
+    return PaperBroker(store, clock, paper_path(bars, calendar), calendar, initial_cash=cash,
+                       costs=cost_rates(settings), band_pct=settings.paper_price_band_pct)
+
+
 @dataclass
 class Service:
-    settings: Any
+    settings: Settings
     clock: Clock
-    calendar: Any
+    clock_mode: ClockMode
+    calendar: TradingCalendar
     store: Store
     ledger: Ledger
     plan: Plan
     broker: SessionManager
     context: TaskContext
+    hooks: ServiceHooks = NO_HOOKS
     scheduler: Scheduler = field(init=False)
     stop_event: threading.Event = field(default_factory=threading.Event)
-    notify: Notify = field(default=lambda _k, _t, _b: None)
-    redact: Callable[[str], str] = str
-    heartbeat: Callable[[], None] = field(default=lambda: None)
-    publish_state: bool = True
-    heartbeat_interval: timedelta | None = None
-    announce: Callable[[str], None] = field(default=lambda _text: None)
 
     def __post_init__(self) -> None:
+        wall = self.clock_mode is ClockMode.WALL
         self.scheduler = Scheduler(
             self.plan, self.ledger, self.clock, self.calendar, self.run_slot, stop=self.stop_event,
-            heartbeat=self.heartbeat, on_next=self._on_next if self.publish_state else None,
-            on_day=self._publish_plan if self.publish_state else None, redact=self.redact,
-            heartbeat_interval=self.heartbeat_interval,
+            heartbeat=self.hooks.heartbeat, on_next=self._on_next if wall else None,
+            on_day=self._publish_plan if wall else None, redact=self.hooks.redact,
+            heartbeat_interval=HEARTBEAT if wall else None,
             transient=(BrokerUnavailable, RateLimited, AmbiguousOutcome, SessionExpired),
         )
 
-    def run_slot(self, slot: Slot) -> dict | None:
+    def notify(self, kind: NotificationKind, title: str, body: str) -> None:
+        self.hooks.notify(kind, title, body)
+
+    def run_slot(self, slot: Slot) -> dict[str, Any] | None:
         """Run one task for one slot (the scheduler records the outcome)."""
         try:
             return task_function(slot.task)(self.context, slot)
         except Exception as exc:
-            self.notify("task_failed", f"{slot.task} failed", self.redact(f"{slot.trading_date} {slot.slot}: {exc}"))
+            self.notify(NotificationKind.TASK_FAILED, f"{slot.task} failed",
+                        self.hooks.redact(f"{slot.trading_date} {slot.slot}: {exc}"))
             raise
 
     def _on_next(self, slot: Slot) -> None:
         ServiceState(self.store).set_next_slot(slot.task, slot.at, self.clock.now())
-        self.announce(f"next: {slot.task} at {slot.at:%H:%M}")
+        self.hooks.announce(f"next: {slot.task} at {slot.at:%H:%M}")
 
     def _publish_plan(self, day: date, slots: list[Slot]) -> None:
         """Today's plan for the dashboard (slots not run yet show as planned)."""
@@ -115,43 +190,39 @@ class Service:
 
 
 def build_service(
-    settings: Any,
+    settings: Settings,
     *,
     clock: Clock,
-    calendar: Any,
+    clock_mode: ClockMode,
+    calendar: TradingCalendar,
     store: Store,
-    bars: Any,
-    raw_broker: Broker,
-    notify: Notify | None = None,
-    redact: Callable[[str], str] = str,
-    on_secret: Callable[[str], None] | None = None,
-    publish_state: bool = True,
-    heartbeat: Callable[[], None] | None = None,
-    heartbeat_interval: timedelta | None = None,
-    on_call: Callable[[str, str], None] | None = None,
-    announce: Callable[[str], None] | None = None,
+    bars: BarSource,
+    broker: Broker,
+    hooks: ServiceHooks = NO_HOOKS,
 ) -> Service:
-    """Wire the service from its parts. The broker is wrapped in the one `SessionManager`."""
-    notify = notify or (lambda _k, _t, _b: None)
+    """Wire the service from its parts. `broker` (paper, Kotak Neo, read-only...) is wrapped in the one
+    `SessionManager`; `clock_mode` must match `clock` (see `ClockMode`)."""
     costs = cost_rates(settings)
     params = params_from_settings(settings)
+    notify, redact = hooks.notify, hooks.redact
 
     def session_event(event: str, detail: str) -> None:
         with store.begin() as conn:
-            conn.execute(t.session_events.insert().values(at=clock.now(), broker=raw_broker.name, event=event,
+            conn.execute(t.session_events.insert().values(at=clock.now(), broker=broker.name, event=event,
                                                           detail=redact(detail)))
         if event == "login_failed":
-            notify("relogin_failed", "broker login failed", redact(detail))
+            notify(NotificationKind.RELOGIN_FAILED, "broker login failed", redact(detail))
 
-    broker = SessionManager(raw_broker, clock, on_event=session_event, on_secret=on_secret, on_call=on_call)
+    session = SessionManager(broker, clock, on_event=session_event, on_secret=hooks.on_secret, on_call=hooks.on_call)
     portfolio = Portfolio(store, clock, costs)
 
     def paused() -> bool:
         return bool(settings.kill_switch) or ServiceState(store).paused()
 
     def order_event(kind: str, rec: OrderRecord, detail: str) -> None:
-        if kind in ("order_rejected", "order_filled"):
-            notify(kind, f"{rec.side.value} {rec.symbol}: {kind.removeprefix('order_')}", redact(detail))
+        if kind in (NotificationKind.ORDER_REJECTED, NotificationKind.ORDER_FILLED):
+            notify(NotificationKind(kind), f"{rec.side.value} {rec.symbol}: {kind.removeprefix('order_')}",
+                   redact(detail))
 
     risk = RiskLimits(
         max_order_value=settings.max_order_value,
@@ -160,16 +231,14 @@ def build_service(
         kill_switch=paused,
         deployed_capital=portfolio.deployed_capital,
     )
-    orders = OrderManager(store, broker, clock, risk, on_fill=portfolio.apply_fill, on_event=order_event)
+    orders = OrderManager(store, session, clock, risk, on_fill=portfolio.apply_fill, on_event=order_event)
     context = TaskContext(
-        settings=settings, clock=clock, calendar=calendar, store=store, broker=broker, orders=orders,
-        portfolio=portfolio, bars=bars, strategy=DipBuyStrategy(params), params=params, costs=costs, notify=notify,
+        clock=clock, calendar=calendar, broker=session, orders=orders, portfolio=portfolio, bars=bars,
+        strategy=DipBuyStrategy(params), costs=costs, notify=notify, signals=SignalLog(store),
+        analysis=AnalysisLog(store), store=store, special_session_tasks=frozenset(settings.special_session_tasks),
     )
     plan = Plan(calendar, tuple(settings.special_session_tasks))
     return Service(
-        settings=settings, clock=clock, calendar=calendar, store=store, ledger=Ledger(store), plan=plan,
-        broker=broker, context=context, notify=notify, redact=redact, heartbeat=heartbeat or (lambda: None),
-        publish_state=publish_state, heartbeat_interval=heartbeat_interval,
-        announce=announce or (lambda _text: None),
+        settings=settings, clock=clock, clock_mode=clock_mode, calendar=calendar, store=store, ledger=Ledger(store),
+        plan=plan, broker=session, context=context, hooks=hooks,
     )
-

@@ -10,17 +10,22 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swingtrader.account_view import order_activity, read_account
 from swingtrader.broker import paper_store
-from swingtrader.broker.paper import PaperBroker
+from swingtrader.broker.base import Broker
 from swingtrader.clock import IST, SimClock
-from swingtrader.service import Service, build_service, cost_rates, paper_path
+from swingtrader.service import ClockMode, ServiceHooks, build_service, paper_broker
 from swingtrader.store import Store
 from swingtrader.store.db import sqlite_url
 from swingtrader.store.ledger import Ledger
 from swingtrader.store.state import ServiceState
+
+if TYPE_CHECKING:
+    from swingtrader.config import Settings
+    from swingtrader.market.bars import BarSource
+    from swingtrader.market.calendar import TradingCalendar
 
 
 class SimulationMismatch(Exception):
@@ -40,10 +45,10 @@ class SimulationSpec:
 
 
 def run_simulation(
-    spec: SimulationSpec, settings: Any, *, bars: Any, calendar: Any, db: Path | None = None,
+    spec: SimulationSpec, settings: Settings, *, bars: BarSource, calendar: TradingCalendar, db: Path | None = None,
     store_url: str | None = None, broker_kind: str = "paper", faults: str | None = None,
     redact: Callable[[str], str] = str,
-) -> dict:
+) -> dict[str, Any]:
     """Run (or resume) the simulation in the SQLite file `db` (or the store at `store_url`, e.g. PostgreSQL;
     a fresh temporary file when neither is given) and return its report (see `report`)."""
     if store_url is None:
@@ -58,7 +63,10 @@ def run_simulation(
         store.dispose()
 
 
-def _run(spec, settings, store, *, bars, calendar, broker_kind, faults, redact) -> dict:
+def _run(
+    spec: SimulationSpec, settings: Settings, store: Store, *, bars: BarSource, calendar: TradingCalendar,
+    broker_kind: str, faults: str | None, redact: Callable[[str], str],
+) -> dict[str, Any]:
     state = ServiceState(store).simulation()
     if state is not None and state != spec.as_state():
         raise SimulationMismatch(f"the store holds another simulation: {state}")
@@ -71,11 +79,10 @@ def _run(spec, settings, store, *, bars, calendar, broker_kind, faults, redact) 
     clock = SimClock(start_at)
     if state is None:
         ServiceState(store).set_simulation(spec.as_state(), clock.now())
-    exchange = PaperBroker(store, clock, paper_path(bars, calendar), calendar, initial_cash=spec.capital,
-                           costs=cost_rates(settings), band_pct=settings.paper_price_band_pct)
-    extra: dict = {}
+    exchange = paper_broker(settings, store, clock, bars, calendar, initial_cash=spec.capital)
+    extra: dict[str, Any] = {}
     fake = None
-    raw_broker: Any = exchange
+    broker: Broker = exchange
     if broker_kind == "kotak-fake":
         from swingtrader.broker.kotak_neo.auth import KotakCredentials
         from swingtrader.broker.kotak_neo.harness import client_for, start_fake
@@ -83,11 +90,12 @@ def _run(spec, settings, store, *, bars, calendar, broker_kind, faults, redact) 
         # the fake accepts the configured credentials when there are any (a dress rehearsal), else test ones
         credentials = None if settings.missing_live_credentials() else KotakCredentials.from_settings(settings)
         fake = start_fake(exchange, clock, faults=faults, symbols=bars.symbols(), credentials=credentials)
-        raw_broker = client_for(fake, clock)
+        client = client_for(fake, clock)
+        broker = client
     try:
-        service: Service = build_service(
-            settings, clock=clock, calendar=calendar, store=store, bars=bars, raw_broker=raw_broker,
-            redact=redact, publish_state=False,
+        service = build_service(
+            settings, clock=clock, clock_mode=ClockMode.VIRTUAL, calendar=calendar, store=store, bars=bars,
+            broker=broker, hooks=ServiceHooks(redact=redact),
         )
         until = datetime.combine(spec.end + timedelta(days=1), time(0, 0), tzinfo=IST)
         try:
@@ -96,7 +104,7 @@ def _run(spec, settings, store, *, bars, calendar, broker_kind, faults, redact) 
             service.ledger.close()
     finally:
         if fake is not None:
-            extra["broker_calls"] = raw_broker.call_counts()
+            extra["broker_calls"] = client.call_counts()
             extra["faults"] = fake.fault_counts()
             fake.stop()
     return report(store, spec, calendar, extra=extra)

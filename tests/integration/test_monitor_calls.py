@@ -8,13 +8,12 @@ from datetime import date, datetime, time
 from decimal import Decimal
 
 from swingtrader.broker.base import Side
-from swingtrader.broker.paper import PaperBroker
 from swingtrader.clock import IST, SimClock
 from swingtrader.config import load_settings
 from swingtrader.market.bars import open_bar_source
 from swingtrader.market.calendar import TradingCalendar
 from swingtrader.schedule import Scheduler
-from swingtrader.service import build_service, paper_path
+from swingtrader.service import ClockMode, ServiceHooks, build_service, paper_broker
 from swingtrader.store import Store
 
 
@@ -25,10 +24,11 @@ def test_monitor_reads_the_broker_at_most_twice_per_cycle(nifty_dir, tmp_path):
     store = Store.open(f"sqlite:///{tmp_path / 'm.sqlite'}")
     start = date(2024, 10, 1)
     clock = SimClock(datetime.combine(start, time(8, 0), tzinfo=IST))
-    exchange = PaperBroker(store, clock, paper_path(bars, calendar), calendar, initial_cash=Decimal(1_000_000))
+    exchange = paper_broker(settings, store, clock, bars, calendar, initial_cash=Decimal(1_000_000))
     calls: list[str] = []
-    service = build_service(settings, clock=clock, calendar=calendar, store=store, bars=bars, raw_broker=exchange,
-                            publish_state=False, on_call=lambda op, _outcome: calls.append(op))
+    hooks = ServiceHooks(on_call=lambda op, _outcome: calls.append(op))
+    service = build_service(settings, clock=clock, clock_mode=ClockMode.VIRTUAL, calendar=calendar, store=store,
+                            bars=bars, broker=exchange, hooks=hooks)
     per_cycle: list[tuple[int, Counter]] = []
 
     def counting(slot):

@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from swingtrader.broker.paper import PaperBroker
 from swingtrader.clock import IST, SimClock
 from swingtrader.config import load_settings
 from swingtrader.market.bars import open_bar_source
 from swingtrader.market.calendar import TradingCalendar
 from swingtrader.orders import LocalStatus
-from swingtrader.service import build_service, paper_path
+from swingtrader.service import ClockMode, build_service, paper_broker
 from swingtrader.store import Store
 
 
@@ -27,9 +26,9 @@ def test_a_buy_that_failed_for_cash_is_retried_before_the_next_open(nifty_dir, t
     store = Store.open(f"sqlite:///{tmp_path / 'r.sqlite'}")
     start = date(2024, 3, 1)
     clock = SimClock(at(start, 8, 0))
-    exchange = PaperBroker(store, clock, paper_path(bars, calendar), calendar, initial_cash=Decimal(20_000))
-    service = build_service(settings, clock=clock, calendar=calendar, store=store, bars=bars, raw_broker=exchange,
-                            publish_state=False)
+    exchange = paper_broker(settings, store, clock, bars, calendar, initial_cash=Decimal(20_000))
+    service = build_service(settings, clock=clock, clock_mode=ClockMode.VIRTUAL, calendar=calendar, store=store,
+                            bars=bars, broker=exchange)
     orders = service.context.orders
     day, failed = start, []
     while not failed:  # trade the days until a recommended buy does not fit the 20,000 rupees

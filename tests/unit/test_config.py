@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-from datetime import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,7 +55,7 @@ def test_defaults_and_derived_locations() -> None:
     assert settings.mode == "paper"
     assert settings.capital_per_trade == Decimal("100000")
     assert settings.rsi_add_levels == [20.0, 10.0]
-    assert settings.amo_window_start == time(16, 0)
+    assert settings.ema_exit == 9
     assert settings.effective_database_url == "sqlite:///var/swingtrader.sqlite"
     assert settings.effective_log_dir == Path("var/logs")
     custom = load_settings(data_dir=Path("/srv/st"), database_url="postgresql+psycopg://u@db/st", log_dir="/var/log/st")
@@ -73,7 +72,7 @@ def test_env_file_values_are_typed_and_keys_case_insensitive(tmp_path: Path) -> 
         "export SWINGTRADER_CAPITAL_PER_TRADE=50000.50\n"
         "SWINGTRADER_UNIVERSE=reliance, TCS  M&M\n"
         "SWINGTRADER_STOP_LOSS_PCT=8  # inline comment\n"
-        "SWINGTRADER_AMO_WINDOW_END=08:45\n"
+        "SWINGTRADER_EMA_EXIT=5\n"
         "SWINGTRADER_KOTAK_MPIN='482913'\n"
         "OTHER_TOOL_SETTING=ignored\n",
     )
@@ -82,7 +81,7 @@ def test_env_file_values_are_typed_and_keys_case_insensitive(tmp_path: Path) -> 
     assert settings.capital_per_trade == Decimal("50000.50")
     assert settings.universe == ["RELIANCE", "TCS", "M&M"]
     assert settings.stop_loss_pct == Decimal("8")
-    assert settings.amo_window_end == time(8, 45)
+    assert settings.ema_exit == 5
     assert settings.kotak_mpin is not None and settings.kotak_mpin.get_secret_value() == MPIN
 
 
@@ -160,6 +159,7 @@ def test_unknown_and_duplicate_keys(tmp_path: Path) -> None:
         f"SWINGTRADER_MODE: set twice in {path} (lines 2 and 3)",
     ]
     assert problems_of(max_postions=3) == ["SWINGTRADER_MAX_POSTIONS: unknown setting"]
+    assert problems_of(amo_window_end="08:59") == ["SWINGTRADER_AMO_WINDOW_END: unknown setting"]  # removed: never read
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:

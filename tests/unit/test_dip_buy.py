@@ -19,7 +19,7 @@ from swingtrader.strategy.dip_buy import (
     add_level_for,
     buy_limit_price,
     order_quantity,
-    provisional_ema9,
+    provisional_ema,
     provisional_rsi,
     sell_target,
 )
@@ -93,7 +93,7 @@ def test_every_symbol_is_a_candidate_or_rejected_for_the_first_rule_it_fails() -
     closes = dip()
     assert cand.close == closes[-1]
     assert cand.rsi10 == pytest.approx(rsi(closes, 10)[-1], abs=1e-9) and cand.rsi10 < 30
-    assert cand.ema9 == pytest.approx(ema(closes, 9)[-1]) and cand.ema200 == pytest.approx(ema(closes, 200)[-1])
+    assert cand.ema_exit == pytest.approx(ema(closes, 9)[-1]) and cand.ema200 == pytest.approx(ema(closes, 200)[-1])
     assert cand.close > cand.ema200
     assert cand.avg_volume_50 == 1e6 and cand.volume_ratio == 2.0
     assert report.candidates == sorted(report.candidates, key=lambda c: -c.score)
@@ -185,11 +185,11 @@ def test_snapshot_is_the_last_bar_on_or_before_the_day() -> None:
     closes = bars.close[: int(np.searchsorted(bars.dates, np.datetime64("2024-06-07"), side="right"))]
     assert snap.close == closes[-1]
     assert snap.rsi10 == pytest.approx(rsi(closes, 10)[-1], abs=1e-9)
-    assert snap.ema9 == pytest.approx(ema(closes, 9)[-1]) and snap.ema200 == pytest.approx(ema(closes, 200)[-1])
+    assert snap.ema_exit == pytest.approx(ema(closes, 9)[-1]) and snap.ema200 == pytest.approx(ema(closes, 200)[-1])
     assert snap.avg_volume_50 == pytest.approx(float(np.mean(bars.volume[len(closes) - 51: len(closes) - 1])))
     ltp = snap.close * 0.97
     assert provisional_rsi(ltp, snap) == pytest.approx(rsi(np.append(closes, ltp), 10)[-1], abs=1e-9)
-    assert provisional_ema9(ltp, snap.ema9) == pytest.approx(ema(np.append(closes, ltp), 9)[-1])
+    assert provisional_ema(ltp, snap.ema_exit, 9) == pytest.approx(ema(np.append(closes, ltp), 9)[-1])
 
 
 def test_snapshot_errors() -> None:
@@ -259,8 +259,9 @@ def test_order_quantity_rejects_bad_inputs() -> None:
         order_quantity(Decimal(100), float("nan"), StrategyParams())
 
 
-def test_provisional_ema9_weights_the_last_price_by_a_fifth() -> None:
-    assert provisional_ema9(110.0, 100.0) == pytest.approx(102.0, abs=1e-12)
+def test_provisional_ema_weights_the_last_price_by_two_over_n_plus_one() -> None:
+    assert provisional_ema(110.0, 100.0, 9) == pytest.approx(102.0, abs=1e-12)
+    assert provisional_ema(110.0, 100.0, 5) == pytest.approx(110.0 / 3 + 200.0 / 3, abs=1e-12)
 
 
 @pytest.mark.parametrize(

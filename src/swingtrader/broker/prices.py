@@ -104,14 +104,17 @@ def _interpolate(pts: list[tuple[datetime, float]], moment: datetime) -> float:
 
 
 
+_Bar = tuple[float, float, float, float, float]
+
+
 class BarLookup:
     """Adapts a `BarSource` (full-history arrays per symbol) to the per-day lookups the path needs."""
 
     def __init__(self, source) -> None:
         self._source = source
-        self._by_symbol: dict[str, tuple[list[date], dict[date, tuple[float, ...]]]] = {}
+        self._by_symbol: dict[str, tuple[list[date], dict[date, _Bar]]] = {}
 
-    def _symbol(self, symbol: str) -> tuple[list[date], dict[date, tuple[float, ...]]]:
+    def _symbol(self, symbol: str) -> tuple[list[date], dict[date, _Bar]]:
         cached = self._by_symbol.get(symbol)
         if cached is None:
             try:
@@ -127,7 +130,7 @@ class BarLookup:
             self._by_symbol[symbol] = cached
         return cached
 
-    def bar_on(self, symbol: str, day: date) -> tuple[float, ...] | None:
+    def bar_on(self, symbol: str, day: date) -> _Bar | None:
         return self._symbol(symbol)[1].get(day)
 
     def last_close_before(self, symbol: str, day: date) -> float | None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-
-class UsageError(Exception):
-    """Bad input from the command line: printed as `error: ...`, exit code 2."""
+if TYPE_CHECKING:
+    from swingtrader.config import Settings
+    from swingtrader.market.bars import BarSource
+    from swingtrader.market.calendar import TradingCalendar
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -24,7 +26,7 @@ def parse_date(text: str, option: str) -> date:
         fail(f"{option}: {text!r} is not a date (YYYY-MM-DD)")
 
 
-def settings_or_exit(args: Any, **overrides: Any) -> Any:
+def settings_or_exit(args: argparse.Namespace, **overrides: Any) -> Settings:
     """Load settings from `--config` and the environment; exit 2 listing every problem."""
     from swingtrader.config import ConfigError, load_settings
 
@@ -36,7 +38,7 @@ def settings_or_exit(args: Any, **overrides: Any) -> Any:
         raise SystemExit(2) from None
 
 
-def calendar_or_exit(settings: Any) -> Any:
+def calendar_or_exit(settings: Settings) -> TradingCalendar:
     from swingtrader.market.calendar import TradingCalendar
 
     try:
@@ -45,7 +47,7 @@ def calendar_or_exit(settings: Any) -> Any:
         fail(f"calendar: {exc}")
 
 
-def bars_or_exit(spec: str, settings: Any, *, parse_in_child: bool = False) -> Any:
+def bars_or_exit(spec: str, settings: Settings, *, parse_in_child: bool = False) -> BarSource:
     """The bar source of `spec` (restricted to `settings.universe` when set), parsed files cached in the data
     directory; a bad file exits 2 naming it."""
     from swingtrader.market.bars import DataFileError, open_bar_source

@@ -41,8 +41,8 @@ def main(args: Any) -> int:
 
 
 def _clock_for(store: Any) -> Any:
-    """Live time; a simulation's store is shown as of its last finished task run, so "today" and the
-    countdown mean what they meant in the simulation."""
+    """Live time; a simulation's store is shown as of its last recorded moment (the last finished task run),
+    so "today" and the countdown mean what they meant in the simulation."""
     from sqlalchemy import func, select
 
     from swingtrader.clock import LiveClock, SimClock

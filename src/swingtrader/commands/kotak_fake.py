@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 import threading
-from decimal import Decimal
 from pathlib import Path
 
 from swingtrader.commands._common import bars_or_exit, calendar_or_exit, fail, settings_or_exit
@@ -20,9 +19,8 @@ def main(args: argparse.Namespace) -> int:
     settings = settings_or_exit(args)
     from swingtrader.broker.kotak_neo.faults import FaultSpec
     from swingtrader.broker.kotak_neo.harness import start_fake
-    from swingtrader.broker.paper import PaperBroker
     from swingtrader.clock import LiveClock
-    from swingtrader.service import cost_rates, paper_path
+    from swingtrader.service import paper_broker
     from swingtrader.store import Store
 
     try:
@@ -34,9 +32,7 @@ def main(args: argparse.Namespace) -> int:
     clock = LiveClock()
     workdir = Path(tempfile.mkdtemp(prefix="kotak-fake-"))
     store = Store.open(f"sqlite:///{workdir / 'exchange.sqlite'}")
-    exchange = PaperBroker(store, clock, paper_path(bars, calendar), calendar,
-                           initial_cash=Decimal(str(settings.initial_capital)), costs=cost_rates(settings),
-                           band_pct=settings.paper_price_band_pct)
+    exchange = paper_broker(settings, store, clock, bars, calendar)
     try:
         fake = start_fake(exchange, clock, faults=args.faults, record=Path(args.record) if args.record else None,
                           symbols=bars.symbols(), host=args.host, port=args.port)

@@ -6,20 +6,32 @@ never stops trading), systemd READY/STATUS/WATCHDOG/STOPPING, and a heartbeat in
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import threading
 import time
-from datetime import timedelta
-from typing import Any
+from dataclasses import replace
+from datetime import date
+from typing import TYPE_CHECKING
 
 from swingtrader.commands._common import bars_or_exit, calendar_or_exit, fail, settings_or_exit
 
+if TYPE_CHECKING:
+    from swingtrader.clock import Clock
+    from swingtrader.config import Settings
+    from swingtrader.logs import RedactionFilter
+    from swingtrader.metrics import BrokerCallCounter
+    from swingtrader.notify import Notifier
+    from swingtrader.schedule import Slot
+    from swingtrader.service import Service
+    from swingtrader.store import Store
+    from swingtrader.web.server import WebHandle
+
 log = logging.getLogger("swingtrader.run")
-HEARTBEAT = timedelta(seconds=5)
 
 
-def main(args: Any) -> int:
+def main(args: argparse.Namespace) -> int:
     overrides = {"mode": args.mode} if args.mode else {}
     settings = settings_or_exit(args, **overrides)
     if settings.mode == "live":
@@ -30,7 +42,9 @@ def main(args: Any) -> int:
     from swingtrader.deploy.systemd import SystemdNotifier, Watchdog, watchdog_interval
     from swingtrader.logs import setup_logging
     from swingtrader.market.calendar import CalendarDataMissing
+    from swingtrader.notify import NotificationKind
     from swingtrader.runtime import assemble, mode_label, open_store
+    from swingtrader.service import ServiceHooks
     from swingtrader.store import StoreError
 
     if settings.web_enabled:
@@ -54,9 +68,11 @@ def main(args: Any) -> int:
     from swingtrader.metrics import BrokerCallCounter
 
     calls = BrokerCallCounter()
-    service = assemble(settings, clock, store=store, calendar=calendar, bars=bars, redact=redactor.redact,
-                       on_secret=redactor.add_secret, notify=notifier.notify if notifier else None,
-                       heartbeat=beat, heartbeat_interval=HEARTBEAT, on_call=calls.record, announce=systemd.status)
+    hooks = ServiceHooks(redact=redactor.redact, on_secret=redactor.add_secret, on_call=calls.record, heartbeat=beat,
+                         announce=systemd.status)
+    if notifier is not None:
+        hooks = replace(hooks, notify=notifier.notify)
+    service = assemble(settings, clock, store=store, calendar=calendar, bars=bars, hooks=hooks)
     try:
         print_plan(service, ist_date(clock.now()))
     except CalendarDataMissing as exc:
@@ -68,20 +84,20 @@ def main(args: Any) -> int:
                         max_age_s=120.0).start()
     systemd.ready("scheduler running")
     log.info("swingtrader started in %s mode; store %s", mode_label(settings), store.location)
-    service.notify("service_started", "swingtrader started", f"mode {mode_label(settings)}")
+    service.notify(NotificationKind.SERVICE_STARTED, "swingtrader started", f"mode {mode_label(settings)}")
     code = 0
     try:
         service.scheduler.run()
     except CalendarDataMissing as exc:
         log.error("%s: trading stops here; add the holidays with SWINGTRADER_CALENDAR_OVERRIDE_FILE or upgrade "
                   "pandas_market_calendars, then start again", exc)
-        service.notify("task_failed", "swingtrader stopped: no exchange calendar", str(exc))
+        service.notify(NotificationKind.TASK_FAILED, "swingtrader stopped: no exchange calendar", str(exc))
         code = 1
     finally:
         systemd.stopping()
         watchdog.stop()
         log.info("swingtrader stopped")
-        service.notify("service_stopped", "swingtrader stopped", "stopped on request")
+        service.notify(NotificationKind.SERVICE_STOPPED, "swingtrader stopped", "stopped on request")
         if web is not None:
             web.stop()
         if notifier is not None:
@@ -91,22 +107,23 @@ def main(args: Any) -> int:
     return code
 
 
-def _first_login(service: Any) -> None:
+def _first_login(service: Service) -> None:
     """Log in once at start, so bad credentials show at once; a failure is reported and retried by the first
     task that needs the broker (after three refusals the session manager waits for a human)."""
     from swingtrader.broker.errors import BrokerError
+    from swingtrader.notify import NotificationKind
 
     try:
         service.broker.login()
     except BrokerError as exc:
         log.error("broker login failed at start: %s", exc)
-        service.notify("relogin_failed", "broker login failed at start", str(exc))
+        service.notify(NotificationKind.RELOGIN_FAILED, "broker login failed at start", str(exc))
 
 
 class _Heartbeat:
     """Called by the scheduler between tasks and every few seconds while it waits."""
 
-    def __init__(self, store: Any, clock: Any) -> None:
+    def __init__(self, store: Store, clock: Clock) -> None:
         from swingtrader.store.state import ServiceState
 
         self._state, self._clock = ServiceState(store), clock
@@ -121,7 +138,7 @@ class _Heartbeat:
             self.monotonic = now
 
 
-def _notifier(settings: Any, redactor: Any, clock: Any) -> Any:
+def _notifier(settings: Settings, redactor: RedactionFilter, clock: Clock) -> Notifier | None:
     if settings.notify_urls is None:
         return None
     from swingtrader.notify import Notifier
@@ -130,7 +147,9 @@ def _notifier(settings: Any, redactor: Any, clock: Any) -> Any:
     return Notifier(urls, redact=redactor.redact, clock=clock) if urls else None
 
 
-def _start_web(settings: Any, service: Any, store: Any, calls: Any, mode: str, clock: Any) -> Any:
+def _start_web(
+    settings: Settings, service: Service, store: Store, calls: BrokerCallCounter, mode: str, clock: Clock
+) -> WebHandle | None:
     from swingtrader.control import LiveControl
     from swingtrader.web.app import create_app
     from swingtrader.web.server import start_web_in_thread
@@ -146,7 +165,7 @@ def _start_web(settings: Any, service: Any, store: Any, calls: Any, mode: str, c
     return handle
 
 
-def print_plan(service: Any, day: Any) -> None:
+def print_plan(service: Service, day: date) -> None:
     """Today's slots, the per-minute monitor summarised in one line."""
     slots = service.plan.slots(day)
     if not slots:
@@ -155,7 +174,7 @@ def print_plan(service: Any, day: Any) -> None:
         sys.stdout.flush()
         return
     print(f"plan for {day} (IST):")
-    intraday: dict[str, list] = {}
+    intraday: dict[str, list[Slot]] = {}
     for s in slots:
         if s.intraday:
             intraday.setdefault(s.task, []).append(s)

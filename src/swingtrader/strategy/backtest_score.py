@@ -3,7 +3,8 @@
 The backtest replays the rule on daily bars, one position at a time, without costs or averaging down:
 - a signal at the close of day s (rsi10 < entry, close > ema200, liquidity when there is volume) buys on
   day s+1 at min(open, limit) if the day's low reaches the limit `close[s] * (1 + premium)`;
-- from the next day on, the sell target is `ema9_now` at the open (`ema_next(open, ema9 of the day before)`);
+- from the next day on, the sell target is `ema_now` at the open (`ema_next(open, EMA(ema_exit) of the day
+  before)`);
   it fills at max(open, target) when the day's high reaches it, unless the target is more than
   `max_target_loss_pct` below the entry (then there is no sell that day); a close with rsi10 above
   `rsi_exit` sells at that close;
@@ -86,7 +87,9 @@ def backtest_rule(s: RuleSeries, params: StrategyParams) -> BacktestStats:
     return BacktestStats(len(returns), wins, float(np.mean(returns)) if returns else 0.0)
 
 
-def score_candidate(rsi10: float, stats: BacktestStats, params: StrategyParams) -> tuple[float, dict]:
+def score_candidate(
+    rsi10: float, stats: BacktestStats, params: StrategyParams
+) -> tuple[float, dict[str, float | None]]:
     """score = depth + confidence * edge, returned with its parts.
 
     depth = (rsi_entry - rsi10) / rsi_entry (0 at the threshold, 1 at RSI 0);
@@ -96,7 +99,7 @@ def score_candidate(rsi10: float, stats: BacktestStats, params: StrategyParams) 
     depth = (params.rsi_entry - rsi10) / params.rsi_entry
     confidence = stats.trades / (stats.trades + params.score_prior_trades)
     edge = 0.0 if stats.win_rate is None else (stats.win_rate - 0.5) + 10 * stats.mean_return
-    detail = {
+    detail: dict[str, float | None] = {
         "depth": round(depth, 4),
         "backtest_trades": stats.trades,
         "backtest_win_rate": None if stats.win_rate is None else round(stats.win_rate, 4),

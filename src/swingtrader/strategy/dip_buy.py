@@ -13,6 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
+from typing import Any
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -32,7 +33,7 @@ __all__ = [
     "add_level_for",
     "buy_limit_price",
     "order_quantity",
-    "provisional_ema9",
+    "provisional_ema",
     "provisional_rsi",
     "sell_target",
 ]
@@ -54,21 +55,22 @@ NO_VOLUME_WARNING = "the data has no volume: liquidity checks (avg_volume_50, vo
 
 @dataclass(frozen=True)
 class Candidate:
-    """A symbol meeting the entry rule on the as-of day, with the indicator values and the score behind it."""
+    """A symbol meeting the entry rule on the as-of day, with the indicator values and the score behind it.
+    `ema_exit` is the EMA of `params.ema_exit` periods (JSON key `ema9`, as the `analyze` output names it)."""
 
     symbol: str
     close: float
     rsi10: float
-    ema9: float
+    ema_exit: float
     ema200: float
     avg_volume_50: float | None
     volume_ratio: float | None
     score: float
-    score_detail: dict = field(default_factory=dict)
+    score_detail: dict[str, Any] = field(default_factory=dict)
 
-    def to_json_dict(self) -> dict:
+    def to_json_dict(self) -> dict[str, Any]:
         return {
-            "symbol": self.symbol, "close": self.close, "rsi10": self.rsi10, "ema9": self.ema9,
+            "symbol": self.symbol, "close": self.close, "rsi10": self.rsi10, "ema9": self.ema_exit,
             "ema200": self.ema200, "avg_volume_50": self.avg_volume_50, "volume_ratio": self.volume_ratio,
             "score": self.score, "score_detail": self.score_detail,
         }
@@ -84,7 +86,7 @@ class AnalysisReport:
     rejected: dict[str, list[str]]
     warnings: list[str]
 
-    def to_json_dict(self) -> dict:
+    def to_json_dict(self) -> dict[str, Any]:
         return {
             "as_of": self.as_of.isoformat(),
             "symbols_analysed": self.symbols_analysed,
@@ -99,14 +101,15 @@ class Snapshot:
     """Indicator values of a symbol at the close of its last bar on or before the day asked for (`date`).
 
     NaN where the history is too short for an indicator; `avg_volume_50` is None when the data has no volume.
-    `avg_gain`/`avg_loss` are the Wilder averages behind `rsi10`, for provisional intraday values.
+    `avg_gain`/`avg_loss` are the Wilder averages behind `rsi10`, for provisional intraday values; `ema_exit`
+    is the EMA of `params.ema_exit` periods, the base of the sell target.
     """
 
     symbol: str
     date: date
     close: float
     rsi10: float
-    ema9: float
+    ema_exit: float
     ema200: float
     avg_gain: float
     avg_loss: float
@@ -144,7 +147,7 @@ class _Table:
             ema_exit=ema(panel.close, params.ema_exit),
             ema_trend=ema(panel.close, params.ema_trend),
             avg_volume=avg,
-            volume_ratio=None if avg is None else volume_ratio(panel.volume, avg),
+            volume_ratio=None if avg is None or panel.volume is None else volume_ratio(panel.volume, avg),
         )
 
 
@@ -174,7 +177,9 @@ class DipBuyStrategy:
             name: t.symbols[idx].tolist()
             for k, name in enumerate(REJECTION_REASONS) if (idx := np.flatnonzero(reason == k)).size
         }
-        candidates = [self._candidate(t, row, col, as_of) for col in np.flatnonzero(reason == -1).tolist()]
+        candidates = [] if row is None else [
+            self._candidate(t, row, col, as_of) for col in np.flatnonzero(reason == -1).tolist()
+        ]
         candidates.sort(key=lambda c: (-c.score, c.symbol))
         return AnalysisReport(as_of, len(t.symbols), candidates, rejected, warnings)
 
@@ -194,7 +199,7 @@ class DipBuyStrategy:
         r = int(rows[-1])
         return Snapshot(
             symbol=symbol, date=t.panel.dates[r].item(), close=float(t.panel.close[r, col]),
-            rsi10=float(t.rsi[r, col]), ema9=float(t.ema_exit[r, col]), ema200=float(t.ema_trend[r, col]),
+            rsi10=float(t.rsi[r, col]), ema_exit=float(t.ema_exit[r, col]), ema200=float(t.ema_trend[r, col]),
             avg_gain=float(t.avg_gain[r, col]), avg_loss=float(t.avg_loss[r, col]),
             avg_volume_50=None if t.avg_volume is None else float(t.avg_volume[r, col]),
         )
@@ -233,14 +238,18 @@ class DipBuyStrategy:
         window = slice(start, row + 1)
         bars = np.flatnonzero(~np.isnan(t.panel.close[window, col])) + start
 
-        def series(a: np.ndarray | None) -> np.ndarray | None:
-            return None if a is None else a[bars, col]
+        def series(a: np.ndarray) -> np.ndarray:
+            taken: np.ndarray = a[bars, col]
+            return taken
+
+        def optional(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else series(a)
 
         stats = backtest_rule(
             RuleSeries(
                 open=series(t.panel.open), high=series(t.panel.high), low=series(t.panel.low),
                 close=series(t.panel.close), rsi=series(t.rsi), ema_exit=series(t.ema_exit),
-                ema_trend=series(t.ema_trend), avg_volume=series(t.avg_volume), volume_ratio=series(t.volume_ratio),
+                ema_trend=series(t.ema_trend), avg_volume=optional(t.avg_volume), volume_ratio=optional(t.volume_ratio),
             ),
             self.params,
         )
@@ -248,7 +257,7 @@ class DipBuyStrategy:
         score, detail = score_candidate(rsi10, stats, self.params)
         return Candidate(
             symbol=str(t.symbols[col]), close=float(t.panel.close[row, col]), rsi10=rsi10,
-            ema9=float(t.ema_exit[row, col]), ema200=float(t.ema_trend[row, col]),
+            ema_exit=float(t.ema_exit[row, col]), ema200=float(t.ema_trend[row, col]),
             avg_volume_50=None if t.avg_volume is None else float(t.avg_volume[row, col]),
             volume_ratio=None if t.volume_ratio is None else float(t.volume_ratio[row, col]),
             score=float(score), score_detail=detail,
@@ -278,9 +287,9 @@ def buy_limit_price(
     return round_to_tick(_decimal(close) * (1 + premium), on, "down", reference_price)
 
 
-def sell_target(ema9_now: Decimal | float, on: date, reference_price: Decimal | None = None) -> Decimal:
-    """The sell limit: `ema9_now` rounded up to the tick of trading day `on`."""
-    return round_to_tick(_decimal(ema9_now), on, "up", reference_price)
+def sell_target(ema_now: Decimal | float, on: date, reference_price: Decimal | None = None) -> Decimal:
+    """The sell limit: `ema_now` (the provisional exit EMA) rounded up to the tick of trading day `on`."""
+    return round_to_tick(_decimal(ema_now), on, "up", reference_price)
 
 
 def order_quantity(price: Decimal, avg_volume_50: float | None, params: StrategyParams) -> int:
@@ -297,9 +306,10 @@ def order_quantity(price: Decimal, avg_volume_50: float | None, params: Strategy
     return quantity
 
 
-def provisional_ema9(ltp: float, ema9_prev: float, n: int = 9) -> float:
-    """`ema9_now`: the EMA if the last traded price were today's close (`0.2*ltp + 0.8*ema9_prev` for n=9)."""
-    return float(ema_next(ltp, ema9_prev, n))
+def provisional_ema(ltp: float, prev: float, n: int) -> float:
+    """`ema_now`: the `n`-period EMA if the last traded price were today's close, from the previous session's
+    EMA `prev` (`0.2*ltp + 0.8*prev` for n=9)."""
+    return float(ema_next(ltp, prev, n))
 
 
 def provisional_rsi(ltp: float, snapshot: Snapshot, period: int = 10) -> float:

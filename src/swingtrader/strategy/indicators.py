@@ -31,7 +31,8 @@ def rsi_with_state(close: np.ndarray, period: int = 10) -> tuple[np.ndarray, np.
     """(rsi, avg_gain, avg_loss), Wilder's: the first value is at a column's bar `period`, seeded with the
     simple means of the first `period` gains and losses; then `avg = (avg*(period-1) + x)/period`.
     RSI = 100*avg_gain/(avg_gain+avg_loss), and 100 when avg_loss is 0. NaN before."""
-    return _per_column(close, lambda p: _rsi_packed(p, period))
+    value, gain, loss = _per_column(close, lambda p: _rsi_packed(p, period))
+    return value, gain, loss
 
 
 def avg_volume(volume: np.ndarray, window: int = 50) -> np.ndarray:
@@ -43,7 +44,8 @@ def avg_volume(volume: np.ndarray, window: int = 50) -> np.ndarray:
 def volume_ratio(volume: np.ndarray, average: np.ndarray) -> np.ndarray:
     """The session's volume over its average volume (NaN where either is NaN)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(volume, dtype=float) / average
+        ratio: np.ndarray = np.asarray(volume, dtype=float) / average
+    return ratio
 
 
 def ema_next(price: float | np.ndarray, ema_prev: float | np.ndarray, n: int) -> float | np.ndarray:
@@ -121,7 +123,8 @@ def _mean_of_rows(rows: np.ndarray) -> np.ndarray:
     total = rows[0].copy()
     for row in rows[1:]:
         total += row
-    return total / len(rows)
+    mean: np.ndarray = total / len(rows)
+    return mean
 
 
 def _rsi_from_averages(gain: np.ndarray, loss: np.ndarray) -> np.ndarray:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from swingtrader.config import Settings
 
 __all__ = ["StrategyParams"]
 
@@ -55,7 +58,7 @@ class StrategyParams:
             raise ValueError("liquidity_caps must be ordered by minimum price, highest first")
 
 
-def params_from_settings(settings: Any) -> StrategyParams:
+def params_from_settings(settings: Settings) -> StrategyParams:
     """The strategy's parameters from the settings (every number in STRATEGY.md is a setting)."""
     return StrategyParams(
         rsi_period=settings.rsi_period,

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from swingtrader.schedule import TASKS
 
-__all__ = ["TASKS", "task_function"]
+if TYPE_CHECKING:
+    from swingtrader.schedule import Slot
+    from swingtrader.tasks.context import TaskContext
+
+__all__ = ["TASKS", "TaskFunction", "task_function"]
+
+TaskFunction = Callable[["TaskContext", "Slot"], dict[str, Any]]
 
 
-def task_function(name: str) -> Callable:
+def task_function(name: str) -> TaskFunction:
     """The `run` function of a task by its fixed name; `KeyError` naming the task if unknown."""
     if name not in TASKS:
         raise KeyError(f"unknown task {name!r}; tasks are: {', '.join(TASKS)}")
-    return import_module(f"swingtrader.tasks.{name}").run
+    run: TaskFunction = import_module(f"swingtrader.tasks.{name}").run
+    return run

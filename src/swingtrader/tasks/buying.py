@@ -1,37 +1,17 @@
-"""Shared buy-side steps: read today's recommendations and turn one into a sized, priced order intent."""
+"""Shared buy-side steps: turn a stored recommendation into a sized, priced order intent, and the checks
+before it is sent."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-
-from sqlalchemy import select
 
 from swingtrader.broker.base import OrderType, Side
 from swingtrader.market.costs import delivery_charges
 from swingtrader.orders import OrderIntent
-from swingtrader.store import tables as t
+from swingtrader.store.analysis import Recommendation
 from swingtrader.strategy.dip_buy import buy_limit_price, order_quantity
 from swingtrader.tasks.context import TaskContext
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    symbol: str
-    rank: int
-    level: str
-    close: Decimal
-    avg_volume_50: Decimal | None
-
-
-def recommendations(ctx: TaskContext, as_of: date) -> list[Recommendation]:
-    """The recommendations stored for exactly `as_of` (never an older day's), best first."""
-    with ctx.store.connect() as conn:
-        rows = conn.execute(
-            select(t.recommendations).where(t.recommendations.c.as_of == as_of).order_by(t.recommendations.c.rank)
-        ).all()
-    return [Recommendation(r.symbol, r.rank, r.level, r.close, r.avg_volume_50) for r in rows]
 
 
 def buy_intent(

@@ -1,46 +1,56 @@
-"""What every task is handed: the service's collaborators, built once in `swingtrader.service`."""
+"""What every task is handed: the service's collaborators, built once in `swingtrader.service`. Tasks reach
+the store only through its repositories (`signals`, `analysis`) and the order and position books."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from typing import Any
-
-from sqlalchemy import insert, select
+from typing import TYPE_CHECKING
 
 from swingtrader.broker.session import SessionManager
 from swingtrader.clock import Clock
 from swingtrader.market.costs import CostRates
+from swingtrader.notify import Notify
 from swingtrader.orders import OrderManager
 from swingtrader.portfolio import Portfolio
 from swingtrader.store import Store
-from swingtrader.store import tables as t
-from swingtrader.strategy.dip_buy import DipBuyStrategy
+from swingtrader.store.analysis import AnalysisLog
+from swingtrader.store.signals import SignalLog
+from swingtrader.strategy.dip_buy import DipBuyStrategy, Snapshot
 from swingtrader.strategy.params import StrategyParams
+from swingtrader.tasks.events import Signal
+
+if TYPE_CHECKING:
+    from swingtrader.market.bars import BarSource
+    from swingtrader.market.calendar import TradingCalendar
 
 
 @dataclass
 class TaskContext:
-    settings: Any
     clock: Clock
-    calendar: Any
-    store: Store
+    calendar: TradingCalendar
     broker: SessionManager
     orders: OrderManager
     portfolio: Portfolio
-    bars: Any
+    bars: BarSource
     strategy: DipBuyStrategy
-    params: StrategyParams
     costs: CostRates
-    notify: Callable[[str, str, str], None]
-    _snapshots: dict = field(default_factory=dict)
+    notify: Notify
+    signals: SignalLog
+    analysis: AnalysisLog
+    store: Store  # for `service_state` only
+    special_session_tasks: frozenset[str] = frozenset()
+    _snapshots: dict[tuple[str, date], Snapshot | None] = field(default_factory=dict)
+
+    @property
+    def params(self) -> StrategyParams:
+        return self.strategy.params
 
     def previous_session(self, day: date) -> date:
         return self.calendar.previous_session(day).date
 
-    def snapshot(self, symbol: str, as_of: date):
+    def snapshot(self, symbol: str, as_of: date) -> Snapshot | None:
         """Indicator values of `symbol` at the close of `as_of` (cached; None without data)."""
         key = (symbol, as_of)
         if key not in self._snapshots:
@@ -52,20 +62,9 @@ class TaskContext:
                 self._snapshots[key] = None
         return self._snapshots[key]
 
-    def signal(self, day: date, symbol: str, kind: str, detail: dict, *, once_per_day: bool = True) -> bool:
-        """Record a strategy signal (deduplicated per symbol, kind and day); True if it is new."""
-        now: datetime = self.clock.now()
-        with self.store.begin() as conn:
-            if once_per_day:
-                seen = conn.execute(
-                    select(t.signals.c.id).where(
-                        t.signals.c.trading_date == day, t.signals.c.symbol == symbol, t.signals.c.kind == kind
-                    )
-                ).first()
-                if seen is not None:
-                    return False
-            conn.execute(insert(t.signals).values(at=now, trading_date=day, symbol=symbol, kind=kind, detail=detail))
-        return True
+    def signal(self, day: date, symbol: str, signal: Signal) -> bool:
+        """Record a strategy signal (at most once per symbol, kind and day); True if it is new."""
+        return self.signals.record(day, symbol, signal.kind, signal.detail(), at=self.clock.now())
 
 
 def money(x: float | Decimal) -> Decimal:

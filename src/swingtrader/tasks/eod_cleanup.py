@@ -8,15 +8,18 @@ silently dropped.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from swingtrader.account_view import read_account
 from swingtrader.broker.base import Side
+from swingtrader.notify import NotificationKind
 from swingtrader.schedule import Slot
 from swingtrader.store.state import ServiceState
 from swingtrader.tasks.context import TaskContext
+from swingtrader.tasks.events import HoldingMissing
 
 
-def run(ctx: TaskContext, slot: Slot) -> dict:
+def run(ctx: TaskContext, slot: Slot) -> dict[str, Any]:
     day = slot.trading_date
     ctx.orders.reconcile()
     holdings = {h.symbol: h for h in ctx.broker.holdings()}
@@ -36,7 +39,7 @@ def run(ctx: TaskContext, slot: Slot) -> dict:
             ctx.portfolio.close(p.symbol, missing, price, "manual_exit")
             manual.append(p.symbol)
         else:
-            ctx.signal(day, p.symbol, "holding_missing", {"expected": p.quantity, "held": held})
+            ctx.signal(day, p.symbol, HoldingMissing(p.quantity, held))
             flagged.append(p.symbol)
     orders_today = ctx.orders.for_day(day)
     positions = ctx.portfolio.open_positions()
@@ -54,7 +57,7 @@ def run(ctx: TaskContext, slot: Slot) -> dict:
         "equity": str(equity),
     }
     ctx.notify(
-        "daily_summary",
+        NotificationKind.DAILY_SUMMARY,
         f"swingtrader {day}: {len(positions)} positions, equity {equity:.2f}",
         "\n".join(f"{k}: {v}" for k, v in summary.items()),
     )

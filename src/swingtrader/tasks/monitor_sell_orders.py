@@ -1,7 +1,10 @@
 """Every minute of the session: detect fills (one order-book read) and move target sells down as the
-provisional EMA(9) falls (one batched quote read). A target is never moved up, nor below the loss limit."""
+provisional EMA of `ema_exit` periods falls (one batched quote read). A target is never moved up, nor below
+the loss limit."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from swingtrader.broker.base import Side
 from swingtrader.schedule import Slot
@@ -9,7 +12,7 @@ from swingtrader.tasks.context import TaskContext
 from swingtrader.tasks.selling import loss_floor, target_now
 
 
-def run(ctx: TaskContext, slot: Slot) -> dict:
+def run(ctx: TaskContext, slot: Slot) -> dict[str, Any]:
     day = slot.trading_date
     ctx.orders.reconcile()
     sells = [o for o in ctx.orders.active(side=Side.SELL) if o.purpose == "target" and o.broker_order_id]

@@ -8,16 +8,18 @@ interrupted slot decides exactly as the first run would have.
 
 from __future__ import annotations
 
+from typing import Any
+
 from swingtrader.orders import LocalStatus
 from swingtrader.schedule import Slot
-from swingtrader.tasks.buying import buy_intent, recommendations, why_not_send
+from swingtrader.tasks.buying import buy_intent, why_not_send
 from swingtrader.tasks.context import TaskContext
 
 
-def run(ctx: TaskContext, slot: Slot) -> dict:
+def run(ctx: TaskContext, slot: Slot) -> dict[str, Any]:
     day = slot.trading_date
     ctx.orders.reconcile()
-    recs = recommendations(ctx, day)
+    recs = ctx.analysis.recommendations(day)
     if not recs:
         return {"recommendations": 0, "placed": [], "failed": [], "skipped": []}
     next_day = ctx.calendar.next_session(day).date

@@ -1,33 +1,40 @@
 """Hourly: exit and averaging signals on provisional values (the last price as today's close).
 
 Signals, each recorded once per symbol and day and notified:
-- `at_target`: the price is at or above `ema9_now` (the target sell should be filling);
+- `at_target`: the price is at or above `ema_now`, the provisional EMA of `ema_exit` periods (the target
+  sell should be filling);
 - `rsi_exit`: provisional RSI(10) above `rsi_exit` -> the sell moves to a marketable limit at the last price
   rounded down to the tick (a sell is placed if none is active);
-- `stop_loss` / `max_holding_days` when those settings are on (both off by default): exit the same way.
+- `stop_loss` / `max_holding` when those settings are on (both off by default): exit the same way.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
+from swingtrader.broker.base import Holding
 from swingtrader.market.ticks import round_to_tick
+from swingtrader.notify import NotificationKind
 from swingtrader.portfolio import Position
 from swingtrader.schedule import Slot
-from swingtrader.strategy.dip_buy import provisional_ema9, provisional_rsi
-from swingtrader.tasks.context import TaskContext, money
-from swingtrader.tasks.selling import ensure_sell
+from swingtrader.strategy.dip_buy import provisional_rsi
+from swingtrader.tasks.context import TaskContext
+from swingtrader.tasks.events import PriceSignal, SignalKind
+from swingtrader.tasks.selling import ema_now, ensure_sell, next_attempt, sellable
+
+TASK = "position_monitor"
 
 
-def run(ctx: TaskContext, slot: Slot) -> dict:
+def run(ctx: TaskContext, slot: Slot) -> dict[str, Any]:
     day = slot.trading_date
     ctx.orders.reconcile()
     positions = ctx.portfolio.open_positions()
     if not positions:
         return {"positions": 0, "signals": []}
     quotes = ctx.broker.quotes([p.symbol for p in positions])
-    holdings = None
+    holdings: dict[str, Holding] | None = None
     fired = []
     for p in positions:
         quote = quotes.get(p.symbol)
@@ -35,36 +42,34 @@ def run(ctx: TaskContext, slot: Slot) -> dict:
         if quote is None or snap is None:
             continue
         ltp = quote.ltp
-        ema9_now = money(provisional_ema9(float(ltp), snap.ema9))
-        rsi_now = provisional_rsi(float(ltp), snap, ctx.params.rsi_period)
-        detail = {"ltp": str(ltp), "ema9_now": str(ema9_now), "rsi_now": round(float(rsi_now), 4)}
-        if ltp >= ema9_now and ctx.signal(day, p.symbol, "at_target", detail):
-            fired.append((p.symbol, "at_target"))
+        target = ema_now(ctx, snap, ltp)
+        rsi_now = float(provisional_rsi(float(ltp), snap, ctx.params.rsi_period))
+        if ltp >= target and ctx.signal(day, p.symbol, PriceSignal(SignalKind.AT_TARGET, ltp, target, rsi_now)):
+            fired.append((p.symbol, SignalKind.AT_TARGET))
         exit_reason = _exit_reason(ctx, p, day, ltp, rsi_now)
         if exit_reason is None:
             continue
-        if ctx.signal(day, p.symbol, exit_reason, detail):
-            ctx.notify("exit_signal", f"{exit_reason}: {p.symbol}", f"{p.symbol} {exit_reason} at {ltp}")
+        if ctx.signal(day, p.symbol, PriceSignal(exit_reason, ltp, target, rsi_now)):
+            ctx.notify(NotificationKind.EXIT_SIGNAL, f"{exit_reason}: {p.symbol}", f"{p.symbol} {exit_reason} at {ltp}")
             fired.append((p.symbol, exit_reason))
         if holdings is None:
             holdings = {h.symbol: h for h in ctx.broker.holdings()}
-        h = holdings.get(p.symbol)
-        sellable = min(p.quantity, h.sellable_quantity) if h is not None else 0
-        if sellable > 0:
+        quantity = sellable(p, holdings.get(p.symbol))
+        if quantity > 0:
             price = round_to_tick(ltp, day, "down")
-            ensure_sell(ctx, p, day, quantity=sellable, price=price, reference=ltp, task="position_monitor",
-                        purpose=exit_reason, attempt=int(slot.slot[:2]) % 10)
+            ensure_sell(ctx, p, day, quantity=quantity, price=price, reference=ltp, task=TASK, purpose=exit_reason,
+                        attempt=next_attempt(ctx, day, TASK, p.symbol))
     return {"positions": len(positions), "signals": [f"{s}:{k}" for s, k in fired]}
 
 
-def _exit_reason(ctx: TaskContext, p: Position, day: date, ltp: Decimal, rsi_now: float) -> str | None:
+def _exit_reason(ctx: TaskContext, p: Position, day: date, ltp: Decimal, rsi_now: float) -> SignalKind | None:
     params = ctx.params
     if rsi_now > params.rsi_exit:
-        return "rsi_exit"
+        return SignalKind.RSI_EXIT
     if params.stop_loss_pct is not None and ltp <= p.average_price * (1 - Decimal(params.stop_loss_pct) / 100):
-        return "stop_loss"
+        return SignalKind.STOP_LOSS
     if params.max_holding_days is not None:
         held = len(ctx.calendar.sessions(p.entry_date, day)) - 1
         if held >= params.max_holding_days:
-            return "max_holding"
+            return SignalKind.MAX_HOLDING
     return None

@@ -7,17 +7,18 @@ current state (see `place_buy_orders`)."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from swingtrader.broker.base import Side
 from swingtrader.orders import LocalStatus
 from swingtrader.schedule import Slot
-from swingtrader.tasks.buying import buy_intent, recommendations, why_not_send
+from swingtrader.tasks.buying import buy_intent, why_not_send
 from swingtrader.tasks.context import TaskContext
 
 _RETRYABLE = (LocalStatus.FAILED, LocalStatus.REJECTED)
 
 
-def run(ctx: TaskContext, slot: Slot) -> dict:
+def run(ctx: TaskContext, slot: Slot) -> dict[str, Any]:
     day = slot.trading_date
     prev = _last_buying_session(ctx, day)
     failed = [
@@ -27,7 +28,7 @@ def run(ctx: TaskContext, slot: Slot) -> dict:
     if not failed:
         return {"failed_yesterday": 0, "placed": []}
     ctx.orders.reconcile()
-    recs = {r.symbol: r for r in recommendations(ctx, prev)}
+    recs = {r.symbol: r for r in ctx.analysis.recommendations(prev)}
     held = {p.symbol for p in ctx.portfolio.open_positions()}
     held |= {h.symbol for h in ctx.broker.holdings()}
     pending = {o.symbol for o in ctx.orders.active(side=Side.BUY)}
@@ -56,6 +57,6 @@ def run(ctx: TaskContext, slot: Slot) -> dict:
 def _last_buying_session(ctx: TaskContext, day: date) -> date:
     """The last session before `day` on which `place_buy_orders` runs (special sessions may not have it)."""
     session = ctx.calendar.previous_session(day)
-    while session.kind != "regular" and "place_buy_orders" not in ctx.settings.special_session_tasks:
+    while session.kind != "regular" and "place_buy_orders" not in ctx.special_session_tasks:
         session = ctx.calendar.previous_session(session.date)
     return session.date

@@ -1,24 +1,35 @@
-"""Shared sell-side decisions: the target of a position now, and keeping exactly one sell per position."""
+"""Shared sell-side decisions: the target of a position now, what can be sold, and keeping exactly one sell
+per position."""
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
 
-from swingtrader.broker.base import OrderType, Side
+from swingtrader.broker.base import Holding, OrderType, Side
 from swingtrader.market.ticks import round_to_tick
 from swingtrader.orders import OrderIntent, OrderRecord
 from swingtrader.portfolio import Position
-from swingtrader.strategy.dip_buy import provisional_ema9, sell_target
+from swingtrader.strategy.dip_buy import Snapshot, provisional_ema, sell_target
 from swingtrader.tasks.context import TaskContext, money
 
 
+def ema_now(ctx: TaskContext, snap: Snapshot, ltp: Decimal) -> Decimal:
+    """The provisional EMA of `params.ema_exit` periods: the last session's EMA with `ltp` as today's close."""
+    return money(provisional_ema(float(ltp), snap.ema_exit, ctx.params.ema_exit))
+
+
 def target_now(ctx: TaskContext, symbol: str, day: date, ltp: Decimal) -> Decimal | None:
-    """`ema9_now` from yesterday's EMA(9) and the last price, rounded up to the tick; None without data."""
+    """`ema_now` rounded up to the tick; None without data."""
     snap = ctx.snapshot(symbol, ctx.previous_session(day))
     if snap is None:
         return None
-    return sell_target(money(provisional_ema9(float(ltp), snap.ema9)), day)
+    return sell_target(ema_now(ctx, snap, ltp), day)
+
+
+def sellable(position: Position, holding: Holding | None) -> int:
+    """Shares of the position that can be sold today: the position, capped by the account's settled shares."""
+    return min(position.quantity, holding.sellable_quantity) if holding is not None else 0
 
 
 def loss_floor(ctx: TaskContext, position: Position, day: date) -> Decimal:
@@ -33,11 +44,19 @@ def active_sell(ctx: TaskContext, symbol: str) -> OrderRecord | None:
     return sells[0] if sells else None
 
 
+def next_attempt(ctx: TaskContext, day: date, task: str, symbol: str) -> int:
+    """The attempt number of a new sell of `symbol` by `task` on `day`, from the order ledger: one more than
+    the sells that task already recorded for the symbol that day, so two of its orders never share a tag."""
+    earlier = [o for o in ctx.orders.for_day(day, task=task) if o.symbol == symbol and o.side is Side.SELL]
+    return len(earlier) + 1
+
+
 def ensure_sell(
     ctx: TaskContext, position: Position, day: date, *, quantity: int, price: Decimal, reference: Decimal,
     task: str, purpose: str, attempt: int = 1,
 ) -> OrderRecord:
-    """Exactly one active sell for the position at `price` for `quantity`: modify the existing one, else place."""
+    """Exactly one active sell for the position at `price` for `quantity`: modify the existing one, else place
+    one (`attempt` goes into its client tag)."""
     existing = active_sell(ctx, position.symbol)
     if existing is not None:
         if existing.price != price or existing.quantity != quantity or existing.purpose != purpose:

@@ -15,8 +15,9 @@ class ServiceControl(Protocol):
 
     def resume_new_orders(self) -> None: ...
 
-    def run_task_now(self, task: str) -> Any:
-        """Queue one run of `task` (a name from `swingtrader.cli.TASK_NAMES`) through the ledger."""
+    def run_task_now(self, task: str) -> dict[str, str]:
+        """Queue one run of `task` (a name from `swingtrader.task_names.TASK_NAMES`) through the ledger;
+        `ValueError` for an unknown task or a day without a session. Returns `{"task", "slot", "status"}`."""
         ...
 
     def force_relogin(self) -> None:
@@ -28,5 +29,6 @@ class ServiceControl(Protocol):
         ...
 
     def mode(self) -> str:
-        """`"paper"`, `"live"` or `"read-only"`."""
+        """The settings' mode, `"paper"` or `"live"`, with `" (read-only)"` appended when
+        `SWINGTRADER_READ_ONLY` is set (`swingtrader.runtime.mode_label`)."""
         ...

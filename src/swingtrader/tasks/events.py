@@ -1,0 +1,63 @@
+"""The strategy signals tasks record, as typed payloads: each has a `kind` (the `signals.kind` column) and a
+`detail()` (its JSON). The dashboard shows them from the `signals` table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class SignalKind(StrEnum):
+    AT_TARGET = "at_target"
+    RSI_EXIT = "rsi_exit"
+    STOP_LOSS = "stop_loss"
+    MAX_HOLDING = "max_holding"
+    TARGET_BELOW_LOSS_LIMIT = "target_below_loss_limit"
+    HOLDING_MISSING = "holding_missing"
+
+
+class Signal(Protocol):
+    @property
+    def kind(self) -> SignalKind: ...
+
+    def detail(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class PriceSignal:
+    """`at_target` or an exit signal, with the provisional values it was decided on: the last price, the
+    target now (the provisional exit EMA) and the provisional RSI."""
+
+    kind: SignalKind
+    ltp: Decimal
+    target_now: Decimal
+    rsi_now: float
+
+    def detail(self) -> dict[str, Any]:
+        return {"ltp": str(self.ltp), "target_now": str(self.target_now), "rsi_now": round(self.rsi_now, 4)}
+
+
+@dataclass(frozen=True)
+class TargetBelowLossLimit:
+    """No target sell today: the target is below the loss limit under the average entry price."""
+
+    target: Decimal
+    average_price: Decimal
+    kind: SignalKind = SignalKind.TARGET_BELOW_LOSS_LIMIT
+
+    def detail(self) -> dict[str, Any]:
+        return {"target": str(self.target), "avg": str(self.average_price)}
+
+
+@dataclass(frozen=True)
+class HoldingMissing:
+    """The account holds fewer shares than the strategy's position and no sell of ours explains it."""
+
+    expected: int
+    held: int
+    kind: SignalKind = SignalKind.HOLDING_MISSING
+
+    def detail(self) -> dict[str, Any]:
+        return {"expected": self.expected, "held": self.held}
