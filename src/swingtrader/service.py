@@ -146,7 +146,7 @@ def build_service(
     portfolio = Portfolio(store, clock, costs)
 
     def paused() -> bool:
-        return bool(settings.kill_switch) or bool(store.get_state("paused", False))
+        return bool(settings.kill_switch) or store.degraded is not None or bool(store.get_state("paused", False))
 
     def order_event(kind: str, rec: OrderRecord, detail: str) -> None:
         if kind in ("order_rejected", "order_filled"):

@@ -57,6 +57,7 @@ def main(args: Any) -> int:
     service = assemble(settings, clock, store=store, calendar=calendar, bars=bars, redact=redactor.redact,
                        on_secret=redactor.add_secret, notify=notifier.notify if notifier else None,
                        heartbeat=beat, heartbeat_interval=HEARTBEAT, on_call=calls.record, announce=systemd.status)
+    beat.alert = service.notify
     try:
         print_plan(service, ist_date(clock.now()))
     except CalendarDataMissing as exc:
@@ -104,19 +105,42 @@ def _first_login(service: Any) -> None:
 
 
 class _Heartbeat:
-    """Called by the scheduler between tasks and every few seconds while it waits."""
+    """Called by the scheduler between tasks and every few seconds while it waits. A locked or full store
+    skips the beat (logged once) and never stops the service; `alert(kind, title, body)` hears when orders
+    stop for a full disk and when they resume."""
 
     def __init__(self, store: Any, clock: Any) -> None:
         self._store, self._clock = store, clock
         self.monotonic = time.monotonic()
         self._lock = threading.Lock()
+        self._failing = False
+        self._degraded: str | None = None
+        self.alert: Any = None
 
     def __call__(self) -> None:
+        from swingtrader.store import StoreError
+
         with self._lock:
             now = time.monotonic()
             if now - self.monotonic >= 1.0:
-                self._store.set_state("heartbeat", self._clock.now().isoformat(), self._clock.now())
+                try:
+                    self._store.set_state("heartbeat", self._clock.now().isoformat(), self._clock.now())
+                    self._failing = False
+                except StoreError as exc:
+                    if not self._failing:
+                        log.error("heartbeat not written (the service carries on): %s", exc)
+                    self._failing = True
+                self._report(self._store.degraded)
             self.monotonic = now
+
+    def _report(self, degraded: str | None) -> None:
+        if (degraded is None) == (self._degraded is None) or self.alert is None:
+            return
+        self._degraded = degraded
+        if degraded is not None:
+            self.alert("service_stopped", "no new orders: the store's disk is full", degraded)
+        else:
+            self.alert("service_started", "orders resume: the store is writable again", "")
 
 
 def _notifier(settings: Any, redactor: Any, clock: Any) -> Any:
