@@ -137,8 +137,9 @@ class Store:
         except DBAPIError as exc:
             raise StoreError(f"the store at {self.location} is corrupt: {exc.orig}") from None
         if problems != ["ok"]:
-            raise StoreError(f"the store at {self.location} is corrupt ({'; '.join(problems)}); restore it from a "
-                             "backup or move it away to start afresh")
+            lines = [line for p in problems for line in str(p).splitlines() if line and not line.startswith("***")]
+            raise StoreError(f"the store at {self.location} is corrupt ({lines[0] if lines else problems[0]}, ...); "
+                             "restore it from a backup or move it away to start afresh")
 
     def migrate(self) -> None:
         """Apply every Alembic revision up to head (idempotent). `open` calls it only for a store that is not
