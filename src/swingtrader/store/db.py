@@ -14,13 +14,12 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
@@ -30,6 +29,7 @@ from swingtrader.store import tables as t
 log = logging.getLogger(__name__)
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_T = TypeVar("_T")
 
 
 class StoreError(Exception):
@@ -70,7 +70,6 @@ class Store:
         self.min_free_bytes = min_free_bytes
         self.engine: Engine = _make_engine(url, busy_timeout_s)
         self._degraded: str | None = None
-        self._state_lock = threading.Lock()
 
     @property
     def degraded(self) -> str | None:
@@ -169,12 +168,15 @@ class Store:
         """One transaction: committed on success, rolled back on error. On SQLite the write lock is taken
         first (`BEGIN IMMEDIATE`), retried within the budget (`StoreBusy` past it); a full disk raises
         `StoreFull`. The body runs once: it is never retried."""
-        conn = self._retrying(self._open_write)
+        conn = self._retry(self._open_write)
         try:
             yield conn
             conn.commit()
         except DBAPIError as exc:
-            raise self._typed(exc) from exc
+            typed = self._typed(exc)
+            if typed is exc:
+                raise
+            raise typed from exc
         finally:
             conn.close()  # rolls back what was not committed
         self._wrote()
@@ -192,30 +194,42 @@ class Store:
             raise
         return conn
 
-    def _retrying(self, attempt: Callable[[], Connection]) -> Connection:
-        """`attempt()` again while the store is locked, with backoff, within `retry_budget_s` and 12 attempts."""
+    def retrying(self, write: Callable[[], _T]) -> _T:
+        """Run `write` (a whole unit of work on a connection of its own, e.g. the ledger's raw batch insert),
+        again while the store is locked, with backoff, within `retry_budget_s` and 12 attempts; `StoreBusy` past
+        that, `StoreFull` for a full disk. `write` must roll back when it fails, so that running it again is safe."""
+        result = self._retry(write)
+        self._wrote()
+        return result
+
+    def _retry(self, attempt: Callable[[], _T]) -> _T:
         started = time.monotonic()
         for n in range(12):
             try:
-                return attempt()
-            except DBAPIError as exc:
+                result = attempt()
+            except (DBAPIError, sqlite3.Error) as exc:
                 typed = self._typed(exc)
                 pause = min(2.0, 0.05 * 2**n)
+                if typed is exc:
+                    raise
                 if not isinstance(typed, StoreBusy) or time.monotonic() - started + pause > self.retry_budget_s:
                     raise typed from exc
                 log.warning("store %s is locked by another process; retrying in %.2f s", self.location, pause)
                 time.sleep(pause)
+            else:
+                return result
         raise StoreBusy(f"the store at {self.location} stayed locked by another process")
 
-    def _typed(self, exc: DBAPIError) -> StoreError | DBAPIError:
+    def _typed(self, exc: Exception) -> Exception:
         """`StoreBusy` / `StoreFull` for a lock or full disk (marking the store degraded); else `exc` itself."""
-        code = getattr(exc.orig, "sqlite_errorcode", None)
+        orig = getattr(exc, "orig", exc)
+        code = getattr(orig, "sqlite_errorcode", None)
         if code is None:
             return exc
         if code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
-            return StoreBusy(f"the store at {self.location} is locked by another process: {exc.orig}")
+            return StoreBusy(f"the store at {self.location} is locked by another process: {orig}")
         if code & 0xFF == _SQLITE_FULL:
-            reason = f"the disk under the store at {self.location} is full: {exc.orig}"
+            reason = f"the disk under the store at {self.location} is full: {orig}"
             if self._degraded is None:
                 log.error("%s: no new orders until space returns", reason)
             self._degraded = reason
