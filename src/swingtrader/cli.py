@@ -6,6 +6,7 @@ Handlers are imported lazily so that `swingtrader --help` stays fast and light.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -89,6 +90,32 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_SQLITE_MEANINGS = {8: "the store is read-only", 11: "the store is corrupt", 13: "the disk is full",
+                    14: "the store cannot be opened", 26: "the store is not a database"}
+_OS_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+
+
+def environment_error(exc: BaseException) -> str | None:
+    """A one-line description of a fault in the machine around the command (a store error, a full disk, a
+    read-only or forbidden path, a damaged SQLite file), found along `exc`'s causes; None for anything else."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        store, sqlite = sys.modules.get("swingtrader.store.db"), sys.modules.get("sqlite3")  # loaded if raised
+        if store is not None and isinstance(current, store.StoreError):
+            return str(current)
+        if sqlite is not None and isinstance(current, sqlite.Error):
+            meaning = _SQLITE_MEANINGS.get(getattr(current, "sqlite_errorcode", -1) & 0xFF)
+            if meaning is not None:
+                return f"{meaning}: {current}"
+        if isinstance(current, OSError) and current.errno in _OS_ERRNOS:
+            where = f"{current.filename}: " if current.filename else ""
+            return f"{where}{current.strerror}"
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv` and run the command; return the process exit code."""
     args = _build_parser().parse_args(argv)
@@ -97,6 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(module.main(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # only faults of the machine around us (disk, permissions, store file); others raise
+        message = environment_error(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

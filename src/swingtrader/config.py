@@ -26,15 +26,19 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from swingtrader.task_names import TASK_NAMES
 
-__all__ = ["ENV_PREFIX", "ConfigError", "Settings", "env_name", "load_settings"]
+__all__ = ["ENV_PREFIX", "MAX_MONEY", "ConfigError", "Settings", "env_name", "load_settings"]
 
 ENV_PREFIX = "SWINGTRADER_"
 MASK = "**********"
 
-_Money = Annotated[Decimal, Field(gt=0)]
+MAX_MONEY = Decimal("1e12")
+"""The largest amount of rupees any money setting (or `simulate --capital`) accepts: one lakh crore."""
+
+_Money = Annotated[Decimal, Field(gt=0, le=MAX_MONEY, allow_inf_nan=False)]
 _Rate = Annotated[Decimal, Field(ge=0)]
 _RsiLevel = Annotated[float, Field(gt=0, lt=100)]
-_PerSecond = Annotated[float, Field(gt=0)]
+_PerSecond = Annotated[float, Field(ge=0.01, le=1000, allow_inf_nan=False)]
+_Seconds = Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)]
 _LIVE_CREDENTIALS = ("kotak_consumer_key", "kotak_mobile_number", "kotak_ucc", "kotak_totp_secret", "kotak_mpin")
 _SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9&._-]*")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -117,12 +121,13 @@ class Settings(BaseSettings):
     kotak_login_url: str = "https://mis.kotaksecurities.com"
     kotak_orders_per_second: _PerSecond = 10.0
     kotak_reads_per_second: _PerSecond = 5.0
-    kotak_timeout_seconds: _PerSecond = 10.0
+    kotak_timeout_seconds: _Seconds = 10.0
     # web dashboard
     web_enabled: bool = True
     web_host: str = "127.0.0.1"
     web_port: int = Field(8765, ge=0, le=65535)
     web_password: SecretStr | None = None
+    web_allowed_hosts: Annotated[list[str], NoDecode] = []
     # notifications: apprise URLs, comma or space separated (they embed tokens)
     notify_urls: SecretStr | None = None
 
@@ -134,7 +139,7 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("universe", "rsi_add_levels", "special_session_tasks", mode="before")
+    @field_validator("universe", "rsi_add_levels", "special_session_tasks", "web_allowed_hosts", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         return [part for part in _LIST_SEPARATORS.split(value) if part] if isinstance(value, str) else value

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from swingtrader.clock import IST
 from swingtrader.config import Settings
+from swingtrader.notify_secrets import url_secrets
 
 __all__ = [
     "MIN_SECRET_LENGTH",
@@ -138,10 +139,11 @@ class ISTMidnightRotatingFileHandler(TimedRotatingFileHandler):
 def setup_logging(settings: Settings, *, console: bool = True, extra_secrets: Iterable[str] = ()) -> RedactionFilter:
     """Configure the root logger: level `log_level`, a stderr handler (if `console`) and the rotating file.
 
-    The returned filter, with `settings.secret_values()` and `extra_secrets`, is attached to every handler on
-    the root logger, including ones added before this call. Records that never reach a root handler (a logger
-    with `propagate=False` and its own handlers) are not covered. Calling it again replaces what an earlier
-    call installed.
+    The returned filter, with `settings.secret_values()`, the secret parts of every notification URL (see
+    `notify_secrets`) and `extra_secrets`, is attached to every handler on the root logger, including ones added
+    before this call, so third-party records (apprise, urllib3 at DEBUG) are redacted too. Records that never
+    reach a root handler (a logger with `propagate=False` and its own handlers) are not covered. Calling it
+    again replaces what an earlier call installed.
     """
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -151,7 +153,7 @@ def setup_logging(settings: Settings, *, console: bool = True, extra_secrets: It
         for old in [f for f in handler.filters if isinstance(f, RedactionFilter)]:
             handler.removeFilter(old)
 
-    redaction = RedactionFilter([*settings.secret_values(), *extra_secrets])
+    redaction = RedactionFilter([*settings.secret_values(), *_notification_secrets(settings), *extra_secrets])
     settings.effective_log_dir.mkdir(parents=True, exist_ok=True)
     handlers: list[logging.Handler] = [
         ISTMidnightRotatingFileHandler(settings.effective_log_dir / LOG_FILE_NAME, settings.log_retention_days)
@@ -166,3 +168,10 @@ def setup_logging(settings: Settings, *, console: bool = True, extra_secrets: It
         handler.addFilter(redaction)
     root.setLevel(settings.log_level)
     return redaction
+
+
+def _notification_secrets(settings: Settings) -> list[str]:
+    if settings.notify_urls is None:
+        return []
+    urls = re.split(r"[,\s]+", settings.notify_urls.get_secret_value())
+    return [secret for url in urls for secret in url_secrets(url)]

@@ -27,6 +27,7 @@ from datetime import date, datetime, time, timedelta
 
 from swingtrader.clock import IST, Clock, ist_date
 from swingtrader.market.calendar import CalendarDataMissing
+from swingtrader.store.db import StoreError
 from swingtrader.store.ledger import FINAL, Ledger, RunStatus, SlotTaken
 from swingtrader.task_names import TASK_NAMES
 
@@ -181,9 +182,23 @@ class Scheduler:
         `until` (exclusive) or a stop request. Raises `CalendarDataMissing` when it reaches a year without
         holiday data, after the last known session's tasks ran: guessing the exchange's days is not safe."""
         try:
-            self._run(start_day, until)
+            while not self._run_through_store_faults(start_day, until):
+                pass
         finally:
             self._ledger.flush()
+
+    def _run_through_store_faults(self, start_day: date | None, until: datetime | None) -> bool:
+        """`_run`; True when it ended. On a live clock a locked or full store (`StoreError`) pauses the loop for
+        a minute and returns False, to carry on from the ledger; on a virtual clock it is raised."""
+        try:
+            self._run(start_day, until)
+            return True
+        except StoreError as exc:
+            if self._beat is None:
+                raise
+            log.error("the store failed (%s); the scheduler carries on in a minute", exc)
+            self._heartbeat()
+            return not self._clock.sleep_until(self._clock.now() + timedelta(minutes=1), self.stop)
 
     def _run(self, start_day: date | None, until: datetime | None) -> None:
         now = self._clock.now()

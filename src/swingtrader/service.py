@@ -217,7 +217,7 @@ def build_service(
     portfolio = Portfolio(store, clock, costs)
 
     def paused() -> bool:
-        return bool(settings.kill_switch) or ServiceState(store).paused()
+        return bool(settings.kill_switch) or store.degraded is not None or ServiceState(store).paused()
 
     def order_event(kind: str, rec: OrderRecord, detail: str) -> None:
         if kind in (NotificationKind.ORDER_REJECTED, NotificationKind.ORDER_FILLED):

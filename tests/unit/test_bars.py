@@ -131,6 +131,14 @@ def test_symbols_restricts_what_is_loaded(tmp_path: Path, nifty_dir: Path) -> No
         ("2024-01-01,10,11,9,10,5\n2024-01-17,10,11,9,10,5\n", r"gap of 16 days between 2024-01-01 and 2024-01-17"),
         ("2024-01-01,10,11,9,10,5\n01/02/2024,10,11,9,10,5\n", r"line 3: unparseable date '01/02/2024'"),
         ("", r"no bars"),
+        ("2024-01-01,10,11,9,10,5\n2024-01-02,10,9,11,10,5\n", r"line 3: bar on 2024-01-02: high 9 below low 11"),
+        ("2024-01-01,10,11,9,10,5\n2024-01-02,10,11,9,12,5\n",
+         r"line 3: bar on 2024-01-02: high 11 below open 10 or close 12"),
+        ("2024-01-01,10,11,9,10,5\n2024-01-02,8,11,9,10,5\n",
+         r"line 3: bar on 2024-01-02: low 9 above open 8 or close 10"),
+        ("2024-01-01,10,11,9,10,5\n2024-01-02,10,11,9,10,1e40\n",
+         r"line 3: volume on 2024-01-02: 1e\+40, above 1e\+15"),
+        ("2024-01-01,10,11,9,10,5\n2024-01-02,10,11,9,10,inf\n", r"line 3: volume on 2024-01-02: infinite"),
     ],
 )
 def test_bad_symbol_file_is_an_error_naming_it(tmp_path: Path, body: str, message: str) -> None:
@@ -171,6 +179,12 @@ def test_long_format_errors_name_file_symbol_and_column(tmp_path: Path) -> None:
         open_bar_source(str(path))
     write(path, "date,open,high,low,close\n2024-01-01,1,1,1,1\n")
     with pytest.raises(DataFileError, match=r"u\.csv: missing column symbol"):
+        open_bar_source(str(path))
+
+
+def test_long_format_names_the_symbol_of_an_inconsistent_bar(tmp_path: Path) -> None:
+    path = write(tmp_path / "u.csv", "symbol,date,open,high,low,close\nA,2024-01-01,1,1,1,1\nB,2024-01-01,1,2,1,3\n")
+    with pytest.raises(DataFileError, match=r"u\.csv: line 3 \(B\): bar on 2024-01-01: high 2 below open 1 or close 3"):
         open_bar_source(str(path))
 
 

@@ -137,3 +137,16 @@ def test_without_urls_it_is_a_no_op(clock: SimClock) -> None:
     notifier = make([], clock)
     notifier.notify("order_filled", "x", "y")
     assert notifier.close(1) and notifier.dropped == 0
+
+
+def test_the_secret_parts_of_a_notification_url_are_listed_and_plain_words_are_not() -> None:
+    from swingtrader.notify_secrets import url_secrets
+
+    tg = url_secrets("tgram://7312345678:AAEkq9ZbXw3VfT0pLmN8sR2uY6hC4dJ1gEo/-100987654")
+    assert {"7312345678:AAEkq9ZbXw3VfT0pLmN8sR2uY6hC4dJ1gEo", "-100987654"} <= set(tg)
+    mail = url_secrets("mailtos://alertbot:pa%2Fss99@smtp.example.com:587?to=ops@example.com&format=html")
+    assert {"pa%2Fss99", "pa/ss99", "alertbot", "ops@example.com"} <= set(mail)
+    assert not {"smtp.example.com", "html", "587"} & set(mail)
+    hook = url_secrets("json://localhost:8080/api/notify/abc123token?token=q1w2e3r4")
+    assert {"abc123token", "q1w2e3r4"} <= set(hook) and not {"api", "notify", "localhost"} & set(hook)
+    assert url_secrets("  ") == []

@@ -25,7 +25,7 @@ def main(args: Any) -> int:
         store = Store.open(sqlite_url(db.resolve()), migrate=False)
     except StoreError as exc:
         fail(str(exc))
-    app = create_app(store, settings=settings, read_only=True, clock=_clock_for(store))
+    app = create_app(store, settings=settings, read_only=True, clock=_clock_for(store), bind_host=args.host)
     try:
         handle = start_web_in_thread(app, args.host, args.port)
     except (OSError, RuntimeError) as exc:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from swingtrader.config import Settings
     from swingtrader.logs import RedactionFilter
     from swingtrader.metrics import BrokerCallCounter
-    from swingtrader.notify import Notifier
+    from swingtrader.notify import Notifier, Notify
     from swingtrader.schedule import Slot
     from swingtrader.service import Service
     from swingtrader.store import Store
@@ -73,6 +73,7 @@ def main(args: argparse.Namespace) -> int:
     if notifier is not None:
         hooks = replace(hooks, notify=notifier.notify)
     service = assemble(settings, clock, store=store, calendar=calendar, bars=bars, hooks=hooks)
+    beat.alert = service.notify
     try:
         print_plan(service, ist_date(clock.now()))
     except CalendarDataMissing as exc:
@@ -121,21 +122,46 @@ def _first_login(service: Service) -> None:
 
 
 class _Heartbeat:
-    """Called by the scheduler between tasks and every few seconds while it waits."""
+    """Called by the scheduler between tasks and every few seconds while it waits. A locked or full store
+    skips the beat (logged once) and never stops the service; `alert(kind, title, body)` hears when orders
+    stop for a full disk and when they resume."""
 
     def __init__(self, store: Store, clock: Clock) -> None:
         from swingtrader.store.state import ServiceState
 
-        self._state, self._clock = ServiceState(store), clock
+        self._store, self._state, self._clock = store, ServiceState(store), clock
         self.monotonic = time.monotonic()
         self._lock = threading.Lock()
+        self._failing = False
+        self._degraded: str | None = None
+        self.alert: Notify | None = None
 
     def __call__(self) -> None:
+        from swingtrader.store import StoreError
+
         with self._lock:
             now = time.monotonic()
             if now - self.monotonic >= 1.0:
-                self._state.set_heartbeat(self._clock.now())
+                try:
+                    self._state.set_heartbeat(self._clock.now())
+                    self._failing = False
+                except StoreError as exc:
+                    if not self._failing:
+                        log.error("heartbeat not written (the service carries on): %s", exc)
+                    self._failing = True
+                self._report(self._store.degraded)
             self.monotonic = now
+
+    def _report(self, degraded: str | None) -> None:
+        from swingtrader.notify import NotificationKind
+
+        if (degraded is None) == (self._degraded is None) or self.alert is None:
+            return
+        self._degraded = degraded
+        if degraded is not None:
+            self.alert(NotificationKind.SERVICE_STOPPED, "no new orders: the store's disk is full", degraded)
+        else:
+            self.alert(NotificationKind.SERVICE_STARTED, "orders resume: the store is writable again", "")
 
 
 def _notifier(settings: Settings, redactor: RedactionFilter, clock: Clock) -> Notifier | None:

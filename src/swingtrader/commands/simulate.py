@@ -21,8 +21,10 @@ def main(args: Any) -> int:
         capital = Decimal(args.capital) if args.capital else settings.initial_capital
     except InvalidOperation:
         fail(f"--capital: {args.capital!r} is not a number")
-    if capital <= 0:
-        fail("--capital must be positive")
+    from swingtrader.config import MAX_MONEY
+
+    if not capital.is_finite() or not 0 < capital <= MAX_MONEY:
+        fail(f"--capital: {args.capital!r} is not a positive amount of rupees up to {MAX_MONEY:,.0f}")
     from swingtrader.logs import setup_logging
 
     redactor = setup_logging(settings, console=False)

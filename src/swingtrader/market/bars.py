@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # pandas is imported only to read files, so the strategy's im
 __all__ = ["MAX_GAP_DAYS", "Bar", "BarSource", "Bars", "DataFileError", "Panel", "open_bar_source"]
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
+MAX_VOLUME = 1e15
+"""More shares than any NSE stock has traded in a day by orders of magnitude: a larger volume is bad data."""
 MAX_GAP_DAYS = 15
 """A hole of more than this many calendar days between consecutive bars of a symbol is a gap."""
 
@@ -219,18 +221,28 @@ def _parse_days(dates: pd.Series, where: Callable[[int], str]) -> np.ndarray:
 
 
 def _check_values(df: pd.DataFrame, where: Callable[[int], str]) -> dict[str, np.ndarray]:
-    """The number columns as arrays; NaN/empty, infinite, non-positive prices and negative volume are errors."""
+    """The number columns as arrays; NaN/empty, infinite, non-positive prices, negative volume or volume above
+    `MAX_VOLUME`, and a bar whose high or low does not bound its open and close are errors."""
     out = {}
     for col in [c for c in (*PRICE_COLUMNS, "volume") if c in df.columns]:
         x = df[col].to_numpy()
-        bad = ~np.isfinite(x) | ((x <= 0) if col != "volume" else (x < 0))
+        bad = ~np.isfinite(x) | ((x <= 0) if col != "volume" else ((x < 0) | (x > MAX_VOLUME)))
         if bad.any():
             row = int(np.argmax(bad))
             value = float(x[row])
             what = ("empty or NaN" if np.isnan(value) else "infinite" if np.isinf(value)
+                    else f"{value:g}, above {MAX_VOLUME:g}" if value > MAX_VOLUME
                     else f"{value}, {'negative' if col == 'volume' else 'not positive'}")
             raise DataFileError(f"{where(row)}: {col} on {df['date'].iloc[row]}: {what}")
         out[col] = x
+    o, h, low, c = (out[k] for k in PRICE_COLUMNS)
+    for bad, what in ((h < low, "high {h:g} below low {l:g}"),
+                      (h < np.maximum(o, c), "high {h:g} below open {o:g} or close {c:g}"),
+                      (low > np.minimum(o, c), "low {l:g} above open {o:g} or close {c:g}")):
+        if bad.any():
+            row = int(np.argmax(bad))
+            text = what.format(o=o[row], h=h[row], l=low[row], c=c[row])
+            raise DataFileError(f"{where(row)}: bar on {df['date'].iloc[row]}: {text}")
     return out
 
 

@@ -1,27 +1,50 @@
-"""`Store`: one engine, migrations applied on open, short transactions per unit of work."""
+"""`Store`: one engine, migrations applied on open, short transactions per unit of work.
+
+Storage faults are typed: a write lock held by another process past the retry budget raises `StoreBusy`; a full
+disk raises `StoreFull` and marks the store `degraded` (no new orders) until a later write succeeds with space
+to spare.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
 
 log = logging.getLogger(__name__)
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_T = TypeVar("_T")
 
 
 class StoreError(Exception):
-    """The store cannot be opened or migrated (corrupt file, unreachable server). Names the location."""
+    """The store cannot be opened or migrated (corrupt file, unreachable server, written by a newer
+    swingtrader), or a write failed. Names the location. Commands print it as `error: ...` and exit 2."""
+
+
+class StoreBusy(StoreError):
+    """Another process held the store's write lock past the retry budget: the unit of work did not happen.
+    The heartbeat skips a beat; a task fails and runs again at its next slot."""
+
+
+class StoreFull(StoreError):
+    """The disk under the store is full: the write did not happen and the store is `degraded` (the order
+    manager places no new orders) until a write succeeds again with free space; the service alerts."""
+
+
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_FULL = 5, 6, 13
 
 
 def sqlite_url(path: Path | str) -> str:
@@ -31,12 +54,24 @@ def sqlite_url(path: Path | str) -> str:
 class Store:
     """The service's database. SQLite (WAL) by default, any SQLAlchemy URL otherwise.
 
-    `open()` checks the file is a database and applies Alembic migrations up to head.
+    `open()` checks the file is a database (and its pages, `PRAGMA quick_check`), refuses one written by a
+    newer swingtrader and applies Alembic migrations up to head. `begin()` takes SQLite's write lock up front,
+    waiting `busy_timeout_s` per attempt and retrying with backoff for at most `retry_budget_s` in all.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout_s: float = 5.0, retry_budget_s: float = 60.0,
+                 min_free_bytes: int = 8 << 20) -> None:
         self.url = url
-        self.engine: Engine = _make_engine(url)
+        self.busy_timeout_s = busy_timeout_s
+        self.retry_budget_s = retry_budget_s
+        self.min_free_bytes = min_free_bytes
+        self.engine: Engine = _make_engine(url, busy_timeout_s)
+        self._degraded: str | None = None
+
+    @property
+    def degraded(self) -> str | None:
+        """Why writes are failing for lack of space (no new orders while set), or None when healthy."""
+        return self._degraded
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, migrate_in_child: bool = False) -> Store:
@@ -44,7 +79,12 @@ class Store:
         process (`python -m swingtrader.store`), so a long-running caller never loads it."""
         store = cls(url)
         store._check_readable()
-        if migrate and store._revision() != _head_revision():
+        store.check_integrity()
+        revision = store._revision()
+        if revision is not None and revision not in _revisions():
+            raise StoreError(f"the store at {store.location} was written by a newer swingtrader (revision "
+                             f"{revision}); upgrade swingtrader to use it")
+        if migrate and revision != _head_revision():
             if migrate_in_child:
                 store._migrate_in_child()
             else:
@@ -68,7 +108,11 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             path = self.engine.url.database
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(f"cannot create the store's directory {Path(path).parent}: "
+                                     f"{exc.strerror}") from None
                 if Path(path).exists() and Path(path).stat().st_size > 0:
                     with open(path, "rb") as fh:
                         if fh.read(16) != b"SQLite format 3\x00":
@@ -78,6 +122,20 @@ class Store:
                 conn.exec_driver_sql("SELECT 1")
         except (DatabaseError, OperationalError) as exc:
             raise StoreError(f"cannot open the store at {self.location}: {exc.orig}") from None
+
+    def check_integrity(self) -> None:
+        """Raise `StoreError` if SQLite's `PRAGMA quick_check` finds a damaged page (other databases: no-op)."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        try:
+            with self.engine.connect() as conn:
+                problems = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check").fetchmany(3)]
+        except DBAPIError as exc:
+            raise StoreError(f"the store at {self.location} is corrupt: {exc.orig}") from None
+        if problems != ["ok"]:
+            lines = [line for p in problems for line in str(p).splitlines() if line and not line.startswith("***")]
+            raise StoreError(f"the store at {self.location} is corrupt ({lines[0] if lines else problems[0]}, ...); "
+                             "restore it from a backup or move it away to start afresh")
 
     def migrate(self) -> None:
         """Apply every Alembic revision up to head (idempotent). `open` calls it only for a store that is not
@@ -104,9 +162,86 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """One transaction: committed on success, rolled back on error."""
-        with self.engine.begin() as conn:
+        """One transaction: committed on success, rolled back on error. On SQLite the write lock is taken
+        first (`BEGIN IMMEDIATE`), retried within the budget (`StoreBusy` past it); a full disk raises
+        `StoreFull`. The body runs once: it is never retried."""
+        conn = self._retry(self._open_write)
+        try:
             yield conn
+            conn.commit()
+        except DBAPIError as exc:
+            typed = self._typed(exc)
+            if typed is exc:
+                raise
+            raise typed from exc
+        finally:
+            conn.close()  # rolls back what was not committed
+        self._wrote()
+
+    def _open_write(self) -> Connection:
+        """A connection inside a begun transaction (holding SQLite's write lock)."""
+        conn = self.engine.connect()
+        try:
+            if self.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # pysqlite emits no BEGIN of its own before this
+            else:
+                conn.begin()
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def retrying(self, write: Callable[[], _T]) -> _T:
+        """Run `write` (a whole unit of work on a connection of its own, e.g. the ledger's raw batch insert),
+        again while the store is locked, with backoff, within `retry_budget_s` and 12 attempts; `StoreBusy` past
+        that, `StoreFull` for a full disk. `write` must roll back when it fails, so that running it again is safe."""
+        result = self._retry(write)
+        self._wrote()
+        return result
+
+    def _retry(self, attempt: Callable[[], _T]) -> _T:
+        started = time.monotonic()
+        for n in range(12):
+            try:
+                result = attempt()
+            except (DBAPIError, sqlite3.Error) as exc:
+                typed = self._typed(exc)
+                pause = min(2.0, 0.05 * 2**n)
+                if typed is exc:
+                    raise
+                if not isinstance(typed, StoreBusy) or time.monotonic() - started + pause > self.retry_budget_s:
+                    raise typed from exc
+                log.warning("store %s is locked by another process; retrying in %.2f s", self.location, pause)
+                time.sleep(pause)
+            else:
+                return result
+        raise StoreBusy(f"the store at {self.location} stayed locked by another process")
+
+    def _typed(self, exc: Exception) -> Exception:
+        """`StoreBusy` / `StoreFull` for a lock or full disk (marking the store degraded); else `exc` itself."""
+        orig = getattr(exc, "orig", exc)
+        code = getattr(orig, "sqlite_errorcode", None)
+        if code is None:
+            return exc
+        if code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            return StoreBusy(f"the store at {self.location} is locked by another process: {orig}")
+        if code & 0xFF == _SQLITE_FULL:
+            reason = f"the disk under the store at {self.location} is full: {orig}"
+            if self._degraded is None:
+                log.error("%s: no new orders until space returns", reason)
+            self._degraded = reason
+            return StoreFull(reason)
+        return exc
+
+    def _wrote(self) -> None:
+        """After a committed write: leave the degraded state once the disk has `min_free_bytes` again."""
+        if self._degraded is None:
+            return
+        path = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if path and path != ":memory:" and shutil.disk_usage(Path(path).parent).free < self.min_free_bytes:
+            return
+        log.warning("the store at %s is writable again: orders resume", self.location)
+        self._degraded = None
 
     def connect(self) -> Connection:
         return self.engine.connect()
@@ -115,8 +250,22 @@ class Store:
         self.engine.dispose()
 
 
+def _revisions() -> set[str]:
+    """Every revision this code knows (in `migrations/versions`)."""
+    return set(_revision_graph())
+
+
 def _head_revision() -> str:
     """The newest revision in `migrations/versions` (the one no other revision names as `down_revision`)."""
+    revisions = _revision_graph()
+    heads = set(revisions) - {d for d in revisions.values() if d}
+    if len(heads) != 1:
+        raise StoreError(f"migrations must have exactly one head, found {sorted(heads)}")
+    return heads.pop()
+
+
+def _revision_graph() -> dict[str, str | None]:
+    """{revision: down_revision} of the files in `migrations/versions`."""
     revisions: dict[str, str | None] = {}
     for f in (_MIGRATIONS / "versions").glob("*.py"):
         text = f.read_text()
@@ -124,15 +273,12 @@ def _head_revision() -> str:
         down = re.search(r"^down_revision = ['\"](\w+)['\"]", text, re.M)
         if rev:
             revisions[rev.group(1)] = down.group(1) if down else None
-    heads = set(revisions) - {d for d in revisions.values() if d}
-    if len(heads) != 1:
-        raise StoreError(f"migrations must have exactly one head, found {sorted(heads)}")
-    return heads.pop()
+    return revisions
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, busy_timeout_s: float) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_s})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:

@@ -182,10 +182,20 @@ class Ledger:
              r["error"], None if r["detail"] is None else json.dumps(r["detail"]))
             for r in rows
         ]
-        cursor = self._raw.cursor()
-        cursor.executemany(_INSERT_RUN_SQLITE, values)
-        cursor.close()
-        self._raw.commit()
+        raw = self._raw
+
+        def write() -> None:
+            cursor = raw.cursor()
+            try:
+                cursor.executemany(_INSERT_RUN_SQLITE, values)
+                raw.commit()
+            except BaseException:
+                raw.rollback()
+                raise
+            finally:
+                cursor.close()
+
+        self._store.retrying(write)
 
     def close(self) -> None:
         """Write what is buffered and give back the connection the SQLite path holds."""

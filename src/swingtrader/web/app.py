@@ -33,12 +33,14 @@ from swingtrader.web.chart import equity_svg
 from swingtrader.web.control import ServiceControl
 from swingtrader.web.format import FILTERS, to_jsonable
 from swingtrader.web.guard import ErrorGuard
+from swingtrader.web.hosts import HostGuard, allowed_hosts
 from swingtrader.web.logtail import log_tail, newest_log
 
 __all__ = ["ServiceControl", "create_app"]
 
 log = logging.getLogger(__name__)
 _HERE = Path(__file__).parent
+_MAX_PAGE = 10**9  # beyond any store; keeps the row offset inside SQLite's 64-bit integers
 NAV = (
     ("overview", "/", "Overview"),
     ("orders", "/orders", "Orders"),
@@ -60,12 +62,15 @@ def create_app(
     clock: Clock | None = None,
     broker_calls: BrokerCallCounter | None = None,
     heartbeat_max_age_s: float = 180.0,
+    bind_host: str | None = None,
 ) -> FastAPI:
     """The dashboard app. Without `control`, or with `read_only`, it only reads the store.
 
     `settings` supplies `web_password`, `kill_switch` and, when `log_file` is not given, `effective_log_dir`
     for the Logs page. `broker_calls` is the service's counter exposed on /metrics. /readyz needs the service's
     heartbeat (`ServiceState.heartbeat`) fresher than `heartbeat_max_age_s` when a control is attached.
+    Requests must be addressed to `bind_host` (default `settings.web_host`), loopback or
+    `settings.web_allowed_hosts` (see `web.hosts`).
     """
     clock = clock or LiveClock()
     password = settings.web_password if settings is not None else None
@@ -81,6 +86,8 @@ def create_app(
 
     app = FastAPI(title="swingtrader", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(ErrorGuard)
+    app.add_middleware(HostGuard, hosts=allowed_hosts(bind_host or getattr(settings, "web_host", "127.0.0.1"),
+                                                      getattr(settings, "web_allowed_hosts", ())))
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     viewer = [Depends(guard.require_viewer)]
 
@@ -92,8 +99,8 @@ def create_app(
 
     def page_number(request: Request) -> int:
         raw = request.query_params.get("page", "1")
-        if not raw.isdigit() or int(raw) < 1:
-            raise HTTPException(400, "page must be a positive integer")
+        if not raw.isdigit() or not 1 <= int(raw) <= _MAX_PAGE:
+            raise HTTPException(400, f"page must be a whole number from 1 to {_MAX_PAGE}")
         return int(raw)
 
     loaders: dict[str, Callable[[Request], dict[str, Any]]] = {
