@@ -89,7 +89,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dashboard", help="serve the dashboard read-only over a store")
     _add_config(p)
-    p.add_argument("--db", metavar="FILE", required=True)
+    p.add_argument("--db", metavar="FILE", help="the store to show (required unless --sweep is given)")
+    p.add_argument("--sweep", metavar="DIR", help="also show this `swingtrader sweep` output directory (/sweep)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from swingtrader.cli import main
+from swingtrader.web.format import money
 
 START, END = "2024-01-01", "2024-02-29"
 GRID = """
@@ -98,3 +100,33 @@ def test_bad_grid_key_is_an_error(tmp_path, capsys):
     assert exc.value.code == 2 and "lower case" in capsys.readouterr().err
 
 
+
+
+def test_dashboard_shows_the_sweep_table_and_curves(serial):
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "swingtrader", "dashboard", "--sweep", str(serial),
+                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}/" in line, proc.stderr.read() if proc.poll() is not None else line
+        page = httpx.get(f"http://127.0.0.1:{port}/sweep", timeout=30)
+        api = httpx.get(f"http://127.0.0.1:{port}/api/sweep", timeout=30).json()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    rows, _ = contents(serial)
+    assert page.status_code == 200
+    html = page.text
+    assert html.count('class="benchmark"') == 4 and html.count('class="line"') == 4
+    table = html[html.index('<table id="sweep">'):html.index("</table>")]
+    where = [table.index(money(Decimal(r["net_pnl"])).lstrip("-")) for r in rows]
+    assert where == sorted(where)  # ranked best first
+    assert api["rows"] == rows

@@ -59,12 +59,14 @@ def create_app(
     clock: Clock | None = None,
     broker_calls: BrokerCallCounter | None = None,
     heartbeat_max_age_s: float = 180.0,
+    sweep_dir: Path | None = None,
 ) -> FastAPI:
     """The dashboard app. Without `control`, or with `read_only`, it only reads the store.
 
     `settings` supplies `web_password`, `kill_switch` and, when `log_file` is not given, `effective_log_dir`
     for the Logs page. `broker_calls` is the service's counter exposed on /metrics. /readyz needs the service's
     heartbeat (service_state "heartbeat") fresher than `heartbeat_max_age_s` when a control is attached.
+    `sweep_dir` adds the Sweep page over a `swingtrader sweep` output directory.
     """
     clock = clock or LiveClock()
     password = settings.web_password if settings is not None else None
@@ -129,6 +131,10 @@ def create_app(
 
     for name, path, title in NAV:
         add_page(name, path, title)
+    if sweep_dir is not None:
+        from swingtrader.web.sweep import add_sweep_page
+
+        add_sweep_page(app, templates, sweep_dir, dependencies=viewer, nav=NAV, mode=mode)
 
     @app.get("/api/csrf", dependencies=viewer)
     def csrf(request: Request) -> JSONResponse:
