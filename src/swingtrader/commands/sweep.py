@@ -41,6 +41,11 @@ def main(args: Any) -> int:
     start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
     if end < start:
         fail("--end is before --start")
+    if args.cluster:
+        try:
+            import dask.distributed  # noqa: F401
+        except ImportError:
+            fail("--cluster needs Dask: pip install swingtrader[research]")
     if args.workers is not None and args.workers < 1:
         fail("--workers must be at least 1")
     try:
