@@ -106,18 +106,27 @@ def _timed(fn: Callable[..., T], *args: object, **kwargs: object) -> tuple[T, fl
     return result, time.perf_counter() - start
 
 
+_CHILD = """import sys
+from swingtrader.cli import main
+rc = main(sys.argv[1:])
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0].split()[1]
+print(hwm, file=sys.stderr)
+sys.exit(rc)
+"""
+
+
 def process_run(path: Path, as_of: date, data_dir: Path) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of `swingtrader analyze --json` as a child process."""
+    """(wall seconds, peak RSS in MB) of `swingtrader analyze --json` as a child process. The peak is the
+    child's own VmHWM (getrusage would count this process's size at fork)."""
     env = {**os.environ, "SWINGTRADER_DATA_DIR": str(data_dir)}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "swingtrader", "analyze", "--as-of", as_of.isoformat(),
-                             "--data", str(path), "--json"], stdout=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([sys.executable, "-c", _CHILD, "analyze", "--as-of", as_of.isoformat(),
+                           "--data", str(path), "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env=env, text=True)
     wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise RuntimeError(f"swingtrader analyze exited {proc.returncode}")
-    return wall, usage.ru_maxrss / 1024
+        raise RuntimeError(f"swingtrader analyze exited {proc.returncode}: {proc.stderr[-500:]}")
+    return wall, int(proc.stderr.split()[-1]) / 1024
 
 
 def _processes(path: Path, as_of: date, repeat: int) -> tuple[tuple[float, float], tuple[float, float]]:
