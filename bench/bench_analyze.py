@@ -6,12 +6,16 @@ Ours: `open_bar_source` + `DipBuyStrategy.analyse` (vectorised across symbols). 
 run on the same file: `pandas.read_csv`, then per symbol (groupby) the same data rules and the indicators with
 pandas `ewm`/`rolling`. Both must find the same candidate set. Each side runs `--repeat` times; the fastest run
 counts (the least disturbed by other load on the machine). Targets: ours <= 3 s, >= 10x the baseline.
-Also prints the cost of one more `analyse` once the indicator table is cached (the simulator's case).
+Also prints the cost of one more `analyse` once the indicator table is cached (the simulator's case), and
+`swingtrader analyze` as a whole process: cold (empty data directory: parse the CSV, fill the cache) and warm
+(memory-mapped cache), wall time and peak RSS of each (best of `--repeat`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +31,8 @@ from swingtrader.strategy.dip_buy import DipBuyStrategy
 from swingtrader.strategy.params import StrategyParams
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "nse-eq-universe-2019-2024.csv.gz"
+DEFAULT_DATA = Path(os.environ.get("SWINGTRADER_SHARED_DATA", REPO.parent / "shared" / "data")) / (
+    "nse-eq-universe-2019-2024.csv.gz")
 DEFAULT_AS_OF = "2024-06-04"  # the election-result sell-off: about a hundred candidates
 T = TypeVar("T")
 
@@ -101,6 +106,38 @@ def _timed(fn: Callable[..., T], *args: object, **kwargs: object) -> tuple[T, fl
     return result, time.perf_counter() - start
 
 
+_CHILD = """import sys
+from swingtrader.cli import main
+rc = main(sys.argv[1:])
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0].split()[1]
+print(hwm, file=sys.stderr)
+sys.exit(rc)
+"""
+
+
+def process_run(path: Path, as_of: date, data_dir: Path) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of `swingtrader analyze --json` as a child process. The peak is the
+    child's own VmHWM (getrusage would count this process's size at fork)."""
+    env = {**os.environ, "SWINGTRADER_DATA_DIR": str(data_dir)}
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", _CHILD, "analyze", "--as-of", as_of.isoformat(),
+                           "--data", str(path), "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env=env, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"swingtrader analyze exited {proc.returncode}: {proc.stderr[-500:]}")
+    return wall, int(proc.stderr.split()[-1]) / 1024
+
+
+def _processes(path: Path, as_of: date, repeat: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    cold, warm = [], []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as data_dir:
+            cold.append(process_run(path, as_of, Path(data_dir)))
+            warm.append(process_run(path, as_of, Path(data_dir)))
+    return min(cold), min(warm)
+
+
 def _best(runs: list[tuple[set[str], float, float]]) -> tuple[set[str], float, float]:
     return min(runs, key=lambda r: r[1] + r[2])
 
@@ -125,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         open_bar_source(str(path), cache_dir=Path(cache))
         warm = min(_warm(path, Path(cache), as_of, params) for _ in range(args.repeat))
 
+    (cold, cold_rss), (warm_proc, warm_rss) = _processes(path, as_of, args.repeat)
     mine_total, base_total = my_load + my_compute, base_load + base_compute
     print(f"analyze {path.name} as of {as_of}: {len(mine)} candidates (best of {args.repeat})")
     print(f"  {'':<22}{'load':>9}{'analysis':>10}{'total':>9}")
@@ -134,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{base_total / mine_total:>8.1f}x")
     print(f"  {'ours, parsed-file cache':<22}{'':>9}{'':>10}{warm:>8.3f}s  ({base_total / warm:.1f}x the baseline)")
     print(f"  analyse again with the indicator table cached: {again * 1000:.1f} ms")
+    print("  `swingtrader analyze` as a process (interpreter, imports, settings, load, analysis, JSON):")
+    print(f"    cold (parses the CSV)    {cold:>7.3f}s  peak RSS {cold_rss:>5.0f} MB  "
+          f"({base_total / cold:.1f}x the baseline)")
+    print(f"    warm (memory-mapped)     {warm_proc:>7.3f}s  peak RSS {warm_rss:>5.0f} MB  "
+          f"({base_total / warm_proc:.1f}x the baseline)")
     same = mine == base
     print(f"  same candidates as the baseline: {'yes' if same else 'NO'}")
     if not same:

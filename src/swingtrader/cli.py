@@ -42,6 +42,18 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faults", metavar="SPEC", help="fault mix for --broker kotak-fake")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("sweep", help="simulate every point of a parameter grid, in parallel; rank the results")
+    _add_config(p)
+    p.add_argument("--grid", required=True, metavar="FILE.toml", help="a [grid] table of setting -> list of values")
+    p.add_argument("--start", required=True, metavar="D")
+    p.add_argument("--end", required=True, metavar="D")
+    p.add_argument("--data", required=True, metavar="PATH")
+    p.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: the CPU count)")
+    p.add_argument("--cluster", metavar="tcp://HOST:PORT", help="run the points on this Dask scheduler")
+    p.add_argument("--walk-forward", dest="walk_forward", metavar="TRAIN:TEST",
+                   help="e.g. 6m:3m (months) or 120:60 (sessions): best point per training window, tested after it")
+    p.add_argument("--out", required=True, metavar="DIR")
+
     p = sub.add_parser("analyze", help="run the 16:00 analysis on its own")
     _add_config(p)
     p.add_argument("--as-of", required=True, metavar="D", dest="as_of")
@@ -78,7 +90,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dashboard", help="serve the dashboard read-only over a store")
     _add_config(p)
-    p.add_argument("--db", metavar="FILE", required=True)
+    p.add_argument("--db", metavar="FILE", help="the store to show (required unless --sweep is given)")
+    p.add_argument("--sweep", metavar="DIR", help="also show this `swingtrader sweep` output directory (/sweep)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
 

@@ -1,7 +1,9 @@
-"""`swingtrader dashboard --db FILE [--host H] [--port N]`: the dashboard, read-only, over any store."""
+"""`swingtrader dashboard --db FILE [--sweep DIR] [--host H] [--port N]`: the dashboard, read-only, over any
+store; with `--sweep` also the Sweep page (without `--db`, over an empty store)."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +12,14 @@ from swingtrader.commands._common import fail, settings_or_exit
 
 def main(args: Any) -> int:
     settings = settings_or_exit(args)
-    db = Path(args.db)
-    if not db.is_file():
+    sweep = Path(args.sweep) if args.sweep else None
+    if sweep is not None and not (sweep / "results.json").is_file():
+        fail(f"--sweep {args.sweep}: no results.json (the --out directory of `swingtrader sweep`)")
+    if args.db is None and sweep is None:
+        fail("--db FILE is required (or --sweep DIR)")
+    migrate = args.db is None
+    db = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="swingtrader-dashboard-")) / "empty.sqlite"
+    if not migrate and not db.is_file():
         fail(f"--db {args.db}: no such file")
     from swingtrader.store import Store, StoreError
     from swingtrader.store.db import sqlite_url
@@ -22,15 +30,16 @@ def main(args: Any) -> int:
     except BindRefused as exc:
         fail(str(exc))
     try:
-        store = Store.open(sqlite_url(db.resolve()), migrate=False)
+        store = Store.open(sqlite_url(db.resolve()), migrate=migrate)
     except StoreError as exc:
         fail(str(exc))
-    app = create_app(store, settings=settings, read_only=True, clock=_clock_for(store), bind_host=args.host)
+    app = create_app(store, settings=settings, read_only=True, clock=_clock_for(store), bind_host=args.host,
+                     sweep_dir=sweep)
     try:
         handle = start_web_in_thread(app, args.host, args.port)
     except (OSError, RuntimeError) as exc:
         fail(str(exc), 1)
-    print(f"dashboard for {db} at {handle.url}/ (read-only; Ctrl-C stops it)", flush=True)
+    print(f"dashboard for {args.db or sweep} at {handle.url}/ (read-only; Ctrl-C stops it)", flush=True)
     try:
         handle.wait()
     except KeyboardInterrupt:

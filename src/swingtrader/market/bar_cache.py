@@ -1,5 +1,6 @@
-"""An on-disk cache of parsed bar files as numpy `.npz`, so that a process can load market data without
-pandas (the long-running service must stay small; see ARCHITECTURE.md "Budgets").
+"""An on-disk cache of parsed bar files as a directory of `.npy` arrays, memory-mapped on load (no copy, no
+decompression: pages are read when touched and shared between processes), so that a process can load market
+data without pandas (the long-running service must stay small; see ARCHITECTURE.md "Budgets").
 
 The cache key is the source's absolute path with the size and modification time of the file (or of every
 `*.csv` in a directory): a changed file is parsed again. A cache miss can be filled in a short-lived child
@@ -9,7 +10,9 @@ process (`python -m swingtrader.market.bar_cache SPEC OUT`), which keeps pandas 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,7 +22,8 @@ import numpy as np
 
 from swingtrader.market.bars import BarSource, DataFileError, Panel
 
-_FORMAT = "v1"
+_FORMAT = "v2"
+_ARRAYS = ("dates", "open", "high", "low", "close", "volume")
 
 
 def cache_file(path: Path, cache_dir: Path) -> Path:
@@ -30,46 +34,52 @@ def cache_file(path: Path, cache_dir: Path) -> Path:
     for f in files:
         st = f.stat()
         h.update(f"|{f.name}|{st.st_size}|{st.st_mtime_ns}".encode())
-    return cache_dir / f"bars-{h.hexdigest()[:20]}.npz"
+    return cache_dir / f"bars-{h.hexdigest()[:20]}"
 
 
-def load(npz: Path, name: str) -> BarSource:
-    with np.load(npz, allow_pickle=False) as data:
-        volume = data["volume"] if data["has_volume"] else None
-        panel = Panel(
-            dates=data["dates"], symbols=tuple(data["symbols"].tolist()), open=data["open"], high=data["high"],
-            low=data["low"], close=data["close"], volume=volume,
-        )
-        warnings = data["warnings"].tolist()
-    return BarSource(panel, name=name, warnings=warnings)
+def load(entry: Path, name: str) -> BarSource:
+    """The cached source, its arrays memory-mapped read-only."""
+    meta = json.loads((entry / "meta.json").read_text())
+    arrays = {k: np.asarray(np.load(entry / f"{k}.npy", mmap_mode="r"))  # a plain ndarray view of the map
+              for k in _ARRAYS if (entry / f"{k}.npy").exists()}
+    panel = Panel(dates=arrays["dates"], symbols=tuple(meta["symbols"]), open=arrays["open"], high=arrays["high"],
+                  low=arrays["low"], close=arrays["close"], volume=arrays.get("volume"))
+    return BarSource(panel, name=name, warnings=meta["warnings"])
 
 
-def save(source: BarSource, npz: Path) -> None:
-    """Write atomically (a reader never sees half a file)."""
+def save(source: BarSource, entry: Path) -> None:
+    """Write atomically: the arrays go to a temporary directory renamed into place (a reader never sees half an
+    entry; when two processes race, the first rename wins and the other's copy is dropped)."""
     p = source.panel()
-    npz.parent.mkdir(parents=True, exist_ok=True)
-    tmp = npz.with_name(f".{npz.name}.{os.getpid()}.tmp.npz")
-    np.savez(
-        tmp, dates=p.dates, symbols=np.array(p.symbols, dtype=str), open=p.open, high=p.high, low=p.low,
-        close=p.close, volume=p.volume if p.volume is not None else np.zeros(0),
-        has_volume=np.array(p.volume is not None), warnings=np.array(source.warnings, dtype=str),
-    )
-    os.replace(tmp, npz)
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
+    tmp.mkdir(exist_ok=True)
+    for k in _ARRAYS:
+        a = getattr(p, k)
+        if a is not None:
+            np.save(tmp / f"{k}.npy", np.ascontiguousarray(a), allow_pickle=False)
+    (tmp / "meta.json").write_text(json.dumps({"symbols": list(p.symbols), "warnings": source.warnings}))
+    try:
+        os.rename(tmp, entry)
+    except OSError:
+        if not (entry / "meta.json").exists():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def cached(path: Path, cache_dir: Path, parse: Callable[[], BarSource], *, in_child: bool) -> BarSource:
     """The source at `path` from the cache, parsing it (here, or in a child process) on a miss."""
-    npz = cache_file(path, cache_dir)
-    if not npz.exists():
+    entry = cache_file(path, cache_dir)
+    if not (entry / "meta.json").exists():
         if in_child:
-            proc = subprocess.run([sys.executable, "-m", "swingtrader.market.bar_cache", str(path), str(npz)],
+            proc = subprocess.run([sys.executable, "-m", "swingtrader.market.bar_cache", str(path), str(entry)],
                                   capture_output=True, text=True, timeout=600)
             if proc.returncode != 0:
                 lines = proc.stderr.strip().splitlines()
                 raise DataFileError(lines[-1] if lines else f"{path}: could not be read")
         else:
-            save(parse(), npz)
-    return load(npz, name=str(path))
+            save(parse(), entry)
+    return load(entry, name=str(path))
 
 
 def _main(argv: list[str]) -> int:

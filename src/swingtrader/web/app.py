@@ -63,6 +63,7 @@ def create_app(
     broker_calls: BrokerCallCounter | None = None,
     heartbeat_max_age_s: float = 180.0,
     bind_host: str | None = None,
+    sweep_dir: Path | None = None,
 ) -> FastAPI:
     """The dashboard app. Without `control`, or with `read_only`, it only reads the store.
 
@@ -71,6 +72,7 @@ def create_app(
     heartbeat (`ServiceState.heartbeat`) fresher than `heartbeat_max_age_s` when a control is attached.
     Requests must be addressed to `bind_host` (default `settings.web_host`), loopback or
     `settings.web_allowed_hosts` (see `web.hosts`).
+    `sweep_dir` adds the Sweep page over a `swingtrader sweep` output directory.
     """
     clock = clock or LiveClock()
     password = settings.web_password if settings is not None else None
@@ -137,6 +139,10 @@ def create_app(
 
     for name, path, title in NAV:
         add_page(name, path, title)
+    if sweep_dir is not None:
+        from swingtrader.web.sweep import add_sweep_page
+
+        add_sweep_page(app, templates, sweep_dir, dependencies=viewer, nav=NAV, mode=mode)
 
     @app.get("/api/csrf", dependencies=viewer)
     def csrf(request: Request) -> JSONResponse:

@@ -1,0 +1,293 @@
+"""Parameter sweeps: every point of a grid is a full-service simulation with its own store.
+
+A grid file is TOML: a `[grid]` table whose keys are setting names (without `SWINGTRADER_`, lower case), each a
+list of values (a scalar is one value); the points are the cartesian product, in file order. An optional
+`[settings]` table sets values shared by every point (e.g. `universe = ["INFY", "TCS"]`).
+
+Points run one after another (`workers=1`), in a local process pool, or on a Dask distributed cluster; each
+returns the same row and report wherever it ran (a simulation depends only on its inputs). The cluster's
+workers need swingtrader installed and `data` readable at the same path.
+
+Walk-forward (`TRAIN:TEST`): `6m:3m` is calendar months, `120:60` sessions. Windows start at `start`: train on
+the first TRAIN, test on the TEST that follows, then move on by TEST; the last test window is cut at `end`.
+The best point of each training window (highest net P&L; the first in grid order on a tie) is run on its test
+window, which starts after the training window ends; only those out-of-sample runs are results.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+import tempfile
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Job", "Window", "load_grid", "parse_walk_forward", "rank", "row_of", "run_jobs", "run_point",
+           "walk_forward_windows"]
+
+ROW_FIELDS = ("net_pnl", "cagr", "max_drawdown", "max_drawdown_pct", "win_rate", "trades", "exposure", "sharpe",
+              "final_equity")
+
+
+class SweepError(Exception):
+    """A bad grid file or walk-forward specification."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One simulation: `params` are setting overrides on top of `config` and the environment."""
+
+    params: dict[str, Any]
+    start: date
+    end: date
+    data: str
+    config: str | None = None
+    shared: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Window:
+    train_start: date
+    train_end: date
+    test_start: date
+    test_end: date
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: getattr(self, k).isoformat() for k in ("train_start", "train_end", "test_start", "test_end")}
+
+
+def load_grid(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(points, shared settings) of a grid file; `SweepError` if it is not one."""
+    try:
+        doc = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SweepError(f"{path}: {exc}") from exc
+    grid, shared = doc.get("grid"), doc.get("settings", {})
+    if not isinstance(grid, dict) or not grid:
+        raise SweepError(f"{path}: needs a [grid] table with at least one setting")
+    if not isinstance(shared, dict):
+        raise SweepError(f"{path}: [settings] must be a table")
+    for key in (*grid, *shared):
+        if key != key.lower() or key.startswith("swingtrader_"):
+            raise SweepError(f"{path}: {key!r}: use setting names without SWINGTRADER_, in lower case")
+    values = [v if isinstance(v, list) else [v] for v in grid.values()]
+    if any(not v for v in values):
+        raise SweepError(f"{path}: every grid setting needs at least one value")
+    return [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*values)], shared
+
+
+def settings_for(job: Job) -> Any:
+    """The job's settings; `ConfigError` names a bad value."""
+    from swingtrader.config import load_settings
+
+    return load_settings(job.config, **job.shared, **job.params)
+
+
+_BARS: dict[tuple, Any] = {}
+_CALENDARS: dict[tuple, Any] = {}
+
+
+def _inputs(settings: Any, data: str) -> tuple[Any, Any]:
+    """Bars and calendar for a job, loaded once per process (parsed files cached in the data directory)."""
+    from swingtrader.market.bars import open_bar_source
+    from swingtrader.market.calendar import TradingCalendar
+
+    cache = Path(settings.data_dir) / "cache"
+    key = (data, tuple(settings.universe), str(cache))
+    if key not in _BARS:
+        _BARS[key] = open_bar_source(data, cache_dir=cache, symbols=settings.universe or None)
+    ckey = (str(settings.calendar_override_file), str(cache))
+    if ckey not in _CALENDARS:
+        _CALENDARS[ckey] = TradingCalendar.load(settings.calendar_override_file, cache_dir=cache)
+    return _BARS[key], _CALENDARS[ckey]
+
+
+def run_point(job: Job) -> dict:
+    """Simulate one job in a fresh store (deleted afterwards) and return its `simulate --json` report with the
+    performance fields (`swingtrader.performance`)."""
+    from swingtrader.performance import performance_from_store
+    from swingtrader.simulate import SimulationSpec, run_simulation
+    from swingtrader.store import Store
+    from swingtrader.store.db import sqlite_url
+
+    settings = settings_for(job)
+    bars, calendar = _inputs(settings, job.data)
+    spec = SimulationSpec(job.start, job.end, job.data, settings.initial_capital)
+    tmp = Path(tempfile.mkdtemp(prefix="swingtrader-sweep-"))
+    try:
+        db = tmp / "sim.sqlite"
+        report = run_simulation(spec, settings, bars=bars, calendar=calendar, db=db)
+        store = Store.open(sqlite_url(db))
+        try:
+            sessions = [s.date for s in calendar.sessions(job.start, job.end)]
+            report.update(performance_from_store(store, capital=spec.capital, sessions=sessions, bars=bars,
+                                                 trades=report["trades"]))
+        finally:
+            store.dispose()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    report["params"] = job.params
+    return report
+
+
+def row_of(report: dict) -> dict:
+    """A results row: the point's params and headline figures (money as decimal strings)."""
+    return {
+        "params": report["params"],
+        "net_pnl": report["pnl"]["net"],
+        "cagr": report["cagr"],
+        "max_drawdown": report["max_drawdown"]["value"],
+        "max_drawdown_pct": report["max_drawdown"]["pct"],
+        "win_rate": report["win_rate"],
+        "trades": len(report["trades"]),
+        "exposure": report["exposure"]["sessions_with_position"],
+        "sharpe": report["sharpe"],
+        "final_equity": report["final_equity"],
+    }
+
+
+def rank(rows: Sequence[dict]) -> list[dict]:
+    """Best first: highest net P&L; ties keep their order."""
+    return sorted(rows, key=lambda r: -Decimal(r["net_pnl"]))
+
+
+def run_jobs(jobs: Sequence[Job], *, workers: int = 1, cluster: str | Any | None = None,
+             on_done: Callable[[], None] = lambda: None) -> list[dict]:
+    """The reports of `jobs`, in job order: serially (`workers` 1), in a local process pool of `workers`, or on
+    the Dask cluster at `cluster` (an address or a `dask.distributed.Client`). `on_done` is called per job."""
+    if cluster is not None:
+        return _on_dask(jobs, cluster, on_done)
+    if workers <= 1:
+        out = []
+        for job in jobs:
+            out.append(run_point(job))
+            on_done()
+        return out
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs) or 1)) as pool:
+        futures = [pool.submit(run_point, job) for job in jobs]
+        for _ in as_completed(futures):
+            on_done()
+        return [f.result() for f in futures]
+
+
+def _on_dask(jobs: Sequence[Job], cluster: str | Any, on_done: Callable[[], None]) -> list[dict]:
+    from dask.distributed import Client, as_completed
+
+    client = cluster if isinstance(cluster, Client) else Client(cluster)
+    try:
+        futures = client.map(run_point, list(jobs), pure=False)
+        for _ in as_completed(futures):
+            on_done()
+        return client.gather(futures)
+    finally:
+        if client is not cluster:
+            client.close()
+
+
+# --- walk-forward -----------------------------------------------------------------------------------------------
+
+_SPAN = re.compile(r"^(\d+)(m?)$")
+
+
+def parse_walk_forward(text: str) -> tuple[tuple[int, str], tuple[int, str]]:
+    """`6m:3m` (months) or `120:60` (sessions) as ((n, unit), (n, unit)); `SweepError` otherwise."""
+    parts = text.split(":")
+    spans = [_SPAN.match(p.strip().lower()) for p in parts]
+    if len(parts) != 2 or not all(spans) or any(int(m.group(1)) == 0 for m in spans if m):
+        raise SweepError(f"--walk-forward {text!r}: expected TRAIN:TEST, e.g. 6m:3m (months) or 120:60 (sessions)")
+    return tuple((int(m.group(1)), "months" if m.group(2) else "sessions") for m in spans if m)  # type: ignore[return-value]
+
+
+def _add_months(day: date, n: int) -> date:
+    """`day` moved by `n` calendar months, clipped to the end of a shorter month."""
+    y, m = divmod(day.month - 1 + n, 12)
+    year, month = day.year + y, m + 1
+    last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month, min(day.day, last))
+
+
+def walk_forward_windows(start: date, sessions: Sequence[date], train: tuple[int, str], test: tuple[int, str]
+                         ) -> list[Window]:
+    """The windows over `sessions` (the trading days from `start` to the end, in order); month windows count from
+    `start`. Each window's test part holds at least one session and starts after its training part ends."""
+    out: list[Window] = []
+    if train[1] == "sessions" and test[1] == "sessions":
+        i = 0
+        while i + train[0] < len(sessions):
+            tr, te = sessions[i:i + train[0]], sessions[i + train[0]:i + train[0] + test[0]]
+            out.append(Window(tr[0], tr[-1], te[0], te[-1]))
+            i += test[0]
+        return out
+    if train[1] != test[1]:
+        raise SweepError("--walk-forward: TRAIN and TEST must use the same unit")
+    last = sessions[-1]
+    for k in itertools.count():
+        train_start = _add_months(start, k * test[0])
+        test_start = _add_months(train_start, train[0])
+        test_end = min(_add_months(test_start, test[0]) - timedelta(days=1), last)
+        tr = [d for d in sessions if train_start <= d < test_start]
+        te = [d for d in sessions if test_start <= d <= test_end]
+        if not tr or not te:
+            return out
+        out.append(Window(tr[0], tr[-1], te[0], te[-1]))
+    raise AssertionError("unreachable")
+
+
+# --- a sweep directory ------------------------------------------------------------------------------------------
+
+
+def sweep(jobs: Sequence[Job], **run: Any) -> tuple[list[dict], list[dict]]:
+    """(ranked rows, reports in job order) of a plain sweep; each row names its report (`points/NNN.json`)."""
+    reports = run_jobs(jobs, **run)
+    rows = [{**row_of(r), "report": f"points/{i:03d}.json"} for i, r in enumerate(reports)]
+    return rank(rows), reports
+
+
+def walk_forward(points: Sequence[dict[str, Any]], windows: Sequence[Window], base: Job, **run: Any
+                 ) -> tuple[list[dict], list[dict]]:
+    """(out-of-sample rows, their reports), one per window in date order. Every training run goes in one batch,
+    then every test run; a row carries its window and the chosen point's training figures under `train`."""
+    from dataclasses import replace
+
+    train_jobs = [replace(base, params=p, start=w.train_start, end=w.train_end) for w in windows for p in points]
+    train_rows = [row_of(r) for r in run_jobs(train_jobs, **run)]
+    best = [rank(train_rows[i * len(points):(i + 1) * len(points)])[0] for i in range(len(windows))]
+    test_jobs = [replace(base, params=b["params"], start=w.test_start, end=w.test_end)
+                 for w, b in zip(windows, best, strict=True)]
+    reports = run_jobs(test_jobs, **run)
+    rows = [{"window": w.as_dict(), **row_of(r), "train": {k: b[k] for k in ROW_FIELDS},
+             "report": f"points/{i:03d}.json"} for i, (w, b, r) in enumerate(zip(windows, best, reports, strict=True))]
+    return rows, reports
+
+
+def write(out: Path, rows: Sequence[dict], reports: Sequence[dict], meta: dict[str, Any]) -> None:
+    """`out/results.json` (rows), `out/results.csv`, `out/sweep.json` (how it was run) and each report under
+    `out/points/`."""
+    import csv
+    import json
+
+    (out / "points").mkdir(parents=True, exist_ok=True)
+    for i, report in enumerate(reports):
+        (out / "points" / f"{i:03d}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "results.json").write_text(json.dumps(list(rows), indent=2) + "\n")
+    (out / "sweep.json").write_text(json.dumps(meta, indent=2) + "\n")
+    keys = sorted({k for r in rows for k in r["params"]})
+    window = ["train_start", "train_end", "test_start", "test_end"] if rows and "window" in rows[0] else []
+    with (out / "results.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([*window, *keys, *ROW_FIELDS, "report"])
+        for r in rows:
+            w.writerow([*(r["window"][k] for k in window), *(_cell(r["params"].get(k)) for k in keys),
+                        *(_cell(r[k]) for k in ROW_FIELDS), r["report"]])
+
+
+def _cell(value: Any) -> Any:
+    return ";".join(map(str, value)) if isinstance(value, list) else "" if value is None else value
