@@ -16,6 +16,7 @@ from swingtrader.account_view import order_activity, read_account
 from swingtrader.broker import paper_store
 from swingtrader.broker.base import Broker
 from swingtrader.clock import IST, SimClock
+from swingtrader.performance import performance_from_store
 from swingtrader.service import ClockMode, ServiceHooks, build_service, paper_broker
 from swingtrader.store import Store
 from swingtrader.store.db import sqlite_url
@@ -107,7 +108,11 @@ def _run(
             extra["broker_calls"] = client.call_counts()
             extra["faults"] = fake.fault_counts()
             fake.stop()
-    return report(store, spec, calendar, extra=extra)
+    out = report(store, spec, calendar, extra=extra)
+    sessions = [s.date for s in calendar.sessions(spec.start, spec.end)]
+    out.update(performance_from_store(store, capital=spec.capital, sessions=sessions, bars=bars,
+                                      trades=out["trades"]))
+    return out
 
 
 def report(store: Store, spec: SimulationSpec, calendar: Any, *, extra: dict) -> dict:

@@ -109,27 +109,16 @@ def _inputs(settings: Any, data: str) -> tuple[Any, Any]:
 
 
 def run_point(job: Job) -> dict:
-    """Simulate one job in a fresh store (deleted afterwards) and return its `simulate --json` report with the
-    performance fields (`swingtrader.performance`)."""
-    from swingtrader.performance import performance_from_store
+    """Simulate one job in a fresh store (deleted afterwards) and return its `simulate --json` report (with its
+    performance fields, `swingtrader.performance`)."""
     from swingtrader.simulate import SimulationSpec, run_simulation
-    from swingtrader.store import Store
-    from swingtrader.store.db import sqlite_url
 
     settings = settings_for(job)
     bars, calendar = _inputs(settings, job.data)
     spec = SimulationSpec(job.start, job.end, job.data, settings.initial_capital)
     tmp = Path(tempfile.mkdtemp(prefix="swingtrader-sweep-"))
     try:
-        db = tmp / "sim.sqlite"
-        report = run_simulation(spec, settings, bars=bars, calendar=calendar, db=db)
-        store = Store.open(sqlite_url(db))
-        try:
-            sessions = [s.date for s in calendar.sessions(job.start, job.end)]
-            report.update(performance_from_store(store, capital=spec.capital, sessions=sessions, bars=bars,
-                                                 trades=report["trades"]))
-        finally:
-            store.dispose()
+        report = run_simulation(spec, settings, bars=bars, calendar=calendar, db=tmp / "sim.sqlite")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     report["params"] = job.params

@@ -57,3 +57,9 @@ def _print_summary(r: dict) -> None:
     print("  orders: " + ", ".join(f"{k}={v}" for k, v in r["orders"].items()))
     print(f"  trades: {len(r['trades'])}  net P&L {r['pnl']['net']}  charges {r['pnl']['charges']}")
     print(f"  final equity {r['final_equity']}")
+    dd, bench = r["max_drawdown"], r["benchmark"]
+    cagr = "n/a" if r["cagr"] is None else f"{r['cagr']:.2%}"
+    sharpe = "n/a" if r["sharpe"] is None else f"{r['sharpe']:.2f}"
+    print(f"  max drawdown {dd['value']} ({dd['pct']:.2f}%, {dd['peak_date']} .. {dd['trough_date']})"
+          f"  CAGR {cagr}  Sharpe {sharpe}  exposure {r['exposure']['sessions_with_position']:.0%} of sessions")
+    print(f"  buy-and-hold benchmark ({len(bench['symbols'])} symbols, equal weight): {bench['final_value']}")
