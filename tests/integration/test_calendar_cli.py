@@ -41,9 +41,9 @@ def _finish(p: subprocess.Popen[str], argv: tuple[str, ...]) -> subprocess.Compl
     return subprocess.CompletedProcess(argv, p.returncode, out, err)
 
 
-def test_json_lists_exactly_the_reference_sessions(runs, shared_data):
+def test_json_lists_exactly_the_reference_sessions(runs, test_data):
     listed = {}
-    with (shared_data / "nse-calendar-2024-2026.csv").open(newline="") as f:
+    with (test_data / "nse-calendar-2024-2026.csv").open(newline="") as f:
         for row in csv.DictReader(f):
             listed[row["date"]] = row
     expected = []

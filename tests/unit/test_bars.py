@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import importlib.util
 from datetime import date
 from pathlib import Path
@@ -64,7 +65,12 @@ def test_bar_lookups_for_days_and_symbols_without_bars(nifty_dir: Path) -> None:
         source.bars("NOSUCH")
 
 
-def test_bundled_copy_equals_the_reference_directory(nifty_dir: Path) -> None:
+def test_bundled_copy_equals_the_reference_directory(nifty_dir: Path, test_data: Path) -> None:
+    """The per-symbol files written from the bundled sample are byte for byte `../shared/data/nifty50-daily`
+    (SHA-256 sums recorded in tests/data), and both loaders read the same bars from them."""
+    sums = dict(line.split()[::-1] for line in (test_data / "nifty50-daily.sha256").read_text().splitlines())
+    assert len(sums) == 50
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in nifty_dir.glob("*.csv")} == sums
     bundled, reference = open_bar_source("bundled").panel(), open_bar_source(str(nifty_dir)).panel()
     assert bundled.symbols == reference.symbols
     np.testing.assert_array_equal(bundled.dates, reference.dates)

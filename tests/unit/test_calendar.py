@@ -53,8 +53,8 @@ def expected_from_reference(path: Path) -> dict[date, Session | None]:
     return expected
 
 
-def test_every_day_of_2024_to_2026_matches_the_reference_list(calendar, shared_data):
-    expected = expected_from_reference(shared_data / "nse-calendar-2024-2026.csv")
+def test_every_day_of_2024_to_2026_matches_the_reference_list(calendar, test_data):
+    expected = expected_from_reference(test_data / "nse-calendar-2024-2026.csv")
     actual = {s.date: s for s in calendar.sessions(date(2024, 1, 1), date(2026, 12, 31))}
     wrong = {day: (want, actual.get(day)) for day, want in expected.items() if actual.get(day) != want}
     assert wrong == {}
