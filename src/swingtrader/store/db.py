@@ -147,7 +147,7 @@ class Store:
         cfg.set_main_option("script_location", str(_MIGRATIONS))
         cfg.attributes["connection"] = None
         try:
-            with self.engine.begin() as conn:
+            with self.begin() as conn:  # on SQLite an explicit BEGIN: the DDL commits with the revision or not at all
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except (DatabaseError, OperationalError) as exc:
