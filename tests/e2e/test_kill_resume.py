@@ -24,7 +24,8 @@ HERE = Path(__file__).parent
 # The first kill lands on the first commit of a new store: Alembic creating the schema (it commits whole or not
 # at all, so the restart migrates again).
 FIXED = [
-    ("commit-before", 1), ("place-before", 1), ("commit-before", 1), ("commit-after", 1), ("place-after", 1), ("place-after", 2),
+    ("commit-before", 1), ("place-before", 1), ("commit-before", 1), ("commit-after", 1), ("place-after", 1),
+    ("place-after", 2),
     ("place-before", 3), ("modify-before", 1), ("modify-after", 2), ("orders-write", 1), ("ledger-write", 1),
     ("exchange-write", 1), ("commit-after", 40),
 ]
