@@ -86,7 +86,8 @@ def drive(proc: subprocess.Popen[str], root: Path, *, timeout: float = 300.0,
     deadline = time.monotonic() + timeout
     while reported < len(DAYS):
         if proc.poll() is not None:
-            raise AssertionError(f"swingtrader run exited {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
+            err = proc.stderr.read() if proc.stderr else ""
+            raise AssertionError(f"swingtrader run exited {proc.returncode}: {err}")
         if time.monotonic() > deadline:
             raise AssertionError(f"five days not done in {timeout} s: fed {fed}, reported {reported}")
         analysed = finished(db, "analysis")
@@ -124,16 +125,16 @@ def outcome(db: Path) -> dict[str, Any]:
     """What both runs must agree on over the five days, read straight from the store."""
     first = DAYS[0].isoformat()
     queries = {
-        "analysis": "select r.as_of, r.symbol, r.rank, r.level, r.close, r.rsi10 from recommendations r where r.as_of >= ? "
-                    "order by r.as_of, r.rank",
+        "analysis": "select as_of, symbol, rank, level, close, rsi10 from recommendations where as_of >= ? "
+                    "order by as_of, rank",
         "orders": "select trading_date, task, purpose, symbol, side, quantity, order_type, price, amo, status, "
                   "filled_quantity, average_price from orders where trading_date >= ? order by tag",
         "fills": "select f.symbol, f.side, f.quantity, f.price, f.at from fills f join orders o on o.id = f.order_id "
                  "where o.trading_date >= ? order by f.at, f.symbol",
         "trades": "select symbol, entry_date, entry_price, quantity, exit_date, exit_price, exit_reason, net_pnl "
                   "from trades where entry_date >= ? order by exit_date, symbol",
-        "positions": "select symbol, quantity, average_price from positions where closed_at is null and entry_date >= ? "
-                     "order by symbol",
+        "positions": "select symbol, quantity, average_price from positions where closed_at is null "
+                     "and entry_date >= ? order by symbol",
     }
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         return {k: [tuple(r) for r in conn.execute(q, (first,)).fetchall()] for k, q in queries.items()}
