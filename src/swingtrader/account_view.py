@@ -34,7 +34,7 @@ from swingtrader.clock import IST, ist_date
 from swingtrader.orders import LocalStatus
 from swingtrader.store import Store
 from swingtrader.store import tables as t
-from swingtrader.store.state import AccountSnapshot, NextSlot, PublishedPlan, ServiceState
+from swingtrader.store.state import AccountSnapshot, NextSlot, PriceAge, PublishedPlan, ServiceState
 
 OPEN_ORDER_STATUSES = tuple(s.value for s in LocalStatus if s.is_active)
 LOGIN_EVENTS = (SessionEvent.LOGIN.value,)
@@ -107,6 +107,7 @@ class AccountView:
     logins_today: int  # since IST midnight of `as_of`, up to `as_of`
     last_session_event: SessionEventRow | None
     last_trading_date: date | None  # the newest day in the ledger up to `as_of`'s IST date
+    prices: PriceAge | None = None  # the running service's newest bars and their age (market/refresh.py)
 
     def realised_on(self, day: date | None) -> Decimal:
         return sum((r["net_pnl"] for r in self.trades if r["exit_date"] == day), Decimal(0))
@@ -153,6 +154,7 @@ def account_in(conn: Connection, store: Store, now: datetime) -> AccountView:
         logins=sum(n for e, n in events.items() if e in LOGIN_EVENTS),
         logins_today=logins_today,
         last_session_event=None if last is None else SessionEventRow(last.event, last.at, last.detail),
+        prices=state.prices(conn),
         last_trading_date=conn.execute(
             select(func.max(t.task_runs.c.trading_date)).where(t.task_runs.c.trading_date <= ist_date(now))
         ).scalar(),

@@ -5,6 +5,7 @@ All datetimes are timezone-aware. The trading day is reckoned in Asia/Kolkata (`
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 IST = ZoneInfo("Asia/Kolkata")
 
 
-__all__ = ["IST", "UTC", "Clock", "LiveClock", "SimClock", "ist_date"]
+__all__ = ["IST", "TEST_CLOCK_ENV", "UTC", "Clock", "LiveClock", "PacedClock", "SimClock", "ist_date", "service_clock"]
 
 
 def ist_date(moment: datetime) -> date:
@@ -78,3 +79,51 @@ class SimClock:
         if moment > self._now:
             self._now = moment.astimezone(IST)
         return True
+
+
+# --- test only: a fast clock for the whole service in one process (issue 10) -------------------------------------
+
+TEST_CLOCK_ENV = "SWINGTRADER_TEST_CLOCK"
+"""`START@SPEED`, e.g. `2024-03-04T09:00+05:30@7200`: `run` uses a `PacedClock`. Only tests set it."""
+
+
+class PacedClock:
+    """Test only: virtual time that starts at `start` and moves only while the service waits, each wait taking
+    `1/speed` of its length in real time (stoppable like `LiveClock`). Work between waits takes no virtual time,
+    so every slot runs at its exact time, as in a simulation, while another process can watch and act."""
+
+    def __init__(self, start: datetime, speed: float) -> None:
+        if start.tzinfo is None or not speed > 0:
+            raise ValueError("PacedClock needs an aware start time and a positive speed")
+        self._now, self._speed = start.astimezone(IST), speed
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        return self._now
+
+    def sleep_until(self, moment: datetime, stop: threading.Event | None = None) -> bool:
+        while True:
+            with self._lock:
+                remaining = (moment - self._now).total_seconds()
+                if remaining <= 0:
+                    return True
+                step = min(remaining, self._speed)  # at most one real second per step
+            if stop is not None:
+                if stop.wait(step / self._speed):
+                    return False
+            else:
+                time.sleep(step / self._speed)
+            with self._lock:
+                self._now = max(self._now, min(moment, self._now + timedelta(seconds=step)))
+
+
+def service_clock() -> Clock:
+    """The clock of `run`: `LiveClock`, or a `PacedClock` when `SWINGTRADER_TEST_CLOCK` is set (tests only)."""
+    spec = os.environ.get(TEST_CLOCK_ENV)
+    if not spec:
+        return LiveClock()
+    start, _, speed = spec.rpartition("@")
+    try:
+        return PacedClock(datetime.fromisoformat(start), float(speed))
+    except ValueError as exc:
+        raise ValueError(f"{TEST_CLOCK_ENV}={spec!r}: expected START@SPEED, e.g. 2024-03-04T09:00+05:30@7200") from exc

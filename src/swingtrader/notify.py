@@ -35,6 +35,7 @@ class NotificationKind(StrEnum):
     SERVICE_STARTED = "service_started"
     SERVICE_STOPPED = "service_stopped"
     DAILY_SUMMARY = "daily_summary"
+    DATA_MISSING = "data_missing"  # the analysis had no bars for its day (market/refresh.py)
 
 
 KINDS: dict[NotificationKind, str] = {
@@ -46,6 +47,7 @@ KINDS: dict[NotificationKind, str] = {
     NotificationKind.SERVICE_STARTED: "info",
     NotificationKind.SERVICE_STOPPED: "warning",
     NotificationKind.DAILY_SUMMARY: "info",
+    NotificationKind.DATA_MISSING: "failure",
 }
 """kind -> apprise notification type."""
 

@@ -112,13 +112,18 @@ def cost_rates(settings: Settings) -> CostRates:
     return rates
 
 
-def paper_path(bars: BarSource, calendar: TradingCalendar) -> IntradayPath:
-    """The intraday price path the paper exchange fills against: each daily bar over its session's hours."""
+def paper_path(bars: BarSource, calendar: TradingCalendar, max_age_days: int | None = None) -> IntradayPath:
+    """The intraday price path the paper exchange fills against: each daily bar over its session's hours.
+    Over refreshed bars (`LiveBars`) it follows each refresh, with no price on bars older than `max_age_days`."""
 
     def bounds(day: date) -> tuple[datetime, datetime] | None:
         s = calendar.session(day)
         return None if s is None else (s.open, s.close)
 
+    from swingtrader.market.refresh import FreshPath, LiveBars
+
+    if isinstance(bars, LiveBars) and max_age_days is not None:
+        return FreshPath(bars, bounds, calendar, max_age_days)
     return IntradayPath(BarLookup(bars), bounds)
 
 
@@ -131,7 +136,8 @@ def paper_broker(
     from swingtrader.broker.paper import PaperBroker
 
     cash = settings.initial_capital if initial_cash is None else initial_cash
-    return PaperBroker(store, clock, paper_path(bars, calendar), calendar, initial_cash=cash,
+    path = paper_path(bars, calendar, settings.paper_max_price_age_days)
+    return PaperBroker(store, clock, path, calendar, initial_cash=cash,
                        costs=cost_rates(settings), band_pct=settings.paper_price_band_pct)
 
 
@@ -166,6 +172,8 @@ class Service:
     def run_slot(self, slot: Slot) -> dict[str, Any] | None:
         """Run one task for one slot (the scheduler records the outcome)."""
         try:
+            if self.context.feed is not None:
+                self.context.feed.refresh_quietly()
             return task_function(slot.task)(self.context, slot)
         except Exception as exc:
             self.notify(NotificationKind.TASK_FAILED, f"{slot.task} failed",

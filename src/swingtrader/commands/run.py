@@ -38,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
         missing = settings.missing_live_credentials()
         if missing:
             fail("live trading needs every Kotak credential; missing: " + ", ".join(missing))
-    from swingtrader.clock import LiveClock, ist_date
+    from swingtrader.clock import ist_date, service_clock
     from swingtrader.deploy.systemd import SystemdNotifier, Watchdog, watchdog_interval
     from swingtrader.logs import setup_logging
     from swingtrader.market.calendar import CalendarDataMissing
@@ -55,13 +55,18 @@ def main(args: argparse.Namespace) -> int:
         except BindRefused as exc:
             fail(str(exc))
     redactor = setup_logging(settings)
-    clock = LiveClock()
+    try:
+        clock = service_clock()  # the wall clock; a paced test clock only when a test sets SWINGTRADER_TEST_CLOCK
+    except ValueError as exc:
+        fail(str(exc))
     try:
         store = open_store(settings, migrate_in_child=True)  # keeps Alembic out of the long-running process
     except StoreError as exc:
         fail(str(exc))
     calendar = calendar_or_exit(settings)
-    bars = bars_or_exit(settings.data, settings, parse_in_child=True)  # keeps pandas out of the service
+    from swingtrader.market.refresh import LiveBars, attach_feed
+
+    bars = LiveBars(bars_or_exit(settings.data, settings, parse_in_child=True))  # keeps pandas out of the service
     notifier = _notifier(settings, redactor, clock)
     systemd = SystemdNotifier()
     beat = _Heartbeat(store, clock)
@@ -74,6 +79,7 @@ def main(args: argparse.Namespace) -> int:
         hooks = replace(hooks, notify=notifier.notify)
     service = assemble(settings, clock, store=store, calendar=calendar, bars=bars, hooks=hooks)
     beat.alert = service.notify
+    attach_feed(service, settings, bars)  # refreshed before every task; the analysis requires its day's bars
     try:
         print_plan(service, ist_date(clock.now()))
     except CalendarDataMissing as exc:

@@ -52,6 +52,8 @@ def main(args: Any) -> int:
         "realised_pnl": str(account.realised_pnl),
         "cash": None if account.cash is None else str(account.cash),
         "equity": None if account.equity is None else str(account.equity),
+        "prices": None if account.prices is None else {"as_of": account.prices.as_of.isoformat(),
+                                                       "age_days": account.prices.age_days},
     }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -59,6 +61,8 @@ def main(args: Any) -> int:
     print(f"store: {result['store']}  mode: {result['mode']}  paused: {result['paused']}")
     print(f"next: {result['next']}")
     print(f"last trading date: {result['last_trading_date']}")
+    if account.prices is not None:
+        print(f"prices: bars of {account.prices.as_of} ({account.prices.age_days} trading days old)")
     for key, n in result["runs"].items():
         print(f"  {key}: {n}")
     for f in result["recent_failures"]:

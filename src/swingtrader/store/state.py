@@ -33,6 +33,7 @@ class StateKey(StrEnum):
     HEARTBEAT = "heartbeat"  # ISO time of the scheduler's last loop
     ACCOUNT = "account"  # {"at", "cash", "marks", "fills_upto"}: the broker's account at the last reconciliation
     SIMULATION = "simulation"  # {"start", "end", "data", "capital"}: the simulation this store holds
+    PRICES = "prices"  # {"as_of", "age_days"}: the newest bars the service holds and their age in trading days
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,15 @@ class PlannedSlot:
 class PublishedPlan:
     day: date
     slots: tuple[PlannedSlot, ...]
+
+
+@dataclass(frozen=True)
+class PriceAge:
+    """The newest bars of the running service (`as_of`) and how many trading days old they were at `at`."""
+
+    as_of: date
+    age_days: int
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,14 @@ class ServiceState:
                      "fills_upto": upto}
             self._set(StateKey.ACCOUNT, value, now, c)
 
+    # ---- market data age -----------------------------------------------------------------------------------
+    def prices(self, conn: Connection | None = None) -> PriceAge | None:
+        return self._valid(StateKey.PRICES, self._get(StateKey.PRICES, conn), _prices)
+
+    def set_prices(self, as_of: date, age_days: int, now: datetime, conn: Connection | None = None) -> None:
+        self._set(StateKey.PRICES, {"as_of": as_of.isoformat(), "age_days": age_days, "at": now.isoformat()}, now,
+                  conn)
+
     # ---- simulation ----------------------------------------------------------------------------------------
     def simulation(self, conn: Connection | None = None) -> dict[str, str] | None:
         return self._valid(StateKey.SIMULATION, self._get(StateKey.SIMULATION, conn), _str_dict)
@@ -212,6 +230,17 @@ def _account(raw: Any) -> AccountSnapshot | None:
     except (KeyError, TypeError, InvalidOperation):
         return None
     return None if at is None else AccountSnapshot(at, cash, marks, raw["fills_upto"])
+
+
+def _prices(raw: Any) -> PriceAge | None:
+    if not isinstance(raw, dict) or not isinstance(raw.get("age_days"), int):
+        return None
+    at = parse_time(raw.get("at"))
+    try:
+        as_of = date.fromisoformat(raw["as_of"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return None if at is None else PriceAge(as_of, raw["age_days"], at)
 
 
 def _str_dict(raw: Any) -> dict[str, str] | None:

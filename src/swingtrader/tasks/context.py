@@ -24,6 +24,7 @@ from swingtrader.tasks.events import Signal
 if TYPE_CHECKING:
     from swingtrader.market.bars import BarSource
     from swingtrader.market.calendar import TradingCalendar
+    from swingtrader.market.refresh import DataFeed
 
 
 @dataclass
@@ -41,6 +42,7 @@ class TaskContext:
     analysis: AnalysisLog
     store: Store  # for `service_state` only
     special_session_tasks: frozenset[str] = frozenset()
+    feed: DataFeed | None = None  # `run` only: keeps `bars` current (market/refresh.py)
     _snapshots: dict[tuple[str, date], Snapshot | None] = field(default_factory=dict)
 
     @property
@@ -61,6 +63,10 @@ class TaskContext:
             except (KeyError, ValueError):
                 self._snapshots[key] = None
         return self._snapshots[key]
+
+    def forget_snapshots(self) -> None:
+        """Drop cached indicator values (the bars changed)."""
+        self._snapshots.clear()
 
     def signal(self, day: date, symbol: str, signal: Signal) -> bool:
         """Record a strategy signal (at most once per symbol, kind and day); True if it is new."""

@@ -1,0 +1,265 @@
+"""The service's daily data refresh: keep the bars of a long-running process current with their source.
+
+- `LiveBars` is the `BarSource` the service holds; `adopt` swaps in newer bars (its `generation` counts swaps).
+- `DataFeed.refresh()` re-reads a file or directory source when it changed (size and mtime of the file, or of
+  every `*.csv` of the directory: the `bar_cache` key), parsing in a child process as at start-up, so the
+  service never imports pandas; `yfinance` is fetched (in a child) only when a wanted day is missing. A source
+  that cannot be read keeps the bars held so far.
+- `DataFeed.require(day, deadline)` is the analysis' precondition: it refreshes until `day` has bars, retrying
+  every `RETRY` until `data_wait_minutes` after the call or the slot's deadline, whichever is first; then it
+  notifies `DATA_MISSING` and raises `DataMissing("no_data_for_as_of: DAY")`, so the analysis is `failed`.
+- `FreshPath` is the paper exchange's price path over `LiveBars`: it follows each swap, and has no price (so no
+  fill and no quote) on a day whose newest bar is more than `paper_max_price_age_days` trading days old.
+- After each refresh the newest bar's day and its age in trading days are published in the store
+  (`ServiceState.prices`) for `status` and the dashboard.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from swingtrader.broker.prices import BarLookup, IntradayPath
+from swingtrader.clock import ist_date
+from swingtrader.market.bars import BarSource, DataFileError, _select, open_bar_source
+from swingtrader.notify import NotificationKind
+
+if TYPE_CHECKING:
+    from swingtrader.clock import Clock
+    from swingtrader.config import Settings
+    from swingtrader.market.calendar import TradingCalendar
+    from swingtrader.service import Service
+
+log = logging.getLogger(__name__)
+
+RETRY = timedelta(minutes=5)
+"""How often `require` tries again while the day's bars are missing."""
+_BEAT = timedelta(seconds=5)
+
+
+class DataMissing(Exception):
+    """The bars of the day an analysis needs were not there by its deadline."""
+
+
+class LiveBars(BarSource):
+    """A `BarSource` whose content can be replaced while the service holds it (one task at a time does)."""
+
+    def __init__(self, source: BarSource) -> None:
+        super().__init__(source.panel(), name=source.name, warnings=source.warnings)
+        self.generation = 0
+
+    def adopt(self, source: BarSource) -> None:
+        """Hold `source`'s bars from now on."""
+        super().__init__(source.panel(), name=self.name, warnings=source.warnings)
+        self.generation += 1
+
+    def last_day(self) -> date:
+        return date.fromisoformat(str(self.panel().dates[-1]))
+
+    def has_day(self, day: date) -> bool:
+        """Whether any symbol has a bar on `day`."""
+        return day in self._row
+
+
+class DataFeed:
+    """Keeps `bars` current with the source `spec` (see the module docstring)."""
+
+    def __init__(
+        self, spec: str, bars: LiveBars, *, clock: Clock, calendar: TradingCalendar, cache_dir: Path,
+        symbols: list[str] | None = None, wait: timedelta = timedelta(minutes=90),
+        fetch: Callable[[], BarSource] | None = None,
+    ) -> None:
+        """`fetch` loads the whole source anew (default: from `spec`); it is called for `yfinance` only when a
+        wanted day is missing, for a file source whenever its size or mtime changed."""
+        self.bars, self.wait = bars, wait
+        self._clock, self._calendar, self._cache_dir, self._symbols = clock, calendar, cache_dir, symbols
+        self._path = _path_of(spec)
+        self._remote = spec == "yfinance"
+        self._fetch = fetch or (self._fetch_yfinance if self._remote else self._load_path)
+        self._seen = self._key() if self._path is not None else None
+        self.notify: Callable[[NotificationKind, str, str], None] = lambda _k, _t, _b: None
+        self.heartbeat: Callable[[], None] = lambda: None
+        self.publish: Callable[[date, int], None] = lambda _d, _n: None
+        self.on_change: Callable[[], None] = lambda: None
+        self.stop: threading.Event | None = None
+        self._bad: str | None = None
+
+    # ---- refresh -----------------------------------------------------------------------------------------------
+    def refresh(self, want: date | None = None) -> bool:
+        """Re-read the source if it changed (a remote one: if `want` has no bars); True if new bars came in.
+        `DataFileError` if the source cannot be read (the bars held so far stay)."""
+        if self._remote:
+            if want is None or self.bars.has_day(want):
+                return False
+            self._adopt(self._fetch())
+            return True
+        if self._path is None:  # generated bars never change
+            return False
+        key = self._key()
+        if key == self._seen:
+            return False
+        old = self._seen
+        self._adopt(self._fetch())
+        self._seen = key
+        if old is not None and old != key:
+            old.unlink(missing_ok=True)  # the cache keeps one parsed copy of a growing source, not one a day
+        return True
+
+    def refresh_quietly(self) -> None:
+        """`refresh`, a failure logged once (before each task: intraday prices follow the file)."""
+        try:
+            self.refresh()
+            self._bad = None
+        except DataFileError as exc:
+            if str(exc) != self._bad:
+                log.warning("market data not refreshed, keeping the bars up to %s: %s", self.bars.last_day(), exc)
+            self._bad = str(exc)
+        self.publish_age()
+
+    def require(self, day: date, deadline: datetime) -> None:
+        """Return once `day` has bars; else keep refreshing until `wait` from now or `deadline`, then notify
+        and raise `DataMissing`."""
+        until = min(deadline, self._clock.now() + self.wait)
+        problem = ""
+        while True:
+            try:
+                self.refresh(want=day)
+                problem = ""
+            except DataFileError as exc:
+                problem = f" ({exc})"
+            self.publish_age()
+            if self.bars.has_day(day):
+                return
+            retry_at = self._clock.now() + RETRY
+            if retry_at > until or not self._sleep(retry_at):
+                break
+        reason = f"no_data_for_as_of: {day.isoformat()}"
+        detail = f"{reason}: newest bars are of {self.bars.last_day()} in {self.bars.name}{problem}"
+        log.error("analysis of %s: %s", day, detail)
+        self.notify(NotificationKind.DATA_MISSING, f"no market data for {day}", detail)
+        raise DataMissing(detail)
+
+    def age(self, day: date) -> int:
+        """Trading days from the newest bar to `day` (0: `day` has bars; 1: the newest is the session before)."""
+        last = self.bars.last_day()
+        return 0 if day <= last else len(self._calendar.sessions(last + timedelta(days=1), day))
+
+    def publish_age(self) -> None:
+        self.publish(self.bars.last_day(), self.age(ist_date(self._clock.now())))
+
+    def _sleep(self, moment: datetime) -> bool:
+        while self._clock.now() < moment:
+            if not self._clock.sleep_until(min(moment, self._clock.now() + _BEAT), self.stop):
+                return False
+            self.heartbeat()
+        return True
+
+    def _adopt(self, source: BarSource) -> None:
+        before = self.bars.last_day()
+        self.bars.adopt(source)
+        self.on_change()
+        log.info("market data refreshed: newest bars %s (were %s)", self.bars.last_day(), before)
+
+    # ---- sources -----------------------------------------------------------------------------------------------
+    def _key(self) -> Path | None:
+        from swingtrader.market import bar_cache
+
+        assert self._path is not None
+        try:
+            return bar_cache.cache_file(self._path, self._cache_dir)
+        except OSError:
+            return None
+
+    def _load_path(self) -> BarSource:
+        return open_bar_source(str(self._path), cache_dir=self._cache_dir, symbols=self._symbols,
+                               parse_in_child=True)
+
+    def _fetch_yfinance(self) -> BarSource:
+        """Download in a child process (yfinance and pandas stay out of the service)."""
+        from swingtrader.market import bar_cache
+
+        with tempfile.TemporaryDirectory(prefix="swingtrader-yf-") as tmp:
+            out = Path(tmp) / "bars.npz"
+            proc = subprocess.run([sys.executable, "-m", "swingtrader.market.bar_cache", "yfinance", str(out)],
+                                  capture_output=True, text=True, timeout=900)
+            if proc.returncode != 0:
+                lines = proc.stderr.strip().splitlines()
+                raise DataFileError(lines[-1] if lines else "yfinance: download failed")
+            return _select(bar_cache.load(out, name="yfinance"), self._symbols)
+
+
+def _path_of(spec: str) -> Path | None:
+    if spec == "bundled":
+        return Path(str(resources.files("swingtrader") / "data" / "nifty50.csv.gz"))
+    if spec in ("synthetic", "yfinance"):
+        return None
+    return Path(spec)
+
+
+class FreshPath(IntradayPath):
+    """The paper exchange's intraday path over `LiveBars`: rebuilt after each swap, and without prices on a day
+    whose newest bar is more than `max_age` trading days old (so no fill, no quote; orders wait)."""
+
+    def __init__(
+        self, bars: LiveBars, session_bounds: Callable[[date], tuple[datetime, datetime] | None],
+        calendar: TradingCalendar, max_age: int,
+    ) -> None:
+        super().__init__(BarLookup(bars), session_bounds)
+        self._live, self._generation = bars, bars.generation
+        self._calendar, self._max_age = calendar, max_age
+        self._ages: dict[tuple[date, date], int] = {}
+
+    def price_at(self, symbol: str, day: date, moment: datetime) -> Decimal | None:
+        return None if self._stale(day) else super().price_at(symbol, day, moment)
+
+    def range_between(self, symbol: str, day: date, t0: datetime, t1: datetime) -> tuple[Decimal, Decimal] | None:
+        return None if self._stale(day) else super().range_between(symbol, day, t0, t1)
+
+    def prev_close(self, symbol: str, day: date) -> Decimal | None:
+        self._follow()
+        return super().prev_close(symbol, day)
+
+    def _stale(self, day: date) -> bool:
+        self._follow()
+        last = self._live.last_day()
+        key = (last, day)
+        if key not in self._ages:
+            self._ages = {key: 0 if day <= last else len(self._calendar.sessions(last + timedelta(days=1), day))}
+        return self._ages[key] > self._max_age
+
+    def _follow(self) -> None:
+        if self._generation != self._live.generation:
+            self._generation = self._live.generation
+            self._bars = BarLookup(self._live)
+            self._cache.clear()
+
+
+def attach_feed(service: Service, settings: Settings, bars: LiveBars) -> DataFeed:
+    """Give `service` a feed over `bars` (the bars it was built with): refreshed before every task, required by
+    the analysis; alerts, heartbeat and stop request are the service's."""
+    from swingtrader.store.state import ServiceState
+
+    feed = DataFeed(settings.data, bars, clock=service.clock, calendar=service.calendar,
+                    cache_dir=Path(settings.data_dir) / "cache", symbols=settings.universe or None,
+                    wait=timedelta(minutes=settings.data_wait_minutes))
+    state, published = ServiceState(service.store), list[tuple[date, int]]()
+
+    def publish(last: date, age: int) -> None:
+        if published != [(last, age)]:
+            state.set_prices(last, age, service.clock.now())
+            published[:] = [(last, age)]
+
+    feed.notify, feed.heartbeat, feed.stop = service.notify, service.hooks.heartbeat, service.stop_event
+    feed.publish, feed.on_change = publish, service.context.forget_snapshots
+    service.context.feed = feed
+    feed.publish_age()
+    return feed

@@ -1,0 +1,110 @@
+"""The service's daily data refresh (issue 10): the analysis requires its day's bars (named failure and an alert
+when they never come), picks up a directory that gained bars, and the paper exchange prices from the
+refreshed bars, refusing prices older than `paper_max_price_age_days`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from swingtrader.clock import IST, SimClock
+from swingtrader.config import load_settings
+from swingtrader.market.bars import open_bar_source
+from swingtrader.market.calendar import TradingCalendar
+from swingtrader.market.refresh import DataFeed, LiveBars, attach_feed
+from swingtrader.market.ticks import round_to_tick
+from swingtrader.notify import NotificationKind
+from swingtrader.service import ClockMode, ServiceHooks, build_service, paper_broker, paper_path
+from swingtrader.store import Store
+from swingtrader.store.state import ServiceState
+from tests.e2e.five_days import write_bars
+
+MAY31, JUN3, JUN4, JUN5 = date(2024, 5, 31), date(2024, 6, 3), date(2024, 6, 4), date(2024, 6, 5)
+
+
+def at(day: date, hh: int, mm: int) -> datetime:
+    return datetime.combine(day, time(hh, mm), tzinfo=IST)
+
+
+def test_missing_bars_fail_the_analysis_by_name_and_new_bars_are_picked_up(tmp_path):
+    data = tmp_path / "bars"
+    write_bars(data, MAY31)
+    settings = load_settings(None, data_dir=tmp_path, data=str(data), data_wait_minutes=30)
+    calendar = TradingCalendar.load(cache_dir=tmp_path / "cache")
+    bars = LiveBars(open_bar_source(str(data), cache_dir=tmp_path / "cache", parse_in_child=True))
+    store = Store.open(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    clock = SimClock(at(JUN3, 8, 0))
+    alerts: list[tuple[NotificationKind, str, str]] = []
+    service = build_service(settings, clock=clock, clock_mode=ClockMode.VIRTUAL, calendar=calendar, store=store,
+                            bars=bars, broker=paper_broker(settings, store, clock, bars, calendar),
+                            hooks=ServiceHooks(notify=lambda k, t, b: alerts.append((k, t, b))))
+    attach_feed(service, settings, bars)
+
+    service.scheduler.run(start_day=JUN3, until=at(JUN3, 17, 0))
+    with store.connect() as conn:
+        rows = conn.exec_driver_sql("select task, status, error from task_runs where trading_date = '2024-06-03' "
+                                    "and task in ('analysis', 'place_buy_orders')").all()
+    runs = {task: (status, error) for task, status, error in rows}
+    assert runs["analysis"][0] == "failed" and "no_data_for_as_of: 2024-06-03" in runs["analysis"][1]
+    assert runs["place_buy_orders"][0] == "skipped"
+    assert [k for k, _, _ in alerts].count(NotificationKind.DATA_MISSING) == 1
+    assert clock.now() >= at(JUN3, 16, 30)  # it kept trying for data_wait_minutes
+    prices = ServiceState(store).prices()
+    assert prices is not None and (prices.as_of, prices.age_days) == (MAY31, 1)
+
+    write_bars(data, JUN4)  # the directory gains two days' bars
+    service.scheduler.run(start_day=JUN4, until=at(JUN4, 16, 30))
+    with store.connect() as conn:
+        status = conn.exec_driver_sql("select status from task_runs where trading_date = '2024-06-04' "
+                                      "and task = 'analysis'").scalar()
+        closes = dict(conn.exec_driver_sql("select symbol, close from recommendations where as_of = '2024-06-04'"
+                                           ).all())
+    assert status == "succeeded" and bars.last_day() == JUN4
+    expected = open_bar_source(str(data))
+    assert closes and all(Decimal(str(c)) == Decimal(repr(expected.bar_on(s, JUN4)[3])) for s, c in closes.items())
+    prices = ServiceState(store).prices()
+    assert prices is not None and (prices.as_of, prices.age_days) == (JUN4, 0)
+    store.dispose()
+
+
+def test_paper_prices_follow_the_refresh_and_refuse_stale_bars(tmp_path):
+    data = tmp_path / "bars"
+    write_bars(data, JUN3)
+    calendar = TradingCalendar.load(cache_dir=tmp_path / "cache")
+    bars = LiveBars(open_bar_source(str(data)))
+    fresh, strict = paper_path(bars, calendar, 1), paper_path(bars, calendar, 0)
+    noon = at(JUN4, 12, 0)
+    assert fresh.price_at("INFY", JUN4, noon) == fresh.prev_close("INFY", JUN4)  # flat at the last close
+    assert strict.price_at("INFY", JUN4, noon) is None  # a day old: no price, so no fill and no quote
+    assert fresh.price_at("INFY", JUN5, noon) is None  # two days old
+    write_bars(data, JUN4)
+    bars.adopt(open_bar_source(str(data)))
+    o, h, lo, _, _ = bars.bar_on("INFY", JUN4)
+
+    def tick(x: float) -> Decimal:
+        return round_to_tick(Decimal(repr(x)), JUN4, "nearest")
+
+    for path in (fresh, strict):
+        assert path.price_at("INFY", JUN4, at(JUN4, 9, 15)) == tick(o)
+        assert path.range_between("INFY", JUN4, at(JUN4, 9, 15), at(JUN4, 15, 30)) == (tick(lo), tick(h))
+
+
+def test_a_remote_source_is_fetched_only_for_a_missing_day(tmp_path):
+    data = tmp_path / "bars"
+    write_bars(data, JUN3)
+    calendar = TradingCalendar.load(cache_dir=tmp_path / "cache")
+    bars = LiveBars(open_bar_source(str(data)))
+    fetched = []
+
+    def fetch():  # stands in for the yfinance download (no internet here)
+        fetched.append(1)
+        write_bars(data, JUN4)
+        return open_bar_source(str(data))
+
+    feed = DataFeed("yfinance", bars, clock=SimClock(at(JUN4, 16, 0)), calendar=calendar,
+                    cache_dir=tmp_path / "cache", fetch=fetch)
+    assert feed.refresh() is False and not fetched  # nothing wanted: no download before every task
+    feed.require(JUN3, at(JUN5, 9, 0))
+    assert not fetched
+    feed.require(JUN4, at(JUN5, 9, 0))
+    assert len(fetched) == 1 and bars.has_day(JUN4) and feed.age(JUN4) == 0
