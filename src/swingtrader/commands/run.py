@@ -46,17 +46,23 @@ def main(args: Any) -> int:
         store = open_store(settings, migrate_in_child=True)  # keeps Alembic out of the long-running process
     except StoreError as exc:
         fail(str(exc))
+    from swingtrader.owner import check_identity_or_exit, take_lease_or_exit  # issue 9: one owner per store
+    from swingtrader.store.lease import LeaseLost
+
+    check_identity_or_exit(settings, store, clock)
+    lease, previous = take_lease_or_exit(settings, store, clock)
     calendar = calendar_or_exit(settings)
     bars = bars_or_exit(settings.data, settings, parse_in_child=True)  # keeps pandas out of the service
     notifier = _notifier(settings, redactor, clock)
     systemd = SystemdNotifier()
-    beat = _Heartbeat(store, clock)
+    beat = _Heartbeat(store, clock, renew=lease.renew)
+    beat_every = min(HEARTBEAT, timedelta(seconds=settings.lease_expiry_seconds / 3))  # renews the lease in time
     from swingtrader.metrics import BrokerCallCounter
 
     calls = BrokerCallCounter()
     service = assemble(settings, clock, store=store, calendar=calendar, bars=bars, redact=redactor.redact,
                        on_secret=redactor.add_secret, notify=notifier.notify if notifier else None,
-                       heartbeat=beat, heartbeat_interval=HEARTBEAT, on_call=calls.record, announce=systemd.status)
+                       heartbeat=beat, heartbeat_interval=beat_every, on_call=calls.record, announce=systemd.status)
     try:
         print_plan(service, ist_date(clock.now()))
     except CalendarDataMissing as exc:
@@ -69,6 +75,8 @@ def main(args: Any) -> int:
     systemd.ready("scheduler running")
     log.info("swingtrader started in %s mode; store %s", mode_label(settings), store.location)
     service.notify("service_started", "swingtrader started", f"mode {mode_label(settings)}")
+    if previous is not None:
+        service.notify("task_failed", "swingtrader took the store over", previous.describe(clock.now()))
     code = 0
     try:
         service.scheduler.run()
@@ -76,6 +84,10 @@ def main(args: Any) -> int:
         log.error("%s: trading stops here; add the holidays with SWINGTRADER_CALENDAR_OVERRIDE_FILE or upgrade "
                   "pandas_market_calendars, then start again", exc)
         service.notify("task_failed", "swingtrader stopped: no exchange calendar", str(exc))
+        code = 1
+    except LeaseLost as exc:
+        log.error("trading stops here: %s", exc)
+        service.notify("task_failed", "swingtrader stopped: lease lost", str(exc))
         code = 1
     finally:
         systemd.stopping()
@@ -86,7 +98,9 @@ def main(args: Any) -> int:
             web.stop()
         if notifier is not None:
             notifier.close(5.0)
-        service.ledger.close()
+        if lease.held:
+            service.ledger.close()
+            lease.release()
         store.dispose()
     return code
 
@@ -106,13 +120,14 @@ def _first_login(service: Any) -> None:
 class _Heartbeat:
     """Called by the scheduler between tasks and every few seconds while it waits."""
 
-    def __init__(self, store: Any, clock: Any) -> None:
-        self._store, self._clock = store, clock
+    def __init__(self, store: Any, clock: Any, renew: Any = lambda: None) -> None:
+        self._store, self._clock, self._renew = store, clock, renew
         self.monotonic = time.monotonic()
         self._lock = threading.Lock()
 
     def __call__(self) -> None:
         with self._lock:
+            self._renew()  # the instance lease: raises LeaseLost, which stops the scheduler
             now = time.monotonic()
             if now - self.monotonic >= 1.0:
                 self._store.set_state("heartbeat", self._clock.now().isoformat(), self._clock.now())

@@ -8,7 +8,7 @@ import re
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +41,8 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine: Engine = _make_engine(url)
+        self.fence: Callable[[Connection], None] | None = None  # the instance lease's check (store/lease.py)
+        self.fence_dbapi: Callable[[Any], None] | None = None  # the same, on a raw DB-API connection
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, migrate_in_child: bool = False) -> Store:
@@ -94,6 +96,7 @@ class Store:
         cfg.attributes["connection"] = None
         try:
             with self.engine.begin() as conn:
+                _migration_lock(conn)
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except (DatabaseError, OperationalError) as exc:
@@ -108,8 +111,11 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """One transaction: committed on success, rolled back on error."""
+        """One transaction: committed on success, rolled back on error. Its first statement is the lease's
+        fence when one is installed (`store/lease.py`)."""
         with self.engine.begin() as conn:
+            if self.fence is not None:
+                self.fence(conn)
             yield conn
 
     def connect(self) -> Connection:
@@ -134,6 +140,16 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _migration_lock(conn: Connection) -> None:
+    """Serialise processes that migrate one store at once (two `run`s started together): the engine's own
+    write lock (SQLite BEGIN IMMEDIATE) or a transaction-scoped advisory lock (PostgreSQL). The second one then
+    finds the schema at head and does nothing."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(582901)")
 
 
 def _head_revision() -> str:

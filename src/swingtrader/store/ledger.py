@@ -182,9 +182,15 @@ class Ledger:
              r["error"], None if r["detail"] is None else json.dumps(r["detail"]))
             for r in rows
         ]
-        cursor = self._raw.cursor()
-        cursor.executemany(_INSERT_RUN_SQLITE, values)
-        cursor.close()
+        try:
+            if self._store.fence_dbapi is not None:  # the instance lease, in this transaction (store/lease.py)
+                self._store.fence_dbapi(self._raw)
+            cursor = self._raw.cursor()
+            cursor.executemany(_INSERT_RUN_SQLITE, values)
+            cursor.close()
+        except BaseException:
+            self._raw.rollback()
+            raise
         self._raw.commit()
 
     def close(self) -> None:
