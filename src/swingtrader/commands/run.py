@@ -50,9 +50,9 @@ def main(args: Any) -> int:
     from swingtrader.store.lease import LeaseLost
 
     check_identity_or_exit(settings, store, clock)
-    lease, previous = take_lease_or_exit(settings, store, clock)
     calendar = calendar_or_exit(settings)
     bars = bars_or_exit(settings.data, settings, parse_in_child=True)  # keeps pandas out of the service
+    lease, previous = take_lease_or_exit(settings, store, clock)  # before the first write, after the slow parts
     notifier = _notifier(settings, redactor, clock)
     systemd = SystemdNotifier()
     beat = _Heartbeat(store, clock, renew=lease.renew)

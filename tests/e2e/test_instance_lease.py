@@ -1,0 +1,145 @@
+"""One owner per store: two `run`s started together on one store (SQLite, and PostgreSQL with a server the
+test starts): exactly one runs, the other exits 1 naming the holder. An owner frozen (SIGSTOP) past its lease
+and resumed writes nothing and stops; a second `run` takes an expired lease over."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.integration.test_postgres_store import postgres_url as postgres_server
+
+EXPIRY = 2.0  # seconds: short, so the tests wait little; every wait below is on an event, bounded
+
+
+def _env(tmp_path: Path, url: str | None = None) -> dict[str, str]:
+    env = dict(os.environ, SWINGTRADER_DATA_DIR=str(tmp_path / "var"), SWINGTRADER_WEB_ENABLED="false",
+               SWINGTRADER_LEASE_EXPIRY_SECONDS=str(EXPIRY))
+    if url:
+        env["SWINGTRADER_DATABASE_URL"] = url
+    return env
+
+
+def _run(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "swingtrader", "run"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_started(proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"run exited {proc.wait()}: {proc.stderr.read()}")
+        if "plan for" in line or "no trading session" in line:
+            return
+    raise AssertionError("run did not print its plan")
+
+
+def _stop(*procs: subprocess.Popen) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def _two_runs_one_owner(tmp_path: Path, env: dict[str, str]) -> None:
+    a, b = _run(tmp_path, env), _run(tmp_path, env)
+    try:
+        deadline = time.monotonic() + 90
+        while a.poll() is None and b.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        loser, winner = (a, b) if a.poll() is not None else (b, a)
+        assert loser.returncode == 1
+        err = loser.stderr.read()
+        assert "error: the store is in use: held by pid" in err
+        assert f"pid {winner.pid} on host" in err and "heartbeat" in err
+        _wait_started(winner)
+        assert winner.poll() is None  # the owner keeps running
+        winner.send_signal(signal.SIGTERM)
+        assert winner.wait(timeout=20) == 0
+    finally:
+        _stop(a, b)
+
+
+def test_two_runs_on_one_sqlite_store_one_owner(tmp_path):
+    _two_runs_one_owner(tmp_path, _env(tmp_path))
+    with sqlite3.connect(tmp_path / "var" / "swingtrader.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM instance_lease").fetchone() == (0,)  # released on a clean stop
+
+
+def test_second_run_exits_within_5s_of_a_live_owner(tmp_path):
+    env = _env(tmp_path)
+    owner = _run(tmp_path, env)
+    try:
+        _wait_started(owner)
+        t0 = time.monotonic()
+        second = _run(tmp_path, env)
+        assert second.wait(timeout=30) == 1
+        assert time.monotonic() - t0 < 5, "the second run must refuse at once"
+        assert f"held by pid {owner.pid}" in second.stderr.read()
+    finally:
+        _stop(owner)
+
+
+def _snapshot(path: Path) -> tuple:
+    with sqlite3.connect(path) as db:
+        return tuple(db.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+                     for table in ("instance_lease", "service_state", "task_runs", "orders", "session_events"))
+
+
+def test_owner_frozen_past_its_lease_writes_nothing_after_waking(tmp_path):
+    env = _env(tmp_path)
+    db = tmp_path / "var" / "swingtrader.sqlite"
+    owner = _run(tmp_path, env)
+    try:
+        _wait_started(owner)
+        owner.send_signal(signal.SIGSTOP)
+        time.sleep(0.3)  # a renewal in flight when the signal arrived has committed
+        frozen = _snapshot(db)
+        (lease,) = frozen[0]
+        expires = datetime.fromisoformat(lease[-1])
+        while datetime.now(UTC) <= expires:  # the lease runs out while the owner is frozen
+            time.sleep(0.2)
+        owner.send_signal(signal.SIGCONT)
+        assert owner.wait(timeout=30) == 1
+        assert _snapshot(db) == frozen  # nothing written after waking: no renewal, no state, no ledger row
+        assert "lease" in owner.stderr.read()
+    finally:
+        _stop(owner)
+
+
+def test_expired_lease_is_taken_over_and_the_old_owner_stops(tmp_path):
+    env = _env(tmp_path)
+    db = tmp_path / "var" / "swingtrader.sqlite"
+    old = _run(tmp_path, env)
+    new = None
+    try:
+        _wait_started(old)
+        old.send_signal(signal.SIGSTOP)
+        time.sleep(EXPIRY + 0.5)
+        new = _run(tmp_path, env)
+        _wait_started(new)
+        old.send_signal(signal.SIGCONT)
+        assert old.wait(timeout=30) == 1
+        assert new.poll() is None
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT pid FROM instance_lease").fetchone() == (new.pid,)
+        new.send_signal(signal.SIGTERM)
+        assert new.wait(timeout=20) == 0
+        assert "took over the store's lease from pid" in (tmp_path / "var" / "logs" / "swingtrader.log").read_text()
+    finally:
+        _stop(old, *([new] if new else []))
+
+
+postgres = postgres_server  # the server fixture, started once for this module
+
+
+def test_two_runs_on_one_postgres_store_one_owner(postgres, tmp_path):
+    _two_runs_one_owner(tmp_path, _env(tmp_path, postgres))
