@@ -9,7 +9,8 @@ Contract:
   row, so a take-over waits for the transaction or the transaction sees the new token. Zero rows, or our own
   expiry already past (a process frozen by SIGSTOP wakes up), raises `LeaseLost` and the transaction rolls
   back: a process that lost its lease writes nothing.
-- Take-over is a compare-and-swap on the old token, so two takers cannot both win.
+- Take-over is a compare-and-swap on the row as read (token and expiry), so two takers cannot both win and
+  an owner that renewed in between keeps its lease.
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ class Lease:
                 with self._store.engine.begin() as conn:
                     if held is None:
                         conn.execute(_L.insert().values(id=1, **values))
-                    elif conn.execute(_L.update().where(_L.c.id == 1, _L.c.token == held.token)
+                    elif conn.execute(_L.update().where(_L.c.id == 1, _L.c.token == held.token,
+                                                                 _L.c.expires_at == held.expires_at)
                                       .values(**values)).rowcount != 1:
                         continue
             except IntegrityError:  # another process inserted the row first
