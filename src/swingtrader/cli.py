@@ -61,6 +61,8 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.add_argument("task", metavar="TASK", help=", ".join(TASK_NAMES))
     p.add_argument("--date", metavar="D", help="trading date (default: today, IST)")
+    p.add_argument("--live", action="store_true", help="needed to run a task on a live store")
+    p.add_argument("--force", action="store_true", help="run outside the task's window, in a manual slot")
 
     p = sub.add_parser("check-config", help="validate settings")
     _add_config(p)

@@ -8,8 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 from swingtrader.commands._common import fail
-from swingtrader.store import Store
+from swingtrader.store import Store, StoreError
 from swingtrader.store.identity import WrongStore, account_id, ensure
+from swingtrader.store.identity import read as read_identity
 from swingtrader.store.lease import Lease, LeaseHeld, LeaseInfo
 
 log = logging.getLogger(__name__)
@@ -39,3 +40,51 @@ def take_lease_or_exit(settings: Any, store: Store, clock: Any, *, control_url: 
         fail(str(exc), 1)
     lease.install()
     return lease, previous
+
+
+def store_mode_or_exit(store: Store, default: str, *, live: bool) -> str:
+    """The mode a command that follows the store runs in (`run-task`): the store's own (the settings' for a
+    store nobody used yet). Exits 2 for a simulation's store, for a live one without `live`, and for `live`
+    on a paper store."""
+    found = read_identity(store)
+    mode = found.mode if found else ("live" if live else default)
+    problem = None
+    if mode == "simulation":
+        problem = f"the store at {store.location} is a simulation's store; run-task does not touch it"
+    elif mode == "live" and not live:
+        problem = f"the store at {store.location} is a live store; pass --live to run a task on it"
+    elif mode != "live" and live:
+        problem = f"--live given but the store at {store.location} is a {mode} store"
+    if problem:
+        store.dispose()
+        fail(problem)
+    return mode
+
+
+def existing_store_or_exit(settings: Any) -> None:
+    """Exit 1 if the settings' SQLite store does not exist (`status` reads a store, never creates one)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        from pathlib import Path
+
+        path = Path(url.database)
+        if not path.is_file() or path.stat().st_size == 0:
+            fail(f"no store at {path}: nothing to show (has `swingtrader run` been started with these settings?)", 1)
+
+
+def simulation_store_or_exit(db: Any, clock: Any) -> None:
+    """Exit 2 unless the SQLite file `db` is a simulation's store (or a new one, which becomes one)."""
+    from swingtrader.store.db import sqlite_url
+
+    try:
+        store = Store.open(sqlite_url(db))
+    except StoreError as exc:
+        fail(str(exc))
+    try:
+        ensure(store, "simulation", None, clock.now())
+    except WrongStore as exc:
+        fail(f"--db: {exc}")
+    finally:
+        store.dispose()

@@ -21,6 +21,7 @@ from swingtrader.broker.base import (
 from swingtrader.broker.prices import BarLookup, IntradayPath
 from swingtrader.broker.session import SessionManager
 from swingtrader.clock import Clock
+from swingtrader.manual_runs import check_outcome
 from swingtrader.market.costs import CostRates
 from swingtrader.orders import OrderManager, OrderRecord, RiskLimits
 from swingtrader.portfolio import Portfolio
@@ -91,7 +92,9 @@ class Service:
     def run_slot(self, slot: Slot) -> dict | None:
         """Run one task for one slot (the scheduler records the outcome)."""
         try:
-            return task_function(slot.task)(self.context, slot)
+            detail = task_function(slot.task)(self.context, slot)
+            check_outcome(self.context, slot.task, slot.trading_date, detail)  # issue 9: all refused -> failed
+            return detail
         except Exception as exc:
             self.notify("task_failed", f"{slot.task} failed", self.redact(f"{slot.trading_date} {slot.slot}: {exc}"))
             raise

@@ -12,10 +12,12 @@ def main(args: Any) -> int:
     settings = settings_or_exit(args)
     from sqlalchemy import func, select
 
+    from swingtrader.owner import existing_store_or_exit
     from swingtrader.runtime import open_store
     from swingtrader.store import StoreError
     from swingtrader.store import tables as t
 
+    existing_store_or_exit(settings)  # issue 9: a missing store is reported, never created
     try:
         store = open_store(settings)
     except StoreError as exc:
