@@ -131,7 +131,8 @@ def test_a_date_more_than_one_session_old_is_refused_even_forced(calendar):
 def _service(tmp_path: Path, calendar, now: datetime):
     data = tmp_path / "bars"
     data.mkdir()
-    rows = ["date,open,high,low,close,volume"] + [f"2024-06-{d:02d},100,101,99,100,500000" for d in (24, 25, 26, 27, 28)]
+    rows = ["date,open,high,low,close,volume"]
+    rows += [f"2024-06-{d:02d},100,101,99,100,500000" for d in (24, 25, 26, 27, 28)]
     rows.append("2024-07-01,100,101,99,100,500000")
     (data / "AAA.csv").write_text("\n".join(rows) + "\n")
     settings = load_settings(None, data_dir=tmp_path / "var", data=str(data))
