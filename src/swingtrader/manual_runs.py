@@ -81,3 +81,22 @@ def check_outcome(ctx: Any, task: str, trading_date: date, detail: Any) -> None:
                or (o.status is LocalStatus.FAILED and o.reason != "insufficient_funds")]
     if refused and len(refused) == len(detail["failed"]):
         raise AllOrdersRefused("every order was refused: " + "; ".join(f"{o.symbol} {o.reason}" for o in refused))
+
+
+def run_manual(service: Any, task: str, day: date, *, force: bool) -> tuple[str, Any]:
+    """Run `task` for `day` now through the service's scheduler (its ledger, under its run lock): the
+    scheduled daily slot, or a `manual-HHMM` one for intraday tasks and forced runs outside the window.
+    Returns (slot name, `RunStatus`); raises `ManualRunRefused`."""
+    from swingtrader.schedule import Slot
+
+    now = service.clock.now()
+    decision = check(task, day, now, service.calendar, force=force)
+    session = service.calendar.session(day)
+    if session is None:
+        raise ManualRunRefused(f"{day} is not a trading day")
+    planned = [s for s in service.plan.slots(day) if s.task == task]
+    if planned and not planned[0].intraday and not decision.manual_slot:
+        slot = planned[0]
+    else:
+        slot = Slot(task, day, f"manual-{now:%H%M}", now, now, None, True, session.close)
+    return slot.slot, service.scheduler.execute(slot, manual=True)

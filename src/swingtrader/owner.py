@@ -88,3 +88,45 @@ def simulation_store_or_exit(db: Any, clock: Any) -> None:
         fail(f"--db: {exc}")
     finally:
         store.dispose()
+
+
+def start_control(service: Any, lease: Lease, settings: Any) -> Any:
+    """Serve the owner's control endpoint and record its URL in the lease row; returns the server."""
+    from swingtrader.control_server import ControlServer, Refused
+    from swingtrader.manual_runs import ManualRunRefused, run_manual
+    from swingtrader.schedule import TASKS
+
+    def run_task(task: str, day: Any, force: bool) -> tuple[str, str]:
+        if task not in TASKS:
+            raise Refused(f"unknown task {task!r}")
+        log.info("run-task %s %s requested through the control endpoint", task, day)
+        try:
+            slot, status = run_manual(service, task, day, force=force)
+        except ManualRunRefused as exc:
+            raise Refused(str(exc)) from None
+        return slot, status.value
+
+    server = ControlServer(run_task, settings.data_dir)
+    lease.publish(server.start())
+    return server
+
+
+def delegate_to_owner(settings: Any, store: Store, clock: Any, task: str, day: Any, force: bool) -> int | None:
+    """While another process owns the store, ask it to run the task (printing its answer) and return the exit
+    code; None when no owner is running. Exits 1 if the owner cannot be asked."""
+    from swingtrader.control_server import request_run_task
+    from swingtrader.store.lease import current
+
+    holder, now = current(store), clock.now()
+    if holder is None or not holder.live(now):
+        return None
+    if not holder.control_url:
+        fail(f"the store is in use: {holder.describe(now)}; it takes no requests", 1)
+    try:
+        code, body = request_run_task(holder.control_url, settings.data_dir, task, day, force)
+    except OSError as exc:
+        fail(f"the store is in use: {holder.describe(now)}; cannot reach it at {holder.control_url}: {exc}", 1)
+    if code != 200:
+        fail(f"the running service (pid {holder.pid}) refused: {body.get('error', code)}", 1)
+    print(f"{task} {day} {body['slot']}: {body['status']} (run by the running service, pid {holder.pid})")
+    return 0 if body["status"] == "succeeded" else 1

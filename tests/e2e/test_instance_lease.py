@@ -143,3 +143,36 @@ postgres = postgres_server  # the server fixture, started once for this module
 
 def test_two_runs_on_one_postgres_store_one_owner(postgres, tmp_path):
     _two_runs_one_owner(tmp_path, _env(tmp_path, postgres))
+
+
+def _run_task(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "swingtrader", "run-task", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_run_task_goes_through_the_running_owner(tmp_path):
+    env = _env(tmp_path)
+    db = tmp_path / "var" / "swingtrader.sqlite"
+    owner = _run(tmp_path, env)
+    try:
+        _wait_started(owner)
+        done = _run_task(tmp_path, env, "eod_cleanup", "--date", "2024-07-01")
+        assert done.returncode == 0, done.stderr
+        assert f"eod_cleanup 2024-07-01 18:00: succeeded (run by the running service, pid {owner.pid})" in done.stdout
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT pid FROM instance_lease").fetchone() == (owner.pid,)
+            assert conn.execute("SELECT status FROM task_runs WHERE task = 'eod_cleanup' AND trading_date = "
+                                "'2024-07-01'").fetchall() == [("succeeded",)]
+        again = _run_task(tmp_path, env, "eod_cleanup", "--date", "2024-07-01")  # the owner's ledger says done
+        assert "succeeded" in again.stdout
+        with sqlite3.connect(db) as conn:  # and it did not run again
+            assert conn.execute("SELECT attempts FROM task_runs WHERE task = 'eod_cleanup'").fetchall() == [(1,)]
+        owner.send_signal(signal.SIGTERM)
+        assert owner.wait(timeout=20) == 0
+    finally:
+        _stop(owner)
+    alone = _run_task(tmp_path, env, "eod_cleanup", "--date", "2024-07-02")  # no owner: takes the lease itself
+    assert alone.returncode == 0, alone.stderr
+    assert "run by the running service" not in alone.stdout
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM instance_lease").fetchone() == (0,)  # released after the task

@@ -67,6 +67,9 @@ def main(args: Any) -> int:
         print_plan(service, ist_date(clock.now()))
     except CalendarDataMissing as exc:
         fail(str(exc))
+    from swingtrader.owner import start_control
+
+    control = start_control(service, lease, settings)  # other writers' requests, run under this lease
     web = _start_web(settings, service, store, calls, mode_label(settings), clock) if settings.web_enabled else None
     service.install_signal_handlers()
     _first_login(service)
@@ -92,6 +95,7 @@ def main(args: Any) -> int:
     finally:
         systemd.stopping()
         watchdog.stop()
+        control.stop()
         log.info("swingtrader stopped")
         service.notify("service_stopped", "swingtrader stopped", "stopped on request")
         if web is not None:

@@ -22,10 +22,14 @@ def main(args: Any) -> int:
     settings = settings_or_exit(args)
     from swingtrader.clock import LiveClock, ist_date
     from swingtrader.logs import setup_logging
-    from swingtrader.manual_runs import ManualRunRefused, check
-    from swingtrader.owner import check_identity_or_exit, store_mode_or_exit, take_lease_or_exit
+    from swingtrader.manual_runs import ManualRunRefused, check, run_manual
+    from swingtrader.owner import (
+        check_identity_or_exit,
+        delegate_to_owner,
+        store_mode_or_exit,
+        take_lease_or_exit,
+    )
     from swingtrader.runtime import assemble, open_store
-    from swingtrader.schedule import Slot
     from swingtrader.store import StoreError
     from swingtrader.store.lease import LeaseLost
     from swingtrader.store.ledger import RunStatus
@@ -34,11 +38,10 @@ def main(args: Any) -> int:
     now = clock.now()
     day = parse_date(args.date, "--date") if args.date else ist_date(now)
     calendar = calendar_or_exit(settings)
-    session = calendar.session(day)
-    if session is None:
+    if calendar.session(day) is None:
         fail(f"{day} is not a trading day")
     try:
-        decision = check(args.task, day, now, calendar, force=args.force)
+        check(args.task, day, now, calendar, force=args.force)  # refused before touching the store
     except ManualRunRefused as exc:
         fail(str(exc), 1)
     try:
@@ -51,25 +54,23 @@ def main(args: Any) -> int:
     if mode == "live" and settings.missing_live_credentials():
         fail("live trading needs every Kotak credential; missing: " + ", ".join(settings.missing_live_credentials()))
     check_identity_or_exit(settings, store, clock)
+    delegated = delegate_to_owner(settings, store, clock, args.task, day, args.force)
+    if delegated is not None:
+        store.dispose()
+        return delegated
     redactor = setup_logging(settings)
     bars = bars_or_exit(settings.data, settings)
-    lease, _ = take_lease_or_exit(settings, store, clock)  # exits 1 naming the owner while one runs
+    lease, _ = take_lease_or_exit(settings, store, clock)  # exits 1 naming the owner if one just started
     try:
         service = assemble(settings, clock, store=store, calendar=calendar, bars=bars, redact=redactor.redact,
                            on_secret=redactor.add_secret)
-        planned = [s for s in service.plan.slots(day) if s.task == args.task]
-        now = clock.now()
-        if planned and not planned[0].intraday and not decision.manual_slot:
-            slot = planned[0]
-        else:
-            slot = Slot(args.task, day, f"manual-{now:%H%M}", now, now, None, True, session.close)
-        status = service.scheduler.execute(slot, manual=True)
+        slot, status = run_manual(service, args.task, day, force=args.force)
         service.ledger.close()
-    except LeaseLost as exc:
+    except (LeaseLost, ManualRunRefused) as exc:
         fail(str(exc), 1)
     finally:
         if lease.held:
             lease.release()
         store.dispose()
-    print(f"{args.task} {day} {slot.slot}: {status.value}")
+    print(f"{args.task} {day} {slot}: {status.value}")
     return 0 if status is RunStatus.SUCCEEDED else 1

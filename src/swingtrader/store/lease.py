@@ -156,6 +156,13 @@ class Lease:
             cur.close()
         self._confirm(n, expires)
 
+    def publish(self, control_url: str | None) -> None:
+        """Record where this owner takes requests (`control_server.py`). Raises `LeaseLost`."""
+        self.control_url = control_url
+        with self._store.engine.begin() as conn:
+            self.fence(conn)
+            conn.execute(_L.update().where(_L.c.id == 1, _L.c.token == self.token).values(control_url=control_url))
+
     def renew(self) -> None:
         """Renew the lease in its own transaction (the scheduler's heartbeat). Raises `LeaseLost`."""
         with self._store.engine.begin() as conn:
