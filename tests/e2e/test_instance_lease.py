@@ -166,7 +166,8 @@ def test_run_task_goes_through_the_running_owner(tmp_path):
         again = _run_task(tmp_path, env, "eod_cleanup", "--date", "2024-07-01")  # the owner's ledger says done
         assert "succeeded" in again.stdout
         with sqlite3.connect(db) as conn:  # and it did not run again
-            assert conn.execute("SELECT attempts FROM task_runs WHERE task = 'eod_cleanup'").fetchall() == [(1,)]
+            assert conn.execute("SELECT attempts FROM task_runs WHERE task = 'eod_cleanup' AND trading_date = "
+                                "'2024-07-01'").fetchall() == [(1,)]
         owner.send_signal(signal.SIGTERM)
         assert owner.wait(timeout=20) == 0
     finally:
