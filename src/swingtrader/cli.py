@@ -29,6 +29,7 @@ def _build_parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--paper", dest="mode", action="store_const", const="paper")
     mode.add_argument("--live", dest="mode", action="store_const", const="live")
+    p.add_argument("--standby", action="store_true", help="wait while another process owns the store (PostgreSQL)")
 
     p = sub.add_parser("simulate", help="replay the service on historical data with a virtual clock")
     _add_config(p)

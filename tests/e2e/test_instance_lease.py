@@ -177,3 +177,65 @@ def test_run_task_goes_through_the_running_owner(tmp_path):
     assert "run by the running service" not in alone.stdout
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM instance_lease").fetchone() == (0,)  # released after the task
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def standby_takeover_seconds(tmp_path: Path, url: str) -> float:
+    """Start an owner and a standby on `url`, SIGKILL the owner; seconds until the standby runs the service.
+    Checks the standby's /readyz before and the lease row after."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from sqlalchemy import create_engine, text
+
+    env = _env(tmp_path, url)
+    port = _free_port()
+    owner = _run(tmp_path, env)
+    standby = None
+    try:
+        _wait_started(owner)
+        standby = subprocess.Popen([sys.executable, "-m", "swingtrader", "run", "--standby"], cwd=tmp_path,
+                                   env=dict(env, SWINGTRADER_WEB_ENABLED="true", SWINGTRADER_WEB_PORT=str(port)),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = standby.stdout.readline()
+        assert line.startswith(f"standby: owner is pid {owner.pid} on host"), line + standby.stderr.read()
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10)
+            raise AssertionError("a standby is not ready")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 503
+            assert json.loads(exc.read())["standby"] == f"standby: owner is pid {owner.pid} on host " + \
+                line.split(" on host ")[1].split(" (")[0]
+        owner.kill()
+        t0 = time.monotonic()
+        owner.wait()
+        _wait_started(standby)
+        took = time.monotonic() - t0
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT pid FROM instance_lease")).scalar() == standby.pid
+        engine.dispose()
+        standby.send_signal(signal.SIGTERM)
+        assert standby.wait(timeout=20) == 0
+        return took
+    finally:
+        _stop(owner, *([standby] if standby else []))
+
+
+def test_standby_takes_over_on_postgres_after_the_owner_is_killed(postgres, tmp_path):
+    assert standby_takeover_seconds(tmp_path, postgres) < EXPIRY + 10
+
+
+def test_standby_on_sqlite_is_refused(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "swingtrader", "run", "--standby"], cwd=tmp_path,
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--standby needs a PostgreSQL store" in proc.stderr
+    assert not (tmp_path / "var" / "swingtrader.sqlite").exists()

@@ -40,6 +40,10 @@ def main(args: Any) -> int:
             check_bind(settings.web_host, settings.web_password)
         except BindRefused as exc:
             fail(str(exc))
+    if args.standby:
+        from swingtrader.standby import refuse_on_sqlite
+
+        refuse_on_sqlite(settings.effective_database_url)
     redactor = setup_logging(settings)
     clock = LiveClock()
     try:
@@ -52,7 +56,16 @@ def main(args: Any) -> int:
     check_identity_or_exit(settings, store, clock)
     calendar = calendar_or_exit(settings)
     bars = bars_or_exit(settings.data, settings, parse_in_child=True)  # keeps pandas out of the service
-    lease, previous = take_lease_or_exit(settings, store, clock)  # before the first write, after the slow parts
+    if args.standby:  # wait for the owner to stop renewing, then take over (PostgreSQL)
+        from swingtrader.standby import wait_as_standby
+
+        taken = wait_as_standby(settings, store, clock)
+        if taken is None:
+            store.dispose()
+            return 0
+        lease, previous = taken
+    else:
+        lease, previous = take_lease_or_exit(settings, store, clock)  # before the first write, after slow parts
     notifier = _notifier(settings, redactor, clock)
     systemd = SystemdNotifier()
     beat = _Heartbeat(store, clock, renew=lease.renew)
