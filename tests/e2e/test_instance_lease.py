@@ -42,6 +42,18 @@ def _wait_started(proc: subprocess.Popen, timeout: float = 60) -> None:
     raise AssertionError("run did not print its plan")
 
 
+def _wait_running(proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Until the service logs that it started (its signal handlers are installed by then)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            raise AssertionError(f"run exited {proc.wait()}")
+        if "swingtrader started in" in line:
+            return
+    raise AssertionError("run did not log its start")
+
+
 def _stop(*procs: subprocess.Popen) -> None:
     for p in procs:
         if p.poll() is None:
@@ -61,6 +73,7 @@ def _two_runs_one_owner(tmp_path: Path, env: dict[str, str]) -> None:
         assert "error: the store is in use: held by pid" in err
         assert f"pid {winner.pid} on host" in err and "heartbeat" in err
         _wait_started(winner)
+        _wait_running(winner)
         assert winner.poll() is None  # the owner keeps running
         winner.send_signal(signal.SIGTERM)
         assert winner.wait(timeout=20) == 0
@@ -126,6 +139,7 @@ def test_expired_lease_is_taken_over_and_the_old_owner_stops(tmp_path):
         time.sleep(EXPIRY + 0.5)
         new = _run(tmp_path, env)
         _wait_started(new)
+        _wait_running(new)
         old.send_signal(signal.SIGCONT)
         assert old.wait(timeout=30) == 1
         assert new.poll() is None
@@ -156,6 +170,7 @@ def test_run_task_goes_through_the_running_owner(tmp_path):
     owner = _run(tmp_path, env)
     try:
         _wait_started(owner)
+        _wait_running(owner)
         done = _run_task(tmp_path, env, "eod_cleanup", "--date", "2024-07-01")
         assert done.returncode == 0, done.stderr
         assert f"eod_cleanup 2024-07-01 18:00: succeeded (run by the running service, pid {owner.pid})" in done.stdout
@@ -219,12 +234,13 @@ def standby_takeover_seconds(tmp_path: Path, url: str) -> float:
         owner.wait()
         _wait_started(standby)
         took = time.monotonic() - t0
+        _wait_running(standby)
         engine = create_engine(url)
         with engine.connect() as conn:
             assert conn.execute(text("SELECT pid FROM instance_lease")).scalar() == standby.pid
         engine.dispose()
         standby.send_signal(signal.SIGTERM)
-        assert standby.wait(timeout=20) == 0
+        assert standby.wait(timeout=20) == 0, standby.stderr.read()
         return took
     finally:
         _stop(owner, *([standby] if standby else []))
