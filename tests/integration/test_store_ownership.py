@@ -166,3 +166,10 @@ def test_the_dashboard_run_button_refuses_outside_the_window(tmp_path, calendar)
         LiveControl(service, "paper").run_task_now("analysis")
     with service.store.connect() as conn:
         assert conn.execute(t.task_runs.select()).all() == []
+
+
+def test_dashboard_with_no_store_says_so_and_creates_nothing(tmp_path):
+    missing = tmp_path / "nothing.sqlite"
+    proc = _cli("dashboard", "--db", str(missing), "--port", "0", tmp_path=tmp_path)
+    assert proc.returncode == 2 and "no such file" in proc.stderr
+    assert not missing.exists()
