@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ORDER = ["bench_startup", "bench_simulate", "bench_analyze", "bench_kotak_client", "bench_dashboard"]
+ORDER = ["bench_startup", "bench_simulate", "bench_analyze", "bench_kotak_client", "bench_dashboard", "bench_fencing",
+         "bench_takeover"]
 
 
 def main() -> int:
