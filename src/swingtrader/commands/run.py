@@ -92,7 +92,7 @@ def main(args: Any) -> int:
     log.info("swingtrader started in %s mode; store %s", mode_label(settings), store.location)
     service.notify("service_started", "swingtrader started", f"mode {mode_label(settings)}")
     if previous is not None:
-        service.notify("task_failed", "swingtrader took the store over", previous.describe(clock.now()))
+        service.notify("lease_taken_over", "swingtrader took the store over", previous.describe(clock.now()))
     code = 0
     try:
         service.scheduler.run()
