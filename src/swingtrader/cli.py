@@ -30,6 +30,7 @@ def _build_parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--paper", dest="mode", action="store_const", const="paper")
     mode.add_argument("--live", dest="mode", action="store_const", const="live")
+    p.add_argument("--standby", action="store_true", help="wait while another process owns the store (PostgreSQL)")
 
     p = sub.add_parser("simulate", help="replay the service on historical data with a virtual clock")
     _add_config(p)
@@ -74,6 +75,8 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.add_argument("task", metavar="TASK", help=", ".join(TASK_NAMES))
     p.add_argument("--date", metavar="D", help="trading date (default: today, IST)")
+    p.add_argument("--live", action="store_true", help="needed to run a task on a live store")
+    p.add_argument("--force", action="store_true", help="run outside the task's window, in a manual slot")
 
     p = sub.add_parser("check-config", help="validate settings")
     _add_config(p)

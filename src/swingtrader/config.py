@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str | None = None
     log_dir: Path | None = None
+    lease_expiry_seconds: float = Field(60.0, gt=0)  # the instance lease (store/lease.py)
     log_level: str = "INFO"
     log_retention_days: int = Field(30, ge=1)
     # market data

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from swingtrader.account_view import LOGIN_EVENTS
 from swingtrader.clock import IST, ist_date
+from swingtrader.manual_runs import ManualRunRefused, check
 from swingtrader.schedule import TASKS, Slot
 from swingtrader.service import Service
 from swingtrader.store import tables as t
@@ -45,6 +46,10 @@ class LiveControl:
         session = self._service.calendar.session(day)
         if session is None:
             raise ValueError(f"{day} is not a trading day")
+        try:  # the manual-run guards (issue 9): the button never forces
+            check(task, day, now, self._service.calendar, force=False)
+        except ManualRunRefused as exc:
+            raise ValueError(str(exc)) from None
         planned = [s for s in self._service.plan.slots(day) if s.task == task and not s.intraday]
         slot = planned[0] if planned else Slot(task, day, f"manual-{now:%H%M%S}", now, now, None, True, session.close)
         threading.Thread(target=self._service.scheduler.execute, args=(slot,), kwargs={"manual": True},

@@ -36,6 +36,7 @@ class NotificationKind(StrEnum):
     SERVICE_STOPPED = "service_stopped"
     DAILY_SUMMARY = "daily_summary"
     DATA_MISSING = "data_missing"  # the analysis had no bars for its day (market/refresh.py)
+    LEASE_TAKEN_OVER = "lease_taken_over"  # this process took an expired instance lease over (store/lease.py)
 
 
 KINDS: dict[NotificationKind, str] = {
@@ -48,6 +49,7 @@ KINDS: dict[NotificationKind, str] = {
     NotificationKind.SERVICE_STOPPED: "warning",
     NotificationKind.DAILY_SUMMARY: "info",
     NotificationKind.DATA_MISSING: "failure",
+    NotificationKind.LEASE_TAKEN_OVER: "warning",
 }
 """kind -> apprise notification type."""
 

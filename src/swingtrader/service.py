@@ -24,6 +24,7 @@ from swingtrader.broker.base import (
 from swingtrader.broker.prices import BarLookup, IntradayPath
 from swingtrader.broker.session import SessionManager
 from swingtrader.clock import Clock
+from swingtrader.manual_runs import check_outcome
 from swingtrader.market.costs import CostRates
 from swingtrader.notify import NotificationKind, Notify
 from swingtrader.orders import OrderManager, OrderRecord, RiskLimits
@@ -84,14 +85,16 @@ class ServiceHooks:
 
     `notify`: alerts (task failures, fills, rejections, failed logins); `redact`: applied to every error text
     stored or sent; `on_secret`: told each session token the broker hands out (for the log redactor);
-    `on_call`: `(operation, outcome)` of every broker call; `heartbeat`: called between tasks and while
-    waiting; `announce`: one-line status text (systemd STATUS)."""
+    `on_call`: `(operation, outcome)` of every broker call; `heartbeat`: called between tasks and at least
+    every `heartbeat_every` while waiting on a wall clock (it renews the instance lease); `announce`: one-line
+    status text (systemd STATUS)."""
 
     notify: Notify = _no_notify
     redact: Callable[[str], str] = str
     on_secret: Callable[[str], None] | None = None
     on_call: Callable[[str, str], None] | None = None
     heartbeat: Callable[[], None] = _nothing
+    heartbeat_every: timedelta = HEARTBEAT
     announce: Callable[[str], object] = _ignore
 
 
@@ -162,7 +165,7 @@ class Service:
             self.plan, self.ledger, self.clock, self.calendar, self.run_slot, stop=self.stop_event,
             heartbeat=self.hooks.heartbeat, on_next=self._on_next if wall else None,
             on_day=self._publish_plan if wall else None, redact=self.hooks.redact,
-            heartbeat_interval=HEARTBEAT if wall else None,
+            heartbeat_interval=self.hooks.heartbeat_every if wall else None,
             transient=(BrokerUnavailable, RateLimited, AmbiguousOutcome, SessionExpired),
         )
 
@@ -174,7 +177,9 @@ class Service:
         try:
             if self.context.feed is not None:
                 self.context.feed.refresh_quietly()
-            return task_function(slot.task)(self.context, slot)
+            detail = task_function(slot.task)(self.context, slot)
+            check_outcome(self.context, slot.task, slot.trading_date, detail)  # issue 9: all refused -> failed
+            return detail
         except Exception as exc:
             self.notify(NotificationKind.TASK_FAILED, f"{slot.task} failed",
                         self.hooks.redact(f"{slot.trading_date} {slot.slot}: {exc}"))

@@ -11,8 +11,9 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from swingtrader.commands._common import bars_or_exit, calendar_or_exit, fail, settings_or_exit
@@ -44,7 +45,7 @@ def main(args: argparse.Namespace) -> int:
     from swingtrader.market.calendar import CalendarDataMissing
     from swingtrader.notify import NotificationKind
     from swingtrader.runtime import assemble, mode_label, open_store
-    from swingtrader.service import ServiceHooks
+    from swingtrader.service import HEARTBEAT, ServiceHooks
     from swingtrader.store import StoreError
 
     if settings.web_enabled:
@@ -54,6 +55,10 @@ def main(args: argparse.Namespace) -> int:
             check_bind(settings.web_host, settings.web_password)
         except BindRefused as exc:
             fail(str(exc))
+    if args.standby:
+        from swingtrader.standby import refuse_on_sqlite
+
+        refuse_on_sqlite(settings.effective_database_url)
     redactor = setup_logging(settings)
     try:
         clock = service_clock()  # the wall clock; a paced test clock only when a test sets SWINGTRADER_TEST_CLOCK
@@ -63,18 +68,33 @@ def main(args: argparse.Namespace) -> int:
         store = open_store(settings, migrate_in_child=True)  # keeps Alembic out of the long-running process
     except StoreError as exc:
         fail(str(exc))
+    from swingtrader.owner import check_identity_or_exit, take_lease_or_exit  # issue 9: one owner per store
+    from swingtrader.store.lease import LeaseLost
+
+    check_identity_or_exit(settings, store, clock)
     calendar = calendar_or_exit(settings)
     from swingtrader.market.refresh import LiveBars, attach_feed
 
     bars = LiveBars(bars_or_exit(settings.data, settings, parse_in_child=True))  # keeps pandas out of the service
+    if args.standby:  # wait for the owner to stop renewing, then take over (PostgreSQL)
+        from swingtrader.standby import wait_as_standby
+
+        taken = wait_as_standby(settings, store, clock)
+        if taken is None:
+            store.dispose()
+            return 0
+        lease, previous = taken
+    else:
+        lease, previous = take_lease_or_exit(settings, store, clock)  # before the first write, after slow parts
     notifier = _notifier(settings, redactor, clock)
     systemd = SystemdNotifier()
-    beat = _Heartbeat(store, clock)
+    beat = _Heartbeat(store, clock, renew=lease.renew)
+    beat_every = min(HEARTBEAT, timedelta(seconds=settings.lease_expiry_seconds / 3))  # renews the lease in time
     from swingtrader.metrics import BrokerCallCounter
 
     calls = BrokerCallCounter()
     hooks = ServiceHooks(redact=redactor.redact, on_secret=redactor.add_secret, on_call=calls.record, heartbeat=beat,
-                         announce=systemd.status)
+                         heartbeat_every=beat_every, announce=systemd.status)
     if notifier is not None:
         hooks = replace(hooks, notify=notifier.notify)
     service = assemble(settings, clock, store=store, calendar=calendar, bars=bars, hooks=hooks)
@@ -84,6 +104,9 @@ def main(args: argparse.Namespace) -> int:
         print_plan(service, ist_date(clock.now()))
     except CalendarDataMissing as exc:
         fail(str(exc))
+    from swingtrader.owner import start_control
+
+    control = start_control(service, lease, settings)  # other writers' requests, run under this lease
     web = _start_web(settings, service, store, calls, mode_label(settings), clock) if settings.web_enabled else None
     service.install_signal_handlers()
     _first_login(service)
@@ -92,6 +115,9 @@ def main(args: argparse.Namespace) -> int:
     systemd.ready("scheduler running")
     log.info("swingtrader started in %s mode; store %s", mode_label(settings), store.location)
     service.notify(NotificationKind.SERVICE_STARTED, "swingtrader started", f"mode {mode_label(settings)}")
+    if previous is not None:
+        service.notify(NotificationKind.LEASE_TAKEN_OVER, "swingtrader took the store over",
+                       previous.describe(clock.now()))
     code = 0
     try:
         service.scheduler.run()
@@ -100,16 +126,23 @@ def main(args: argparse.Namespace) -> int:
                   "pandas_market_calendars, then start again", exc)
         service.notify(NotificationKind.TASK_FAILED, "swingtrader stopped: no exchange calendar", str(exc))
         code = 1
+    except LeaseLost as exc:
+        log.error("trading stops here: %s", exc)
+        service.notify(NotificationKind.TASK_FAILED, "swingtrader stopped: lease lost", str(exc))
+        code = 1
     finally:
         systemd.stopping()
         watchdog.stop()
+        control.stop()
         log.info("swingtrader stopped")
         service.notify(NotificationKind.SERVICE_STOPPED, "swingtrader stopped", "stopped on request")
         if web is not None:
             web.stop()
         if notifier is not None:
             notifier.close(5.0)
-        service.ledger.close()
+        if lease.held:
+            service.ledger.close()
+            lease.release()
         store.dispose()
     return code
 
@@ -132,10 +165,10 @@ class _Heartbeat:
     skips the beat (logged once) and never stops the service; `alert(kind, title, body)` hears when orders
     stop for a full disk and when they resume."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, renew: Callable[[], object] = lambda: None) -> None:
         from swingtrader.store.state import ServiceState
 
-        self._store, self._state, self._clock = store, ServiceState(store), clock
+        self._store, self._state, self._clock, self._renew = store, ServiceState(store), clock, renew
         self.monotonic = time.monotonic()
         self._lock = threading.Lock()
         self._failing = False
@@ -146,6 +179,7 @@ class _Heartbeat:
         from swingtrader.store import StoreError
 
         with self._lock:
+            self._renew()  # the instance lease: raises LeaseLost, which stops the scheduler
             now = time.monotonic()
             if now - self.monotonic >= 1.0:
                 try:

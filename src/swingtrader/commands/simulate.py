@@ -36,6 +36,11 @@ def main(args: Any) -> int:
     from swingtrader.simulate import SimulationMismatch, SimulationSpec, run_simulation
     from swingtrader.store import StoreError
 
+    if args.db:  # issue 9: a store belongs to a mode; a live or paper store is never simulated into
+        from swingtrader.clock import LiveClock
+        from swingtrader.owner import simulation_store_or_exit
+
+        simulation_store_or_exit(Path(args.db), LiveClock())
     spec = SimulationSpec(start, end, str(data), capital)
     try:
         result = run_simulation(spec, settings, bars=bars, calendar=calendar,

@@ -17,9 +17,11 @@ def main(args: Any) -> int:
     settings = settings_or_exit(args)
     from swingtrader.account_view import read_account, recent_failures, task_runs_on
     from swingtrader.clock import LiveClock
+    from swingtrader.owner import existing_store_or_exit
     from swingtrader.runtime import open_store
     from swingtrader.store import StoreError
 
+    existing_store_or_exit(settings)  # issue 9: a missing store is reported, never created
     try:
         store = open_store(settings)
     except StoreError as exc:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
@@ -72,6 +72,8 @@ class Store:
     def degraded(self) -> str | None:
         """Why writes are failing for lack of space (no new orders while set), or None when healthy."""
         return self._degraded
+        self.fence: Callable[[Connection], None] | None = None  # the instance lease's check (store/lease.py)
+        self.fence_dbapi: Callable[[Any], None] | None = None  # the same, on a raw DB-API connection
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, migrate_in_child: bool = False) -> Store:
@@ -148,6 +150,7 @@ class Store:
         cfg.attributes["connection"] = None
         try:
             with self.begin() as conn:  # on SQLite an explicit BEGIN: the DDL commits with the revision or not at all
+                _migration_lock(conn)
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except (DatabaseError, OperationalError) as exc:
@@ -164,9 +167,12 @@ class Store:
     def begin(self) -> Iterator[Connection]:
         """One transaction: committed on success, rolled back on error. On SQLite the write lock is taken
         first (`BEGIN IMMEDIATE`), retried within the budget (`StoreBusy` past it); a full disk raises
-        `StoreFull`. The body runs once: it is never retried."""
+        `StoreFull`. The body runs once: it is never retried. Its first statement is the lease's fence when one
+        is installed (`store/lease.py`)."""
         conn = self._retry(self._open_write)
         try:
+            if self.fence is not None:
+                self.fence(conn)
             yield conn
             conn.commit()
         except DBAPIError as exc:
@@ -253,6 +259,14 @@ class Store:
 def _revisions() -> set[str]:
     """Every revision this code knows (in `migrations/versions`)."""
     return set(_revision_graph())
+
+
+def _migration_lock(conn: Connection) -> None:
+    """Serialise processes that migrate one store at once (two `run`s started together): on SQLite `begin()`
+    already holds the write lock (BEGIN IMMEDIATE); on PostgreSQL a transaction-scoped advisory lock. The
+    second one then finds the schema at head and does nothing."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(582901)")
 
 
 def _head_revision() -> str:

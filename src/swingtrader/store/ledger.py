@@ -187,6 +187,8 @@ class Ledger:
         def write() -> None:
             cursor = raw.cursor()
             try:
+                if self._store.fence_dbapi is not None:  # the instance lease, in this transaction (store/lease.py)
+                    self._store.fence_dbapi(raw)
                 cursor.executemany(_INSERT_RUN_SQLITE, values)
                 raw.commit()
             except BaseException:

@@ -183,6 +183,31 @@ service_state = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
+# One owner per store (store/lease.py): a single row, id 1. `token` changes on every take-over (the fence).
+instance_lease = Table(
+    "instance_lease",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token", String(40), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("control_url", String(255)),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
+# What a store is for, written once at creation (store/identity.py): a single row, id 1.
+store_identity = Table(
+    "store_identity",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mode", String(16), nullable=False),
+    Column("account", String(64)),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
 # The paper broker's simulated exchange. Kept apart from the service's own records on purpose:
 # the service must learn about the exchange only through the broker protocol.
 paper_orders = Table(

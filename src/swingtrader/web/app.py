@@ -176,7 +176,10 @@ def _add_actions(app: FastAPI, guard: Guard, control: ServiceControl | None) -> 
 
     def act(what: str, fn: Callable[[], Any]) -> JSONResponse:
         log.info("dashboard action: %s", what)
-        fn()
+        try:
+            fn()
+        except ValueError as exc:  # refused (a manual run outside its window, a non-trading day)
+            return JSONResponse({"ok": False, "action": what, "error": str(exc)}, status_code=409)
         return JSONResponse({"ok": True, "action": what})
 
     @app.post("/api/actions/pause", dependencies=actor)

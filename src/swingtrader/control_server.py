@@ -1,0 +1,109 @@
+"""The owner's control endpoint: while `run` holds the store's lease, other writers (`run-task`) send their
+requests here instead of writing themselves, and the owner runs them under its lease and ledger.
+
+HTTP on 127.0.0.1 only, a random port (its URL is recorded in the lease row), stdlib only (nothing heavy on
+the service's start-up path). Every request carries `Authorization: Bearer <token>`: the token is random per
+start, written to `<data_dir>/control.token` readable by the owner's user only (0600), as the dashboard's
+actions need its password. `POST /run-task` with JSON `{"task", "date", "force"}` answers
+`{"slot", "status"}` (200), `{"error"}` (409 refused, 400 bad request) or 401.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TOKEN_FILE = "control.token"
+RunTask = Callable[[str, date, bool], tuple[str, str]]  # (task, day, force) -> (slot, status)
+
+
+class Refused(Exception):
+    """The owner refuses the request (a guard, an unknown task); the message goes back to the caller."""
+
+
+class ControlServer:
+    """Serve `run_task` on 127.0.0.1; `start` returns the URL, `stop` shuts it down."""
+
+    def __init__(self, run_task: RunTask, data_dir: Path) -> None:
+        self._run_task = run_task
+        self._token = secrets.token_urlsafe(32)
+        self._token_file = Path(data_dir) / TOKEN_FILE
+        self._server: ThreadingHTTPServer | None = None
+
+    def start(self) -> str:
+        fd = os.open(self._token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(self._token)
+        os.chmod(self._token_file, 0o600)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self._run_task, self._token))
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="control", daemon=True).start()
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        self._token_file.unlink(missing_ok=True)
+
+
+def _handler(run_task: RunTask, token: str) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            given = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            if not hmac.compare_digest(given.encode(), token.encode()):
+                return self._reply(401, {"error": "not authorised"})
+            if self.path != "/run-task":
+                return self._reply(404, {"error": f"no such endpoint {self.path}"})
+            try:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                task, day, force = str(body["task"]), date.fromisoformat(body["date"]), bool(body.get("force"))
+            except (ValueError, KeyError, TypeError) as exc:
+                return self._reply(400, {"error": f"bad request: {exc}"})
+            try:
+                slot, status = run_task(task, day, force)
+            except Refused as exc:
+                return self._reply(409, {"error": str(exc)})
+            self._reply(200, {"slot": slot, "status": status})
+
+        def _reply(self, code: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, fmt: str, *args: Any) -> None:
+            log.info("control: " + fmt, *args)
+
+    return Handler
+
+
+def request_run_task(url: str, data_dir: Path, task: str, day: date, force: bool, timeout: float = 900
+                     ) -> tuple[int, dict[str, Any]]:
+    """Ask the owner at `url` to run a task; (HTTP status, JSON body). Raises `OSError` if it cannot be
+    reached or the token file is missing."""
+    import urllib.error
+    import urllib.request
+
+    token = (Path(data_dir) / TOKEN_FILE).read_text().strip()
+    req = urllib.request.Request(f"{url}/run-task", method="POST",
+                                 data=json.dumps({"task": task, "date": day.isoformat(), "force": force}).encode(),
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")

@@ -1,0 +1,198 @@
+"""The instance lease: one owner per store, a single `instance_lease` row.
+
+Contract:
+- `acquire` takes the row in one transaction: absent -> inserted; expired (heartbeat older than its expiry,
+  by the taker's clock) -> taken over with a new token; live -> `LeaseHeld` naming the holder.
+- Every write transaction of the owner runs `fence(conn)` first (`Store.begin` calls it; the ledger's bulk
+  path calls `fence_dbapi`): one `UPDATE ... WHERE token = <ours>` that renews the expiry. It is the first
+  statement, so on SQLite it takes the write lock as BEGIN IMMEDIATE would, and on PostgreSQL it locks the
+  row, so a take-over waits for the transaction or the transaction sees the new token. Zero rows, or our own
+  expiry already past (a process frozen by SIGSTOP wakes up), raises `LeaseLost` and the transaction rolls
+  back: a process that lost its lease writes nothing.
+- Take-over is a compare-and-swap on the row as read (token and expiry), so two takers cannot both win and
+  an owner that renewed in between keeps its lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
+
+from swingtrader.clock import IST, Clock
+from swingtrader.store import tables as t
+from swingtrader.store.db import Store
+from swingtrader.store.types import UtcDateTime
+
+log = logging.getLogger(__name__)
+
+_L = t.instance_lease
+_UTC = UtcDateTime()
+_FENCE_DBAPI = {
+    "qmark": "UPDATE instance_lease SET heartbeat_at = ?, expires_at = ? WHERE id = 1 AND token = ?",
+    "pyformat": "UPDATE instance_lease SET heartbeat_at = %s, expires_at = %s WHERE id = 1 AND token = %s",
+    "format": "UPDATE instance_lease SET heartbeat_at = %s, expires_at = %s WHERE id = 1 AND token = %s",
+}
+
+
+@dataclass(frozen=True)
+class LeaseInfo:
+    """The lease row as stored."""
+
+    token: str
+    host: str
+    pid: int
+    mode: str
+    control_url: str | None
+    started_at: datetime
+    heartbeat_at: datetime
+    expires_at: datetime
+
+    def describe(self, now: datetime) -> str:
+        age = max(0, int((now - self.heartbeat_at).total_seconds()))
+        return (f"held by pid {self.pid} on host {self.host} since {self.started_at.astimezone(IST):%H:%M:%S} IST, "
+                f"heartbeat {age} s ago")
+
+    def live(self, now: datetime) -> bool:
+        return self.expires_at > now
+
+
+class LeaseHeld(Exception):
+    """Another process holds a live lease on this store."""
+
+    def __init__(self, holder: LeaseInfo, now: datetime) -> None:
+        super().__init__(f"the store is in use: {holder.describe(now)}")
+        self.holder = holder
+
+
+class LeaseLost(Exception):
+    """This process no longer holds the lease (expired or taken over): it must stop writing."""
+
+
+def current(store: Store) -> LeaseInfo | None:
+    """The lease row, live or not; None if no process ever took it (or the last one released it)."""
+    with store.connect() as conn:
+        row = conn.execute(select(_L).where(_L.c.id == 1)).first()
+    return None if row is None else _info(row)
+
+
+class Lease:
+    """This process's claim on a store. `acquire`, then `install` the fence; `release` on a clean stop."""
+
+    def __init__(self, store: Store, clock: Clock, *, mode: str, expiry: timedelta, control_url: str | None = None,
+                 host: str | None = None, pid: int | None = None) -> None:
+        self._store, self._clock = store, clock
+        self.mode, self.expiry, self.control_url = mode, expiry, control_url
+        self.host = host or socket.gethostname()
+        self.pid = os.getpid() if pid is None else pid
+        self.token = uuid.uuid4().hex
+        self._expires: datetime | None = None  # our own view of the expiry; None while not held
+        self._lock = threading.Lock()
+
+    @property
+    def held(self) -> bool:
+        return self._expires is not None
+
+    def acquire(self) -> LeaseInfo | None:
+        """Take the lease; returns the previous holder when an expired lease was taken over.
+        Raises `LeaseHeld` while another process's lease is live."""
+        for _ in range(5):  # a lost compare-and-swap re-reads the row
+            now = self._clock.now()
+            held = current(self._store)
+            if held is not None and held.live(now) and held.token != self.token:
+                raise LeaseHeld(held, now)
+            values = {"token": self.token, "host": self.host, "pid": self.pid, "mode": self.mode,
+                      "control_url": self.control_url, "started_at": now, "heartbeat_at": now,
+                      "expires_at": now + self.expiry}
+            try:
+                with self._store.engine.begin() as conn:
+                    if held is None:
+                        conn.execute(_L.insert().values(id=1, **values))
+                    elif conn.execute(_L.update().where(_L.c.id == 1, _L.c.token == held.token,
+                                                                 _L.c.expires_at == held.expires_at)
+                                      .values(**values)).rowcount != 1:
+                        continue
+            except IntegrityError:  # another process inserted the row first
+                continue
+            with self._lock:
+                self._expires = now + self.expiry
+            if held is not None and held.token != self.token:
+                log.warning("took over the store's lease from pid %s on host %s (heartbeat %s)", held.pid, held.host,
+                            held.heartbeat_at.astimezone(IST).strftime("%H:%M:%S IST"))
+                return held
+            return None
+        held = current(self._store)
+        raise LeaseHeld(held, self._clock.now()) if held else LeaseLost("could not take the lease")
+
+    def install(self) -> None:
+        """Fence every write transaction of the store (`Store.begin`) with this lease."""
+        self._store.fence, self._store.fence_dbapi = self.fence, self.fence_dbapi
+
+    def fence(self, conn: Connection) -> None:
+        """The fencing check, first statement of a write transaction; renews the lease. Raises `LeaseLost`."""
+        now, expires = self._due()
+        n = conn.execute(_L.update().where(_L.c.id == 1, _L.c.token == self.token)
+                         .values(heartbeat_at=now, expires_at=expires)).rowcount
+        self._confirm(n, expires)
+
+    def fence_dbapi(self, dbapi_conn: Any) -> None:
+        """`fence` on a DB-API connection (the ledger's bulk path), in its open transaction."""
+        now, expires = self._due()
+        style = self._store.engine.dialect.paramstyle
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(_FENCE_DBAPI[style], (_UTC.process_bind_param(now, None),
+                                              _UTC.process_bind_param(expires, None), self.token))
+            n = cur.rowcount
+        finally:
+            cur.close()
+        self._confirm(n, expires)
+
+    def publish(self, control_url: str | None) -> None:
+        """Record where this owner takes requests (`control_server.py`). Raises `LeaseLost`."""
+        self.control_url = control_url
+        with self._store.engine.begin() as conn:
+            self.fence(conn)
+            conn.execute(_L.update().where(_L.c.id == 1, _L.c.token == self.token).values(control_url=control_url))
+
+    def renew(self) -> None:
+        """Renew the lease in its own transaction (the scheduler's heartbeat). Raises `LeaseLost`."""
+        with self._store.engine.begin() as conn:
+            self.fence(conn)
+
+    def release(self) -> None:
+        """Give the lease up (clean stop). A lease already lost is left to its new holder."""
+        if self._store.fence == self.fence:
+            self._store.fence = self._store.fence_dbapi = None
+        with self._lock:
+            self._expires = None
+        with self._store.engine.begin() as conn:
+            conn.execute(_L.delete().where(_L.c.id == 1, _L.c.token == self.token))
+
+    def _due(self) -> tuple[datetime, datetime]:
+        now = self._clock.now()
+        with self._lock:
+            if self._expires is None or now >= self._expires:
+                self._expires = None
+                raise LeaseLost("this process's lease expired (was it frozen?); it writes nothing more")
+        return now, now + self.expiry
+
+    def _confirm(self, rows: int, expires: datetime) -> None:
+        with self._lock:
+            if rows != 1:
+                self._expires = None
+                raise LeaseLost("another process took the store's lease over; this one writes nothing more")
+            self._expires = expires
+
+
+def _info(row: Any) -> LeaseInfo:
+    return LeaseInfo(token=row.token, host=row.host, pid=row.pid, mode=row.mode, control_url=row.control_url,
+                     started_at=row.started_at, heartbeat_at=row.heartbeat_at, expires_at=row.expires_at)

@@ -1,0 +1,74 @@
+"""The instance lease on a real SQLite store, with virtual clocks (one per process it stands for)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from swingtrader.clock import IST, SimClock
+from swingtrader.store import Store
+from swingtrader.store.lease import Lease, LeaseHeld, LeaseLost, current
+from swingtrader.store.ledger import Ledger, RunStatus
+
+START = datetime(2024, 7, 1, 9, 2, 11, tzinfo=IST)
+EXPIRY = timedelta(seconds=60)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.open(f"sqlite:///{tmp_path / 'lease.sqlite'}")
+    yield s
+    s.dispose()
+
+
+def _lease(store: Store, clock: SimClock, pid: int) -> Lease:
+    return Lease(store, clock, mode="paper", expiry=EXPIRY, host="tradebox", pid=pid)
+
+
+def test_a_live_lease_is_refused_naming_its_holder(store):
+    a_clock, b_clock = SimClock(START), SimClock(START + timedelta(seconds=3))
+    assert _lease(store, a_clock, 4211).acquire() is None
+    with pytest.raises(LeaseHeld) as refused:
+        _lease(store, b_clock, 5000).acquire()
+    assert str(refused.value) == ("the store is in use: held by pid 4211 on host tradebox since 09:02:11 IST, "
+                                  "heartbeat 3 s ago")
+
+
+def test_an_expired_lease_is_taken_over_and_fences_the_old_holder(store):
+    a_clock, b_clock = SimClock(START), SimClock(START + EXPIRY + timedelta(seconds=1))
+    a, b = _lease(store, a_clock, 1), _lease(store, b_clock, 2)
+    a.acquire()
+    a.install()
+    previous = b.acquire()
+    assert previous is not None and previous.pid == 1
+    a_clock.advance(timedelta(seconds=1))  # a never noticed time pass (it was not frozen by its own clock)
+    with pytest.raises(LeaseLost, match="took the store's lease over"):
+        Ledger(store).claim("analysis", date(2024, 7, 1), "1600", START, a_clock.now())
+    assert not a.held
+    b.install()
+    Ledger(store).claim("analysis", date(2024, 7, 1), "1600", START, b_clock.now())  # the new owner writes
+    a.release()  # a lost lease is left to its new holder
+    assert current(store).pid == 2
+
+
+def test_a_holder_past_its_own_expiry_writes_nothing_even_untaken(store):
+    clock = SimClock(START)
+    lease = _lease(store, clock, 1)
+    lease.acquire()
+    lease.install()
+    ledger = Ledger(store)
+    ledger.record_run("position_monitor", date(2024, 7, 1), "0930", RunStatus.SUCCEEDED, START, START, START)
+    clock.advance(EXPIRY)  # frozen through the whole lease
+    with pytest.raises(LeaseLost, match="expired"):
+        ledger.flush()  # the buffered bulk path is fenced too
+    with store.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM task_runs").scalar() == 0
+
+
+def test_release_then_another_process_takes_it(store):
+    a = _lease(store, SimClock(START), 1)
+    a.acquire()
+    a.release()
+    assert current(store) is None
+    assert _lease(store, SimClock(START), 2).acquire() is None
