@@ -20,7 +20,8 @@ EXPIRY = 2.0  # seconds: short, so the tests wait little; every wait below is on
 
 def _env(tmp_path: Path, url: str | None = None) -> dict[str, str]:
     env = dict(os.environ, SWINGTRADER_DATA_DIR=str(tmp_path / "var"), SWINGTRADER_WEB_ENABLED="false",
-               SWINGTRADER_LEASE_EXPIRY_SECONDS=str(EXPIRY))
+               SWINGTRADER_LEASE_EXPIRY_SECONDS=str(EXPIRY),
+               SWINGTRADER_DATA_WAIT_MINUTES="0")  # on a real evening the owner's analysis must not wait for data
     if url:
         env["SWINGTRADER_DATABASE_URL"] = url
     return env

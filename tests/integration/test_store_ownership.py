@@ -137,8 +137,7 @@ def _service(tmp_path: Path, calendar, now: datetime):
     (data / "AAA.csv").write_text("\n".join(rows) + "\n")
     settings = load_settings(None, data_dir=tmp_path / "var", data=str(data))
     store = Store.open(settings.effective_database_url)
-    return assemble(settings, SimClock(now), store=store, calendar=calendar, bars=open_bar_source(str(data)),
-                    publish_state=False)
+    return assemble(settings, SimClock(now), store=store, calendar=calendar, bars=open_bar_source(str(data)))
 
 
 def _recommend(store: Store, day: date) -> None:

@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 
 RETRY = timedelta(minutes=5)
 """How often `require` tries again while the day's bars are missing."""
-_BEAT = timedelta(seconds=5)
 
 
 class DataMissing(Exception):
@@ -88,6 +87,7 @@ class DataFeed:
         self._seen = self._key() if self._path is not None else None
         self.notify: Callable[[NotificationKind, str, str], None] = lambda _k, _t, _b: None
         self.heartbeat: Callable[[], None] = lambda: None
+        self.heartbeat_every = timedelta(seconds=5)  # how often `heartbeat` is called while waiting
         self.publish: Callable[[date, int], None] = lambda _d, _n: None
         self.on_change: Callable[[], None] = lambda: None
         self.stop: threading.Event | None = None
@@ -158,7 +158,7 @@ class DataFeed:
 
     def _sleep(self, moment: datetime) -> bool:
         while self._clock.now() < moment:
-            if not self._clock.sleep_until(min(moment, self._clock.now() + _BEAT), self.stop):
+            if not self._clock.sleep_until(min(moment, self._clock.now() + self.heartbeat_every), self.stop):
                 return False
             self.heartbeat()
         return True
@@ -259,6 +259,7 @@ def attach_feed(service: Service, settings: Settings, bars: LiveBars) -> DataFee
             published[:] = [(last, age)]
 
     feed.notify, feed.heartbeat, feed.stop = service.notify, service.hooks.heartbeat, service.stop_event
+    feed.heartbeat_every = service.hooks.heartbeat_every
     feed.publish, feed.on_change = publish, service.context.forget_snapshots
     service.context.feed = feed
     feed.publish_age()

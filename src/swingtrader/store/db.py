@@ -67,13 +67,13 @@ class Store:
         self.min_free_bytes = min_free_bytes
         self.engine: Engine = _make_engine(url, busy_timeout_s)
         self._degraded: str | None = None
+        self.fence: Callable[[Connection], None] | None = None  # the instance lease's check (store/lease.py)
+        self.fence_dbapi: Callable[[Any], None] | None = None  # the same, on a raw DB-API connection
 
     @property
     def degraded(self) -> str | None:
         """Why writes are failing for lack of space (no new orders while set), or None when healthy."""
         return self._degraded
-        self.fence: Callable[[Connection], None] | None = None  # the instance lease's check (store/lease.py)
-        self.fence_dbapi: Callable[[Any], None] | None = None  # the same, on a raw DB-API connection
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, migrate_in_child: bool = False) -> Store:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from swingtrader.store import tables as t
 from swingtrader.store.db import Store
+from swingtrader.store.state import ServiceState
 
 MODES = ("paper", "live", "simulation")
 
@@ -40,9 +41,10 @@ def read(store: Store) -> Identity | None:
         row = conn.execute(select(t.store_identity).where(t.store_identity.c.id == 1)).first()
     if row is not None:
         return Identity(row.mode, row.account)
-    if store.get_state("simulation") is not None:
+    state = ServiceState(store)
+    if state.simulation() is not None:
         return Identity("simulation", None)
-    mode = store.get_state("mode")
+    mode = state.mode()
     if isinstance(mode, str) and mode.split(" ")[0] in MODES:
         return Identity(mode.split(" ")[0], None)
     return None
@@ -54,7 +56,7 @@ def ensure(store: Store, mode: str, account: str | None, now: datetime) -> Ident
     found = read(store)
     if found is None:
         try:
-            with store.engine.begin() as conn:
+            with store.begin() as conn:
                 conn.execute(t.store_identity.insert().values(id=1, mode=mode, account=account, created_at=now))
         except IntegrityError:  # another process recorded it first: check theirs
             return ensure(store, mode, account, now)
@@ -65,6 +67,6 @@ def ensure(store: Store, mode: str, account: str | None, now: datetime) -> Ident
     if found.account and account and found.account != account:
         raise WrongStore(f"the store at {store.location} belongs to another live account; refusing to touch it")
     if found.account is None and account is not None:
-        with store.engine.begin() as conn:
+        with store.begin() as conn:
             conn.execute(t.store_identity.update().where(t.store_identity.c.id == 1).values(account=account))
     return found
