@@ -51,16 +51,26 @@ def intent(symbol="AAA", qty=10, price="101.00"):
                        True, Decimal("100"))
 
 
+def first_tag(om):
+    return om.find(intent()).tag
+
+
 def tags_in_book(exchange):
     return [o.tag for o in exchange.orders()]
 
 
-def test_tags_are_deterministic_and_distinct():
-    a = client_tag(FRI, "place_buy_orders", "M&M", Side.BUY)
-    assert a == client_tag(FRI, "place_buy_orders", "M&M", Side.BUY) and len(a) == 18
-    assert a != client_tag(FRI, "place_buy_orders", "M&M", Side.SELL)
-    assert a != client_tag(FRI, "premarket_retry", "M&M", Side.BUY)
-    assert a != client_tag(FRI, "place_buy_orders", "BAJAJ-AUTO", Side.BUY)
+def test_tags_come_from_a_per_day_sequence_and_a_rerun_finds_its_tag(tmp_path, calendar):
+    assert client_tag(FRI, "place_buy_orders", Side.BUY, 7) == "ST240628PBB00007"
+    om, _, _ = setup(tmp_path, calendar)
+    symbols = [f"S{i:04d}" for i in range(12)]  # more than 10 attempts / symbols: no modulo, no hash
+    recs = [om.record_failed(intent(symbol=s), "insufficient_funds") for s in symbols]
+    recs += [om.record_failed(OrderIntent(FRI, "position_monitor", "stop", "AAA", Side.SELL, 1, OrderType.LIMIT,
+                                          Decimal("100"), False, Decimal("100"), attempt=a), "x") for a in range(12)]
+    tags = [r.tag for r in recs]
+    assert len(set(tags)) == len(tags) == 24 and all(len(tag) == 16 for tag in tags)
+    assert tags[0] == "ST240628PBB00001" and tags[-1] == "ST240628PMS00024"
+    again = OrderManager(om._store, om._broker, om._clock, om._risk)  # a restart: same store
+    assert again.find(intent(symbol="S0003")).tag == tags[3]
 
 
 def test_submitting_the_same_intent_twice_sends_once(tmp_path, calendar):
@@ -68,7 +78,7 @@ def test_submitting_the_same_intent_twice_sends_once(tmp_path, calendar):
     first = om.submit(intent())
     second = om.submit(intent())
     assert first.id == second.id and first.status is LocalStatus.PENDING
-    assert wire.sent == 1 and tags_in_book(exchange) == [intent().tag]
+    assert wire.sent == 1 and tags_in_book(exchange) == [first_tag(om)]
 
 
 def test_a_lost_reply_is_resolved_by_tag_not_by_resending(tmp_path, calendar):
@@ -77,17 +87,17 @@ def test_a_lost_reply_is_resolved_by_tag_not_by_resending(tmp_path, calendar):
     rec = om.submit(intent())
     assert rec.status is LocalStatus.PENDING and rec.broker_order_id is not None
     om.submit(intent())
-    assert wire.sent == 1 and tags_in_book(exchange) == [intent().tag]
+    assert wire.sent == 1 and tags_in_book(exchange) == [first_tag(om)]
 
 
-def test_an_order_that_never_reached_the_broker_is_sent_once_after_the_lookup(tmp_path, calendar):
+def test_an_order_that_never_reached_the_broker_is_sent_again(tmp_path, calendar):
     om, wire, exchange = setup(tmp_path, calendar)
     wire.mode = "refuse"
     rec = om.submit(intent())
-    assert rec.status is LocalStatus.UNKNOWN and tags_in_book(exchange) == []
+    assert rec.status is LocalStatus.SENDING and tags_in_book(exchange) == []
     again = om.submit(intent())
     assert again.status is LocalStatus.PENDING
-    assert wire.sent == 2 and tags_in_book(exchange) == [intent().tag]
+    assert wire.sent == 2 and tags_in_book(exchange) == [first_tag(om)]
 
 
 def test_the_kill_switch_and_limits_block_before_anything_is_sent(tmp_path, calendar):
