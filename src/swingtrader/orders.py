@@ -358,8 +358,12 @@ class OrderManager:
             log.warning("modify of %s not sent: rate limited; the next cycle tries again", rec.tag)
             return rec
         except (AmbiguousOutcome, BrokerUnavailable):
-            self.reconcile()
-            return self._reload(rec)
+            book = self.reconcile()
+            shown = next((o for o in book if o.order_id == rec.broker_order_id), None)
+            current = self._reload(rec)
+            if shown is None or (shown.price, shown.quantity) != (price, quantity) or not current.status.is_active:
+                return current  # not applied (or not visible yet): the next cycle decides again
+            rec = current
         return self._update(
             rec, price=price, quantity=quantity, purpose=purpose or rec.purpose, event="modified",
             detail={"price": str(price), "quantity": quantity},
