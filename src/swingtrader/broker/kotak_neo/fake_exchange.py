@@ -159,6 +159,10 @@ class ExchangeDesk:
         self._tags: set[tuple[date, str]] = set()
         self._placed_at: dict[str, datetime] = {}
         self._rewritten: dict[str, str] = {}
+        self._unquoted: set[str] = set()
+
+    def refuse_quotes(self, symbols: Iterable[str]) -> None:
+        self._unquoted.update(symbols)
 
     def _call(self, fn: Callable[[], T]) -> T:
         with self._lock:
@@ -298,7 +302,7 @@ class ExchangeDesk:
         """Quote rows (circuit limits as `low_price_range`/`high_price_range`, SDK 3.x sample); a batch naming
         an instrument not listed is answered, whole, with `Not_Ok` stCode 1009 (OpenAlgo data.py)."""
         symbols = [self.universe.symbol_of_token(t) for t in tokens]
-        if None in symbols:
+        if None in symbols or self._unquoted.intersection(s for s in symbols if s):
             return {"stat": "Not_Ok", "stCode": 1009, "errMsg": "Invalid instrument token"}
         quotes = self._call(lambda: self.exchange.quotes([s for s in symbols if s]))
         return [

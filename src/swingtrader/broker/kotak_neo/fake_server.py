@@ -132,6 +132,14 @@ class FakeKotakServer:
             for s in self._sessions.values():
                 s.kill_at = self._clock.now()
 
+    def drop_next(self, op: str) -> None:
+        """Carry out the next `op` request (e.g. `place_order`), then drop its reply."""
+        self._faults.drop_next(op)
+
+    def refuse_quotes(self, *symbols: str) -> None:
+        """The quote service no longer knows these instruments (a quote batch naming one is refused whole)."""
+        self._desk.refuse_quotes(symbols)
+
     def serve_next(self, op: str, status: int, body: bytes, content_type: str = "application/json") -> None:
         """Answer the next `op` request (`login`, `validate`, `orders`, `holdings`, ...) with this reply."""
         self._faults.serve_next(op, CannedReply(status, body, content_type))
@@ -182,7 +190,7 @@ class FakeKotakServer:
             refused = self._check_session(h)
             if refused is not None:
                 return refused
-        fault = self._faults.draw()
+        fault = "lost_reply" if self._faults.take_drop(ep.op) else self._faults.draw()
         if fault is not None:
             self._faults.record(fault)
             if fault == "http429":

@@ -17,8 +17,9 @@ Behaviour of the real API that our code must survive (KOTAK_NEO_API.md, "Replies
 - `expire_body=100022` (also drawn by `mix`): an expired session answers HTTP 200 `{"stCode": 100022, ...}`.
 Always on: duplicate-tag refusal (stCode 32), `dTickSize` in paise, `low_price_range`/`high_price_range`,
 a whole-reply `Not_Ok` stCode 1009 for a quote batch naming an unlisted instrument.
-Injected faults are counted by kind; `serve_next()` queues a one-off canned reply (the server's `expire_now()`
-kills the live sessions).
+Injected faults are counted by kind; `serve_next()` queues a one-off canned reply, `drop_next()` a one-off lost
+reply (the server's `expire_now()` kills the live sessions, `refuse_quotes()` makes instruments unknown to the
+quote service).
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ class FaultPlan:
         self._behaviour_rng = random.Random(self.spec.seed + 1)  # its own stream: knobs don't shift fault draws
         self._counts: Counter[str] = Counter()
         self._canned: dict[str, deque[CannedReply]] = {}
+        self._drops: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def draw(self) -> str | None:
@@ -157,6 +159,18 @@ class FaultPlan:
         """Answer the next request for operation `op` (e.g. `holdings`, `validate`) with `reply`."""
         with self._lock:
             self._canned.setdefault(op, deque()).append(reply)
+
+    def drop_next(self, op: str) -> None:
+        """Run the next `op` request on the exchange, then drop the connection without answering."""
+        with self._lock:
+            self._drops[op] += 1
+
+    def take_drop(self, op: str) -> bool:
+        with self._lock:
+            if self._drops[op] <= 0:
+                return False
+            self._drops[op] -= 1
+            return True
 
     def take_canned(self, op: str) -> CannedReply | None:
         with self._lock:
