@@ -231,7 +231,7 @@ def test_one_login_breaker_in_the_session_manager_reset_by_a_person(fake: FakeKo
             clock.advance(timedelta(seconds=30))
         with pytest.raises(LoginFailed, match="human checks"):
             session.login()
-        assert b.call_counts() == {"login": 3}
+        assert b.call_counts() == {"login": 3} and session.login_blocked
         session.reset_failures()  # the dashboard's re-login and broker-check do this
         assert session.login().expires_at > clock.now() and b.call_counts()["login"] == 4
 

@@ -71,6 +71,7 @@ def test_hand_placed_orders_with_statuses_beyond_ours_do_not_fail_the_book(manag
     statuses = {o.status for o in book}
     assert OrderStatus.UNKNOWN in statuses and OrderStatus.PENDING in statuses
     assert UNDOCUMENTED_STATUS in client.unknown_statuses()
+    assert UNDOCUMENTED_STATUS in SessionManager(client, clock).unknown_statuses()  # what the dashboard reads
     assert manager.by_tag(rec.tag).status in (LocalStatus.OPEN, LocalStatus.PENDING)
 
 
