@@ -226,6 +226,7 @@ class OrderManager:
         self._policy = policy or ResolvePolicy()
         self._active: dict[int, OrderRecord] | None = None  # write-through cache of active orders
         self._doubts: dict[int, _Doubt] = {}
+        self._modifies: dict[int, tuple[Decimal, int, str]] = {}  # modifies whose outcome is unknown
 
     # ---- queries -----------------------------------------------------------------------------------------
     def by_tag(self, tag: str) -> OrderRecord | None:
@@ -358,12 +359,9 @@ class OrderManager:
             log.warning("modify of %s not sent: rate limited; the next cycle tries again", rec.tag)
             return rec
         except (AmbiguousOutcome, BrokerUnavailable):
-            book = self.reconcile()
-            shown = next((o for o in book if o.order_id == rec.broker_order_id), None)
-            current = self._reload(rec)
-            if shown is None or (shown.price, shown.quantity) != (price, quantity) or not current.status.is_active:
-                return current  # not applied (or not visible yet): the next cycle decides again
-            rec = current
+            # no extra read now: the next reconcile records the change if the book shows it
+            self._modifies[rec.id] = (price, quantity, purpose or rec.purpose)
+            return rec
         return self._update(
             rec, price=price, quantity=quantity, purpose=purpose or rec.purpose, event="modified",
             detail={"price": str(price), "quantity": quantity},
@@ -382,10 +380,21 @@ class OrderManager:
             if rec.broker_order_id is not None:
                 match = by_id.get(rec.broker_order_id)
                 if match is not None:
-                    self._apply(rec, match)
+                    self._apply(self._modified_if_shown(rec, match), match)
                 continue
             self._look_up(rec, book, read_at)
         return book
+
+    def _modified_if_shown(self, rec: OrderRecord, order: Order) -> OrderRecord:
+        """Record a modify whose reply was lost once the book shows its price and quantity."""
+        pending = self._modifies.pop(rec.id, None)
+        if pending is None:
+            return rec
+        price, quantity, purpose = pending
+        if (order.price, order.quantity) != (price, quantity):
+            return rec
+        return self._update(rec, price=price, quantity=quantity, purpose=purpose, event="modified",
+                            detail={"price": str(price), "quantity": quantity, "seen_in_book": True})
 
     # ---- the doubt state machine -------------------------------------------------------------------------
     def _doubt(self, rec: OrderRecord) -> _Doubt:
