@@ -149,7 +149,7 @@ def build_service(
         return bool(settings.kill_switch) or bool(store.get_state("paused", False))
 
     def order_event(kind: str, rec: OrderRecord, detail: str) -> None:
-        if kind in ("order_rejected", "order_filled"):
+        if kind in ("order_rejected", "order_filled", "order_lost", "order_not_sent"):
             notify(kind, f"{rec.side.value} {rec.symbol}: {kind.removeprefix('order_')}", redact(detail))
 
     risk = RiskLimits(

@@ -1,9 +1,9 @@
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
-from swingtrader.broker.base import AmbiguousOutcome, BrokerUnavailable, OrderType, Side
+from swingtrader.broker.base import AmbiguousOutcome, BrokerUnavailable, DuplicateTag, OrderType, Side
 from swingtrader.broker.session import SessionManager
 from swingtrader.market.calendar import TradingCalendar
 from swingtrader.orders import LocalStatus, OrderIntent, OrderManager, RiskLimits, client_tag
@@ -23,6 +23,12 @@ class FlakyWire:
 
     def __init__(self, inner):
         self.inner, self.name, self.mode, self.sent = inner, "flaky", None, 0
+        self.blind_fills = False
+
+    def fills(self):
+        if self.blind_fills:
+            raise BrokerUnavailable("trade book unreadable")
+        return self.inner.fills()
 
     def __getattr__(self, item):
         return getattr(self.inner, item)
@@ -32,6 +38,12 @@ class FlakyWire:
         if self.mode == "refuse":
             self.mode = None
             raise BrokerUnavailable("connection reset")
+        if self.mode == "crash":
+            self.mode = None
+            raise Crash
+        if self.mode in ("ghost", "dup"):  # the send never arrived, but the reply does not say so
+            mode, self.mode = self.mode, None
+            raise DuplicateTag("Client OrderID already exists") if mode == "dup" else AmbiguousOutcome("timeout")
         oid = self.inner.place_order(request)
         if self.mode == "lose":
             self.mode = None
@@ -108,3 +120,73 @@ def test_the_kill_switch_and_limits_block_before_anything_is_sent(tmp_path, cale
     rec = om2.submit(intent())
     assert (rec.status, rec.reason) == (LocalStatus.FAILED, "max_order_value")
     assert wire.sent == 0 and wire2.sent == 0
+
+
+class Crash(BaseException):
+    """The process dies mid-send."""
+
+
+def managed(tmp_path, calendar):
+    """(a factory of order managers on one store, the wire, the exchange, the clock, the notifications)."""
+    exchange, clock, store, _ = make_market(tmp_path, calendar, at(FRI, 16, 5))
+    wire = FlakyWire(exchange)
+    risk = RiskLimits(Decimal("1000000"), Decimal("10000000"), Decimal("20"), lambda: False, lambda: Decimal(0))
+    seen: list[tuple[str, str]] = []
+
+    def manager() -> OrderManager:
+        return OrderManager(store, SessionManager(wire, clock), clock, risk,
+                            on_event=lambda kind, rec, _detail: seen.append((kind, rec.tag)))
+
+    return manager, wire, exchange, clock, seen
+
+
+def test_an_unknown_send_is_resent_only_after_both_books_prove_it_absent(tmp_path, calendar):
+    manager, wire, exchange, clock, _ = managed(tmp_path, calendar)
+    om = manager()
+    wire.mode = "ghost"
+    rec = om.submit(intent())
+    assert rec.status is LocalStatus.UNKNOWN and wire.sent == 1
+    for _ in range(5):  # every 10 s: the relay does not re-send before the settle delay
+        om.reconcile()
+        clock.advance(timedelta(seconds=10))
+    assert wire.sent == 1
+    clock.advance(timedelta(seconds=30))
+    om.reconcile()
+    assert wire.sent == 2 and tags_in_book(exchange) == [rec.tag] and om.by_tag(rec.tag).status is LocalStatus.PENDING
+
+
+def test_an_order_that_cannot_be_proven_absent_is_lost_and_notified_never_resent(tmp_path, calendar):
+    manager, wire, exchange, clock, seen = managed(tmp_path, calendar)
+    om = manager()
+    wire.mode, wire.blind_fills = "ghost", True
+    rec = om.submit(intent())
+    for _ in range(12):
+        clock.advance(timedelta(minutes=10))
+        om.reconcile()
+    assert om.by_tag(rec.tag).status is LocalStatus.LOST and ("order_lost", rec.tag) in seen
+    assert wire.sent == 1 and tags_in_book(exchange) == []
+    assert [r.tag for r in om.active()] == [rec.tag]  # still shown as working: a person decides
+
+
+def test_a_duplicate_tag_refusal_is_never_followed_by_another_send(tmp_path, calendar):
+    manager, wire, _, clock, seen = managed(tmp_path, calendar)
+    om = manager()
+    wire.mode = "dup"
+    rec = om.submit(intent())
+    assert rec.status is LocalStatus.UNKNOWN and rec.reason == "DuplicateTag"
+    for _ in range(4):
+        clock.advance(timedelta(minutes=5))
+        om.reconcile()
+    assert wire.sent == 1 and om.by_tag(rec.tag).status is LocalStatus.LOST and ("order_lost", rec.tag) in seen
+
+
+def test_a_restart_doubts_an_intent_left_sending(tmp_path, calendar):
+    manager, wire, exchange, clock, _ = managed(tmp_path, calendar)
+    wire.mode = "crash"
+    with pytest.raises(Crash):
+        manager().submit(intent())
+    again = manager()  # the process died while sending: a new one on the same store
+    assert again.submit(intent()).status is LocalStatus.SENDING and wire.sent == 1  # not sent blind
+    clock.advance(timedelta(minutes=2))
+    again.reconcile()
+    assert wire.sent == 2 and len(tags_in_book(exchange)) == 1

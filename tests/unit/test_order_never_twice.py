@@ -138,6 +138,7 @@ def template(tmp_path_factory) -> str:
     return str(path)
 
 
+@pytest.mark.timeout(max(300, EXAMPLES // 4))  # generous: the machine is shared
 def test_the_exchange_never_holds_two_orders_for_one_intent(template, tmp_path_factory) -> None:
     workdir = tmp_path_factory.mktemp("never-twice")
     numbers = count()
