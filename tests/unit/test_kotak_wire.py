@@ -225,3 +225,14 @@ def test_credentials_from_settings() -> None:
     Settings.kotak_ucc, Settings.kotak_mpin = SecretStr("AB123"), SecretStr("123456")
     creds = KotakCredentials.from_settings(Settings())
     assert "123456" not in repr(creds) and creds.ucc.get_secret_value() == "AB123"
+
+
+def test_a_refused_instrument_inside_a_quote_batch_drops_alone() -> None:
+    body = [{"exchange_token": "2885", "ltp": "2950.5", "low_price_range": "2655.45", "high_price_range": "3245.55",
+             "ohlc": {"close": "2950.50"}},
+            {"stat": "Not_Ok", "stCode": 1009, "errMsg": "Invalid instrument"},
+            {"exchange_token": "11536", "ltp": "not a price"}]
+    rows = rx.parse_quotes(body)
+    assert list(rows) == ["2885"]
+    assert (rows["2885"].lower_band, rows["2885"].upper_band) == (Decimal("2655.45"), Decimal("3245.55"))
+    assert rx.parse_quotes({"stat": "Not_Ok", "stCode": 1009, "errMsg": "Invalid instrument"}) == {}
