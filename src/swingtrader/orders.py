@@ -305,7 +305,7 @@ class OrderManager:
             price=rec.price, tag=rec.tag, amo=rec.amo,
         )
         doubt = self._doubts.get(rec.id)
-        sends = doubt.sends + 1 if doubt is not None and not doubt.unsent else 1
+        sends = (doubt.sends if doubt is not None else 0) + 1  # sends that may have reached the broker
         self._doubts.pop(rec.id, None)
         try:
             order_id = self._broker.place_order(request)
