@@ -340,7 +340,7 @@ class OrderManager:
             book = self._broker.orders()
         except BrokerError as exc:
             log.warning("order %s: cannot read the order book to resolve it (%s)", rec.tag, type(exc).__name__)
-            return self._give_up_if_due(rec, self._doubt(rec))
+            return self._failed_lookup(rec)
         return self._look_up(rec, book, read_at)
 
     def modify(self, rec: OrderRecord, *, price: Decimal, quantity: int, purpose: str | None = None) -> OrderRecord:
@@ -374,7 +374,13 @@ class OrderManager:
         known not to have been sent is sent now (today's) or marked `failed` (`not_sent`, an earlier day's); an
         intent in doubt is sent again only on proof of absence (see the module docstring)."""
         read_at = self._clock.now()
-        book = self._broker.orders()
+        try:
+            book = self._broker.orders()
+        except BrokerError:
+            for rec in self.active():
+                if rec.broker_order_id is None and rec.status.in_doubt:
+                    self._failed_lookup(rec)  # a lookup that could not be made still counts towards `lost`
+            raise
         by_id = {o.order_id: o for o in book}
         for rec in self.active():
             if rec.broker_order_id is not None:
@@ -415,8 +421,7 @@ class OrderManager:
         now = self._clock.now()
         if now < doubt.next_at or rec.status is LocalStatus.LOST:
             return self._give_up_if_due(rec, doubt)
-        doubt.lookups += 1
-        doubt.next_at = now + min(self._policy.settle * 2 ** doubt.lookups, self._policy.max_backoff)
+        self._count_lookup(doubt, now)
         if read_at < doubt.sent_at + self._policy.settle or not _may_prove(book, rec.tag):
             return self._give_up_if_due(rec, doubt)
         try:
@@ -434,6 +439,16 @@ class OrderManager:
         log.info("order %s: absent from the order and trade books %s after its send", rec.tag,
                  read_at - doubt.sent_at)
         return self._send_again(rec, doubt)
+
+    def _count_lookup(self, doubt: _Doubt, now: datetime) -> None:
+        doubt.lookups += 1
+        doubt.next_at = now + min(self._policy.settle * 2 ** doubt.lookups, self._policy.max_backoff)
+
+    def _failed_lookup(self, rec: OrderRecord) -> OrderRecord:
+        doubt, now = self._doubt(rec), self._clock.now()
+        if not doubt.unsent and now >= doubt.next_at:
+            self._count_lookup(doubt, now)
+        return self._give_up_if_due(rec, doubt)
 
     def _send_again(self, rec: OrderRecord, doubt: _Doubt) -> OrderRecord:
         if rec.trading_date != ist_date(self._clock.now()):

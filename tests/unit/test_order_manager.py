@@ -23,7 +23,12 @@ class FlakyWire:
 
     def __init__(self, inner):
         self.inner, self.name, self.mode, self.sent = inner, "flaky", None, 0
-        self.blind_fills = False
+        self.blind_fills = self.blind_book = False
+
+    def orders(self):
+        if self.blind_book:
+            raise BrokerUnavailable("order book unreadable")
+        return self.inner.orders()
 
     def fills(self):
         if self.blind_fills:
@@ -190,3 +195,16 @@ def test_a_restart_doubts_an_intent_left_sending(tmp_path, calendar):
     clock.advance(timedelta(minutes=2))
     again.reconcile()
     assert wire.sent == 2 and len(tags_in_book(exchange)) == 1
+
+
+def test_an_order_book_that_stays_unreadable_ends_in_lost_too(tmp_path, calendar):
+    manager, wire, _, clock, seen = managed(tmp_path, calendar)
+    om = manager()
+    wire.mode = "ghost"
+    rec = om.submit(intent())
+    wire.blind_book = True
+    for _ in range(12):
+        clock.advance(timedelta(minutes=10))
+        with pytest.raises(BrokerUnavailable):
+            om.reconcile()
+    assert om.by_tag(rec.tag).status is LocalStatus.LOST and ("order_lost", rec.tag) in seen and wire.sent == 1
