@@ -2,7 +2,7 @@
 `/metrics` and the simulation report, which only format what `read_account` returns.
 
 Every figure is defined here once:
-- open orders: local orders whose status is active (`sending`, `pending`, `open`, `unknown`): any of them may
+- open orders: local orders whose status is active (`sending`, `pending`, `open`, `unknown`, `lost`): any of them may
   be working at the broker;
 - positions: strategy positions whose status is open;
 - realised P&L: the sum of `trades.net_pnl` (after charges);

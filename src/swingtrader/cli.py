@@ -90,6 +90,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8901)
     p.add_argument("--record", metavar="FILE.jsonl")
     p.add_argument("--faults", metavar="SPEC")
+    p.add_argument("--data", metavar="PATH|bundled", default="synthetic",
+                   help="bars the fake's exchange trades (default: synthetic); real symbols such as M&M, BAJAJ-AUTO")
 
     p = sub.add_parser("dashboard", help="serve the dashboard read-only over a store")
     _add_config(p)

@@ -31,6 +31,8 @@ class NotificationKind(StrEnum):
     ORDER_REJECTED = "order_rejected"
     RELOGIN_FAILED = "relogin_failed"
     ORDER_FILLED = "order_filled"
+    ORDER_LOST = "order_lost"  # a send of unknown outcome not found by its deadline: a person decides (orders.py)
+    ORDER_NOT_SENT = "order_not_sent"  # proven absent at the broker after the last allowed send: given up
     EXIT_SIGNAL = "exit_signal"
     SERVICE_STARTED = "service_started"
     SERVICE_STOPPED = "service_stopped"
@@ -44,6 +46,8 @@ KINDS: dict[NotificationKind, str] = {
     NotificationKind.ORDER_REJECTED: "failure",
     NotificationKind.RELOGIN_FAILED: "failure",
     NotificationKind.ORDER_FILLED: "success",
+    NotificationKind.ORDER_LOST: "failure",
+    NotificationKind.ORDER_NOT_SENT: "warning",
     NotificationKind.EXIT_SIGNAL: "warning",
     NotificationKind.SERVICE_STARTED: "info",
     NotificationKind.SERVICE_STOPPED: "warning",

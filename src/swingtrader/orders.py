@@ -1,31 +1,51 @@
 """`OrderManager`: the only path from the service to the broker's order entry.
 
-Every order gets a deterministic client tag from (trading date, task, symbol, side, attempt). The intent is
-written to the store (status `sending`) before it is sent: the outbox. A send whose outcome is unknown
-(timeout, lost reply, crash) is resolved by looking its tag up in the broker's order book, never by sending
-again blind; only a lookup that finds nothing lets the same tag be sent. Submitting a tag that already has a
-known order returns that order: a re-run task can never duplicate an order.
+Identity. An intent is keyed by (trading date, task, symbol, side, attempt). Its client tag (Kotak `ig`) is
+allocated once, when the intent is first stored, from a per-day sequence in the store
+(`ST<yymmdd><task><side><seq:05d>`, 16 characters): unique per account per day by construction. A re-run of
+the same intent (after a crash, or a task re-run) finds the stored intent by its key, so it reuses the same
+tag. The tag only resolves a send whose outcome is unknown; once the broker acknowledged the order, every
+lookup is by its order number (Kotak may rewrite `GuiOrdId` after a modify or cancel).
 
-Local order states: sending -> pending | open -> filled | cancelled; sending -> rejected | unknown;
-failed (never sent: risk check or not enough cash).
+Never twice. The intent is stored (`sending`) before it is sent (the outbox). State machine:
+
+    (new) --risk check fails--> failed
+    (new) --> sending --ack--> pending | open --book--> filled | cancelled | rejected
+              sending --refused (Not_Ok)--> rejected
+              sending --not sent (429, connection refused)--> sending, sent again by the next reconcile
+              sending --reply lost / unreadable / session died / duplicate tag--> unknown
+              sending, found at start-up (a crash may have come mid-send) --> treated as unknown
+    unknown --tag found in the order book or trade book--> pending | open | filled | ... (by order number)
+    unknown --absence PROVEN--> sending again (today; at most `max_sends` sends in all), else failed (not_sent)
+    unknown --no proof by `deadline` (and at least `min_lookups` lookups)--> lost, notified (`order_lost`)
+    lost --tag found later--> resolved as above; otherwise it waits for a person
+
+Absence is proven only by a successful read of the order book AND the trade book, both made at least `settle`
+after the last moment a send could have reached the broker, neither showing the tag, with no unreadable row
+that could be ours. An order whose send ended in a duplicate-tag refusal is never sent again. Proof attempts
+(the extra trade-book read) follow a bounded backoff; the order book itself is read by `reconcile` anyway.
+The doubt bookkeeping (when a send may last have arrived, lookups made) lives in memory: after a restart every
+`sending` / `unknown` intent starts a fresh doubt, which only delays a re-send.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from swingtrader.broker.base import (
     AmbiguousOutcome,
     Broker,
+    BrokerError,
     BrokerUnavailable,
+    DuplicateTag,
+    Fill,
     Order,
     OrderCompleted,
     OrderRejected,
@@ -67,10 +87,17 @@ class LocalStatus(StrEnum):
     REJECTED = "rejected"
     FAILED = "failed"
     UNKNOWN = "unknown"
+    LOST = "lost"  # its send may have reached the broker, nothing proves either way: a person decides
 
     @property
     def is_active(self) -> bool:
-        return self in (LocalStatus.SENDING, LocalStatus.PENDING, LocalStatus.OPEN, LocalStatus.UNKNOWN)
+        return self in (LocalStatus.SENDING, LocalStatus.PENDING, LocalStatus.OPEN, LocalStatus.UNKNOWN,
+                        LocalStatus.LOST)
+
+    @property
+    def in_doubt(self) -> bool:
+        """Sent, or maybe sent, without an order number from the broker."""
+        return self in (LocalStatus.SENDING, LocalStatus.UNKNOWN, LocalStatus.LOST)
 
 
 _FROM_BROKER = {
@@ -82,10 +109,37 @@ _FROM_BROKER = {
 }
 
 
-def client_tag(trading_date: date, task: str, symbol: str, side: Side, attempt: int = 1) -> str:
-    """The deterministic client tag (Kotak `ig`): 18 characters, the same for the same inputs."""
-    digest = hashlib.sha1(symbol.encode()).hexdigest()[:6].upper()
-    return f"ST{trading_date:%y%m%d}{_TASK_CODES[task]}{side.value[0]}{attempt % 10}{digest}"
+def client_tag(trading_date: date, task: str, side: Side, sequence: int) -> str:
+    """The client tag (Kotak `ig`) of the day's `sequence`-th stored intent: 16 characters, unique per day
+    because the sequence is (no hash, no modulo)."""
+    if not 0 < sequence < 100_000:
+        raise ValueError(f"order sequence {sequence} does not fit the tag")
+    return f"ST{trading_date:%y%m%d}{_TASK_CODES[task]}{side.value[0]}{sequence:05d}"
+
+
+@dataclass(frozen=True)
+class ResolvePolicy:
+    """How an order of unknown outcome is looked up. `settle` must exceed the longest time the broker takes
+    to show a new order in its books."""
+
+    settle: timedelta = timedelta(seconds=60)
+    max_backoff: timedelta = timedelta(minutes=15)
+    deadline: timedelta = timedelta(hours=1)
+    min_lookups: int = 3
+    max_sends: int = 3
+
+
+@dataclass
+class _Doubt:
+    """In-memory state of one intent in doubt."""
+
+    since: datetime  # the deadline counts from here
+    sent_at: datetime  # the last moment a send may have reached the broker
+    next_at: datetime  # the next proof attempt (bounded backoff)
+    lookups: int = 0
+    sends: int = 1
+    resend: bool = True  # False after a duplicate-tag refusal: the broker holds an order with this tag
+    unsent: bool = False  # known not to have reached the broker (429, connection refused): send again
 
 
 @dataclass(frozen=True)
@@ -103,10 +157,6 @@ class OrderIntent:
     amo: bool
     reference_price: Decimal
     attempt: int = 1
-
-    @property
-    def tag(self) -> str:
-        return client_tag(self.trading_date, self.task, self.symbol, self.side, self.attempt)
 
 
 @dataclass(frozen=True)
@@ -129,6 +179,7 @@ class OrderRecord:
     filled_quantity: int
     average_price: Decimal | None
     reason: str | None
+    attempt: int = 1
 
 
 @dataclass(frozen=True)
@@ -164,6 +215,7 @@ class OrderManager:
         *,
         on_fill: Callable[[FillEvent, Connection], None] | None = None,
         on_event: Callable[[str, OrderRecord, str], None] | None = None,
+        policy: ResolvePolicy | None = None,
     ) -> None:
         self._store = store
         self._broker = broker
@@ -171,7 +223,10 @@ class OrderManager:
         self._risk = risk
         self._on_fill = on_fill or (lambda _f, _c: None)
         self._on_event = on_event or (lambda _k, _o, _d: None)
+        self._policy = policy or ResolvePolicy()
         self._active: dict[int, OrderRecord] | None = None  # write-through cache of active orders
+        self._doubts: dict[int, _Doubt] = {}
+        self._modifies: dict[int, tuple[Decimal, int, str]] = {}  # modifies whose outcome is unknown
 
     # ---- queries -----------------------------------------------------------------------------------------
     def by_tag(self, tag: str) -> OrderRecord | None:
@@ -179,9 +234,20 @@ class OrderManager:
             row = conn.execute(select(t.orders).where(t.orders.c.tag == tag)).first()
         return None if row is None else _record(row)
 
+    def find(self, intent: OrderIntent) -> OrderRecord | None:
+        """The stored intent with the same key (trading date, task, symbol, side, attempt), if any."""
+        c = t.orders.c
+        q = select(t.orders).where(
+            c.trading_date == intent.trading_date, c.task == intent.task, c.symbol == intent.symbol,
+            c.side == intent.side.value, c.attempt == intent.attempt,
+        ).order_by(c.id)
+        with self._store.connect() as conn:
+            row = conn.execute(q).first()
+        return None if row is None else _record(row)
+
     def active(self, side: Side | None = None, symbol: str | None = None) -> list[OrderRecord]:
-        """Orders still working (sending, pending, open or unknown), oldest first. This process is the only
-        writer of orders, so they are served from a write-through cache loaded once from the store."""
+        """Orders still working (sending, pending, open, unknown or lost), oldest first. This process is the
+        only writer of orders, so they are served from a write-through cache loaded once from the store."""
         if self._active is None:
             q = select(t.orders).where(t.orders.c.status.in_([s.value for s in LocalStatus if s.is_active]))
             with self._store.connect() as conn:
@@ -197,6 +263,8 @@ class OrderManager:
                 self._active[rec.id] = rec
             else:
                 self._active.pop(rec.id, None)
+        if not rec.status.in_doubt or rec.broker_order_id is not None:
+            self._doubts.pop(rec.id, None)
         return rec
 
     def for_day(self, trading_date: date, task: str | None = None) -> list[OrderRecord]:
@@ -209,20 +277,18 @@ class OrderManager:
     # ---- writes ------------------------------------------------------------------------------------------
     def record_failed(self, intent: OrderIntent, reason: str) -> OrderRecord:
         """Record an order that was decided but not sent (e.g. `insufficient_funds`), for a later retry."""
-        existing = self.by_tag(intent.tag)
+        existing = self.find(intent)
         if existing is not None:
             return existing
         return self._insert(intent, LocalStatus.FAILED, reason)
 
     def submit(self, intent: OrderIntent) -> OrderRecord:
-        """Send an order exactly once per tag; returns the local record in its resulting state."""
-        existing = self.by_tag(intent.tag)
+        """Send an intent at most once; returns the local record in its resulting state. An intent already
+        stored is never sent blind: one in doubt is looked up (and sent again only on proof of absence)."""
+        existing = self.find(intent)
         if existing is not None:
-            if existing.status in (LocalStatus.SENDING, LocalStatus.UNKNOWN):
-                resolved = self._resolve(existing)
-                if resolved.status not in (LocalStatus.SENDING, LocalStatus.UNKNOWN):
-                    return resolved
-                return self._send(resolved)
+            if existing.status.in_doubt and existing.broker_order_id is None:
+                return self._resolve(existing)
             return existing
         blocked = self._risk_block(intent)
         if blocked:
@@ -233,49 +299,59 @@ class OrderManager:
         return self._send(rec)
 
     def _send(self, rec: OrderRecord) -> OrderRecord:
-        """Send a stored intent (a new one, or one whose earlier send is known not to have arrived)."""
+        """Send a stored intent: a new one, or one known not to have reached the broker."""
         request = OrderRequest(
             symbol=rec.symbol, side=rec.side, quantity=rec.quantity, order_type=rec.order_type,
             price=rec.price, tag=rec.tag, amo=rec.amo,
         )
+        doubt = self._doubts.get(rec.id)
+        sends = (doubt.sends if doubt is not None else 0) + 1  # sends that may have reached the broker
+        self._doubts.pop(rec.id, None)
         try:
             order_id = self._broker.place_order(request)
         except OrderRejected as exc:
             rec = self._update(rec, status=LocalStatus.REJECTED, reason=exc.reason, event="rejected")
             self._on_event("order_rejected", rec, exc.reason)
             return rec
-        except RateLimited as exc:
-            log.warning("order %s not sent: rate limited; the next reconcile sends it", rec.tag)
-            return self._update(rec, event="rate_limited", detail={"retry_after": exc.retry_after})
-        except (AmbiguousOutcome, BrokerUnavailable) as exc:
+        except (RateLimited, BrokerUnavailable) as exc:  # refused before the broker took it: not sent
+            log.warning("order %s not sent (%s); the next reconcile sends it", rec.tag, type(exc).__name__)
+            now = self._clock.now()
+            self._doubts[rec.id] = _Doubt(now, now, now, sends=sends - 1, unsent=True)
+            return self._update(rec, status=LocalStatus.SENDING, event="not_sent",
+                                detail={"error": type(exc).__name__})
+        except AmbiguousOutcome as exc:
+            duplicate = isinstance(exc, DuplicateTag)
             log.warning("order %s: outcome unknown (%s); looking its tag up", rec.tag, type(exc).__name__)
+            now = self._clock.now()
+            self._doubts[rec.id] = _Doubt(now, now, now + self._policy.settle, sends=sends, resend=not duplicate)
             rec = self._update(rec, status=LocalStatus.UNKNOWN, reason=type(exc).__name__, event="unknown")
             return self._resolve(rec)
+        except BaseException:
+            # anything else (login refused, a bug): it may or may not have gone out; doubt it
+            now = self._clock.now()
+            self._doubts[rec.id] = _Doubt(now, now, now + self._policy.settle, sends=sends)
+            raise
         return self._update(rec, status=LocalStatus.PENDING, broker_order_id=order_id, event="sent")
 
     def _resolve(self, rec: OrderRecord) -> OrderRecord:
-        """Look an order of unknown outcome up by its tag. Not found: it stays `unknown` for the next look,
-        unless it was never acknowledged at all, in which case `submit` may send it (same tag)."""
+        """Look one order in doubt up (an order-book read, and a trade-book read when a proof is due)."""
+        read_at = self._clock.now()
         try:
             book = self._broker.orders()
-        except (AmbiguousOutcome, BrokerUnavailable) as exc:
+        except BrokerError as exc:
             log.warning("order %s: cannot read the order book to resolve it (%s)", rec.tag, type(exc).__name__)
-            return rec
-        match = next((o for o in book if o.tag == rec.tag), None)
-        if match is None:
-            return rec
-        rec = self._update(rec, broker_order_id=match.order_id, event="resolved")
-        return self._apply(rec, match)
+            return self._failed_lookup(rec)
+        return self._look_up(rec, book, read_at)
 
     def modify(self, rec: OrderRecord, *, price: Decimal, quantity: int, purpose: str | None = None) -> OrderRecord:
-        """Change an open order; a completed one is recorded as filled (from the book) instead."""
+        """Change an open order (by its order number); a completed one is recorded as filled instead."""
         if rec.broker_order_id is None:
             return rec
         try:
             self._broker.modify_order(rec.broker_order_id, quantity=quantity, price=price, order_type=rec.order_type)
         except OrderCompleted:
             self.reconcile()
-            return self.by_tag(rec.tag) or rec
+            return self._reload(rec)
         except OrderRejected as exc:
             log.warning("modify of %s refused: %s", rec.tag, exc.reason)
             return rec
@@ -283,8 +359,9 @@ class OrderManager:
             log.warning("modify of %s not sent: rate limited; the next cycle tries again", rec.tag)
             return rec
         except (AmbiguousOutcome, BrokerUnavailable):
-            self.reconcile()
-            return self.by_tag(rec.tag) or rec
+            # no extra read now: the next reconcile records the change if the book shows it
+            self._modifies[rec.id] = (price, quantity, purpose or rec.purpose)
+            return rec
         return self._update(
             rec, price=price, quantity=quantity, purpose=purpose or rec.purpose, event="modified",
             detail={"price": str(price), "quantity": quantity},
@@ -293,31 +370,123 @@ class OrderManager:
     def reconcile(self) -> list[Order]:
         """One order-book read: bring every active local order up to date, report new fills. Returns the book.
 
-        The outbox relay: an intent left `sending` or `unknown` (the process died, or the reply was lost) that
-        the book does not show is sent now if it is from today, and marked `failed` (`not_sent`) otherwise."""
-        book = self._broker.orders()
+        Acknowledged orders are matched by order number, orders in doubt by tag. The outbox relay: an intent
+        known not to have been sent is sent now (today's) or marked `failed` (`not_sent`, an earlier day's); an
+        intent in doubt is sent again only on proof of absence (see the module docstring)."""
+        read_at = self._clock.now()
+        try:
+            book = self._broker.orders()
+        except BrokerError:
+            for rec in self.active():
+                if rec.broker_order_id is None and rec.status.in_doubt:
+                    self._failed_lookup(rec)  # a lookup that could not be made still counts towards `lost`
+            raise
         by_id = {o.order_id: o for o in book}
-        by_tag = {o.tag: o for o in book if o.tag}
-        today = ist_date(self._clock.now())
         for rec in self.active():
-            match = by_id.get(rec.broker_order_id or "") or by_tag.get(rec.tag)
-            if match is None:
-                if rec.status in (LocalStatus.SENDING, LocalStatus.UNKNOWN) and rec.broker_order_id is None:
-                    if rec.trading_date == today:
-                        self._send(rec)
-                    else:
-                        self._update(rec, status=LocalStatus.FAILED, reason="not_sent", event="expired")
+            if rec.broker_order_id is not None:
+                match = by_id.get(rec.broker_order_id)
+                if match is not None:
+                    self._apply(self._modified_if_shown(rec, match), match)
                 continue
-            if rec.broker_order_id is None:
-                rec = self._update(rec, broker_order_id=match.order_id, event="resolved")
-            self._apply(rec, match)
+            self._look_up(rec, book, read_at)
         return book
+
+    def _modified_if_shown(self, rec: OrderRecord, order: Order) -> OrderRecord:
+        """Record a modify whose reply was lost once the book shows its price and quantity."""
+        pending = self._modifies.pop(rec.id, None)
+        if pending is None:
+            return rec
+        price, quantity, purpose = pending
+        if (order.price, order.quantity) != (price, quantity):
+            return rec
+        return self._update(rec, price=price, quantity=quantity, purpose=purpose, event="modified",
+                            detail={"price": str(price), "quantity": quantity, "seen_in_book": True})
+
+    # ---- the doubt state machine -------------------------------------------------------------------------
+    def _doubt(self, rec: OrderRecord) -> _Doubt:
+        doubt = self._doubts.get(rec.id)
+        if doubt is None:  # a restart, or a send that raised something unexpected: it may have gone out now
+            now = self._clock.now()
+            doubt = self._doubts[rec.id] = _Doubt(now, now, now + self._policy.settle)
+        return doubt
+
+    def _look_up(self, rec: OrderRecord, book: Sequence[Order], read_at: datetime) -> OrderRecord:
+        match = next((o for o in book if o.tag == rec.tag), None)
+        if match is not None:
+            rec = self._update(rec, broker_order_id=match.order_id, event="resolved")
+            return self._apply(rec, match)
+        doubt = self._doubt(rec)
+        if doubt.unsent:
+            return self._send_again(rec, doubt)
+        now = self._clock.now()
+        if now < doubt.next_at or rec.status is LocalStatus.LOST:
+            return self._give_up_if_due(rec, doubt)
+        self._count_lookup(doubt, now)
+        if read_at < doubt.sent_at + self._policy.settle or not _may_prove(book, rec.tag):
+            return self._give_up_if_due(rec, doubt)
+        try:
+            fills = self._broker.fills()
+        except BrokerError as exc:
+            log.warning("order %s: cannot read the trade book (%s); still unknown", rec.tag, type(exc).__name__)
+            return self._give_up_if_due(rec, doubt)
+        fill = next((f for f in fills if f.tag == rec.tag), None)
+        if fill is not None:
+            return self._update(rec, broker_order_id=fill.order_id, event="resolved")  # applied by the next read
+        if not _may_prove(fills, rec.tag):
+            return self._give_up_if_due(rec, doubt)
+        if not doubt.resend:  # the broker said it holds this tag, yet neither book shows it
+            return self._lose(rec, "duplicate tag refused, but neither book shows the order")
+        log.info("order %s: absent from the order and trade books %s after its send", rec.tag,
+                 read_at - doubt.sent_at)
+        return self._send_again(rec, doubt)
+
+    def _count_lookup(self, doubt: _Doubt, now: datetime) -> None:
+        doubt.lookups += 1
+        doubt.next_at = now + min(self._policy.settle * 2 ** doubt.lookups, self._policy.max_backoff)
+
+    def _failed_lookup(self, rec: OrderRecord) -> OrderRecord:
+        doubt, now = self._doubt(rec), self._clock.now()
+        if not doubt.unsent and now >= doubt.next_at:
+            self._count_lookup(doubt, now)
+        return self._give_up_if_due(rec, doubt)
+
+    def _send_again(self, rec: OrderRecord, doubt: _Doubt) -> OrderRecord:
+        if rec.trading_date != ist_date(self._clock.now()):
+            return self._update(rec, status=LocalStatus.FAILED, reason="not_sent", event="expired")
+        if doubt.sends >= self._policy.max_sends:
+            rec = self._update(rec, status=LocalStatus.FAILED, reason="not_sent", event="gave_up")
+            self._on_event("order_not_sent", rec, f"not accepted after {doubt.sends} sends")
+            return rec
+        self._doubts[rec.id] = doubt
+        return self._send(rec)
+
+    def _give_up_if_due(self, rec: OrderRecord, doubt: _Doubt) -> OrderRecord:
+        if rec.status is LocalStatus.LOST:
+            return rec
+        if doubt.lookups >= self._policy.min_lookups and self._clock.now() >= doubt.since + self._policy.deadline:
+            return self._lose(rec, f"no proof either way after {doubt.lookups} lookups")
+        return rec
+
+    def _lose(self, rec: OrderRecord, why: str) -> OrderRecord:
+        log.error("order %s is lost: %s; a person must check the broker's books", rec.tag, why)
+        rec = self._update(rec, status=LocalStatus.LOST, reason=why, event="lost")
+        self._on_event("order_lost", rec, why)
+        return rec
+
+    def _reload(self, rec: OrderRecord) -> OrderRecord:
+        with self._store.connect() as conn:
+            row = conn.execute(select(t.orders).where(t.orders.c.id == rec.id)).first()
+        return rec if row is None else _record(row)
 
     # ---- internals ---------------------------------------------------------------------------------------
     def _apply(self, rec: OrderRecord, order: Order) -> OrderRecord:
         """Mirror the broker's view of one order. The status change, the fill and the position update are one
-        transaction, so a crash can never record a fill without its position or the other way round."""
-        status = _FROM_BROKER[order.status]
+        transaction, so a crash can never record a fill without its position or the other way round. A status
+        the adapter did not know keeps the order active as it was (fills still count)."""
+        if order.status is OrderStatus.UNKNOWN:
+            status = rec.status if rec.status in (LocalStatus.PENDING, LocalStatus.OPEN) else LocalStatus.OPEN
+        else:
+            status = _FROM_BROKER[order.status]
         new_fill = order.filled_quantity - rec.filled_quantity
         if status is rec.status and new_fill <= 0:
             return rec
@@ -381,9 +550,13 @@ class OrderManager:
     def _insert(self, intent: OrderIntent, status: LocalStatus, reason: str | None) -> OrderRecord:
         now = self._clock.now()
         with self._store.begin() as conn:
+            sequence = conn.execute(
+                select(func.count()).select_from(t.orders).where(t.orders.c.trading_date == intent.trading_date)
+            ).scalar_one() + 1
             res = conn.execute(
                 t.orders.insert().values(
-                    tag=intent.tag, broker_order_id=None, trading_date=intent.trading_date, task=intent.task,
+                    tag=client_tag(intent.trading_date, intent.task, intent.side, sequence), attempt=intent.attempt,
+                    broker_order_id=None, trading_date=intent.trading_date, task=intent.task,
                     purpose=intent.purpose, symbol=intent.symbol, side=intent.side.value, quantity=intent.quantity,
                     order_type=intent.order_type.value, price=intent.price, amo=intent.amo, status=status.value,
                     filled_quantity=0, average_price=None, reason=reason, created_at=now, updated_at=now,
@@ -412,10 +585,18 @@ class OrderManager:
                                      "detail": detail})
         return self._remember(replace(rec, **values))
 
+
+def _may_prove(rows: Sequence[Order] | Sequence[Fill], tag: str) -> bool:
+    """A read can prove a tag absent only if none of its unreadable rows could be that tag's."""
+    skipped, tags = getattr(rows, "skipped", ()), getattr(rows, "skipped_tags", ())
+    return not skipped or (len(tags) == len(skipped) and all(t_ is not None and t_ != tag for t_ in tags))
+
+
 def _record(row) -> OrderRecord:
     return OrderRecord(
         id=row.id, tag=row.tag, broker_order_id=row.broker_order_id, trading_date=row.trading_date, task=row.task,
         purpose=row.purpose, symbol=row.symbol, side=Side(row.side), quantity=row.quantity,
         order_type=OrderType(row.order_type), price=row.price, amo=row.amo, status=LocalStatus(row.status),
         filled_quantity=row.filled_quantity, average_price=row.average_price, reason=row.reason,
+        attempt=row.attempt,
     )

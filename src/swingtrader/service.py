@@ -233,7 +233,8 @@ def build_service(
         return bool(settings.kill_switch) or store.degraded is not None or ServiceState(store).paused()
 
     def order_event(kind: str, rec: OrderRecord, detail: str) -> None:
-        if kind in (NotificationKind.ORDER_REJECTED, NotificationKind.ORDER_FILLED):
+        if kind in (NotificationKind.ORDER_REJECTED, NotificationKind.ORDER_FILLED, NotificationKind.ORDER_LOST,
+                    NotificationKind.ORDER_NOT_SENT):
             notify(NotificationKind(kind), f"{rec.side.value} {rec.symbol}: {kind.removeprefix('order_')}",
                    redact(detail))
 

@@ -25,6 +25,7 @@ from swingtrader.broker.base import (
 )
 from swingtrader.broker.kotak_neo import KotakNeoBroker
 from swingtrader.broker.kotak_neo.harness import FakeKotak, client_for, fake_credentials, start_fake
+from swingtrader.broker.session import SessionManager
 from swingtrader.clock import SimClock
 from tests.integration.kotak_support import MemoryExchange, sim_clock
 
@@ -219,18 +220,20 @@ def test_login_reply_without_base_url_is_login_failed(fake: FakeKotak, clock: Si
         b.login()
 
 
-def test_three_refusals_then_no_more_attempts(fake: FakeKotak, clock: SimClock) -> None:
+def test_one_login_breaker_in_the_session_manager_reset_by_a_person(fake: FakeKotak, clock: SimClock) -> None:
     for _ in range(3):
         fake.serve_next("login", 400, b'{"error": [{"code": "10522", "message": "Invalid TOTP"}]}')
     with client_for(fake, clock) as b:
+        session = SessionManager(b, clock)
         for _ in range(3):
             with pytest.raises(LoginFailed, match="Invalid TOTP"):
-                b.login()
-                clock.advance(timedelta(seconds=30))
+                session.login()
             clock.advance(timedelta(seconds=30))
-        with pytest.raises(LoginFailed, match="human must look"):
-            b.login()
-        assert b.call_counts() == {"login": 3}
+        with pytest.raises(LoginFailed, match="human checks"):
+            session.login()
+        assert b.call_counts() == {"login": 3} and session.login_blocked
+        session.reset_failures()  # the dashboard's re-login and broker-check do this
+        assert session.login().expires_at > clock.now() and b.call_counts()["login"] == 4
 
 
 def test_a_totp_code_is_never_used_twice(fake: FakeKotak, clock: SimClock) -> None:
@@ -241,12 +244,14 @@ def test_a_totp_code_is_never_used_twice(fake: FakeKotak, clock: SimClock) -> No
     assert int(clock.now().timestamp()) // 30 == int(before.timestamp()) // 30 + 1
 
 
-def test_unknown_order_status_is_malformed(broker: KotakNeoBroker, fake: FakeKotak) -> None:
+def test_unknown_order_status_is_active_and_listed_not_a_failed_book(broker: KotakNeoBroker, fake: FakeKotak) -> None:
     row = ('{"stat": "Ok", "stCode": 200, "data": [{"nOrdNo": "1", "ordSt": "frozen by exchange", "trdSym": '
-           '"RELIANCE-EQ", "trnsTp": "B", "prcTp": "L", "prc": "1.00", "qty": "1", "fldQty": "0"}]}')
+           '"RELIANCE-EQ", "trnsTp": "B", "prcTp": "L", "prc": "1.00", "qty": "1", "fldQty": "0"}, {"nOrdNo": "2", '
+           '"ordSt": "open", "trdSym": "RELIANCE-EQ", "trnsTp": "B", "prcTp": "L", "prc": "1.00", "qty": "x"}]}')
     fake.serve_next("orders", 200, row.encode())
-    with pytest.raises(MalformedResponse, match="frozen by exchange"):
-        broker.orders()
+    book = broker.orders()
+    assert [(o.order_id, o.status) for o in book] == [("1", OrderStatus.UNKNOWN)] and book.skipped == ("2",)
+    assert broker.unknown_statuses() == {"frozen by exchange": 1}
 
 
 def test_holdings_reply_that_is_not_json_is_broker_unavailable(broker: KotakNeoBroker, fake: FakeKotak) -> None:

@@ -75,14 +75,14 @@ def test_broker_check_reports_a_refused_login(monkeypatch, tmp_path, capsys) -> 
     assert code == 1 and "LoginFailed" in err and "Invalid MPIN" in err
 
 
-def test_kotak_fake_command_serves_the_paper_exchange(tmp_path) -> None:
+def test_kotak_fake_command_serves_the_paper_exchange_with_real_symbols(tmp_path) -> None:
     pytest.importorskip("swingtrader.service", reason="the paper exchange's modules are not all there yet",
                         exc_type=ImportError)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWINGTRADER_")}
     env["SWINGTRADER_DATA_DIR"] = str(tmp_path / "data")
     proc = subprocess.Popen(
         [sys.executable, "-m", "swingtrader", "kotak-fake", "--port", "0", "--record", str(tmp_path / "r.jsonl"),
-         "--faults", "latency_ms=1"],
+         "--faults", "latency_ms=1", "--data", "bundled"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     try:
@@ -100,6 +100,8 @@ def test_kotak_fake_command_serves_the_paper_exchange(tmp_path) -> None:
             b.login()
             assert b.funds().available_cash > 0
             assert b.orders() == []
+            assert b.instrument("M&M").trading_symbol == "M&M-EQ"
+            assert b.instrument("BAJAJ-AUTO").trading_symbol == "BAJAJ-AUTO-EQ"
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=20)

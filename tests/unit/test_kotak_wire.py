@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from swingtrader.broker.base import (
     AmbiguousOutcome,
     BrokerUnavailable,
+    DuplicateTag,
     LoginFailed,
     MalformedResponse,
     OrderCompleted,
@@ -25,7 +26,7 @@ from swingtrader.broker.base import (
     SessionExpired,
     Side,
 )
-from swingtrader.broker.kotak_neo.auth import KotakCredentials, LoginBreaker, TotpGuard
+from swingtrader.broker.kotak_neo.auth import KotakCredentials, TotpGuard
 from swingtrader.broker.kotak_neo.faults import FaultPlan, FaultSpec
 from swingtrader.broker.kotak_neo.instruments import InstrumentMaster
 from swingtrader.broker.kotak_neo.ratelimit import Backoff, RateLimiter
@@ -58,6 +59,16 @@ ROW = {"nOrdNo": "2503040001", "ordSt": "open", "trdSym": "BAJAJ-AUTO-EQ", "trns
         (tx.VALIDATE, 401, {"stCode": 10031, "errMsg": "Invalid MPIN", "status": "failure"}, LoginFailed),
         (tx.ORDERS, 200, {"stat": "Not_Ok", "stCode": 5203, "errMsg": "No Data"}, None),
         (tx.ORDERS, 200, {"stat": "Ok", "data": []}, None),
+        (tx.PLACE, 200, {"stCode": 100022, "errMsg": "invalid session token", "stat": "Not_Ok"}, SessionExpired),
+        (tx.LIMITS, 200, {"stat": "error in neo-login-check-api"}, SessionExpired),
+        (tx.PLACE, 200, {"stCode": 32, "errMsg": "error from core",
+                         "stat": "Put Order Response : Client OrderID already exists Data: 0"}, DuplicateTag),
+        (tx.PLACE, 200, {"stCode": 100008, "errMsg": "unauthorized", "stat": "Not_Ok"}, OrderRejected),
+        (tx.ORDERS, 200, {"stCode": 100008, "errMsg": "unauthorized", "stat": "Not_Ok"}, BrokerUnavailable),
+        (tx.PLACE, 200, {"stat": "Something new", "stCode": 7}, AmbiguousOutcome),
+        (tx.ORDERS, 200, {"stat": "Something new", "data": []}, BrokerUnavailable),
+        (tx.PLACE, 200, {"stat": "OK", "stCode": 200, "nOrdNo": "1"}, None),
+        (tx.QUOTES, 200, {"stat": "Not_Ok", "stCode": 1009, "errMsg": "Invalid instrument"}, None),
     ],
 )
 def test_classify(ep: tx.Endpoint, status: int, body: object, expected: type | None) -> None:
@@ -86,11 +97,14 @@ def test_order_statuses(text: str, status: OrderStatus) -> None:
     assert rx.order_status(text) is status
 
 
-def test_unknown_status_and_bad_numbers_are_malformed_not_open() -> None:
-    with pytest.raises(MalformedResponse, match="trigger pending"):
-        rx.parse_orders({"data": [{**ROW, "ordSt": "trigger pending"}]})
-    with pytest.raises(MalformedResponse, match="not a number"):
-        rx.parse_orders({"data": [{**ROW, "qty": "ten"}]})
+def test_unknown_status_is_still_active_and_a_bad_row_is_skipped_by_number() -> None:
+    seen = rx.UnknownStatuses()
+    rows = [{**ROW, "ordSt": "some new status"}, {**ROW, "nOrdNo": "2503040002", "qty": "ten"},
+            {**ROW, "nOrdNo": "2503040003", "ordSt": "Some  New Status"}]
+    book = rx.parse_orders({"stat": "Ok", "data": rows}, seen)
+    assert [o.order_id for o in book] == ["2503040001", "2503040003"]
+    assert all(o.status is OrderStatus.UNKNOWN and o.status.is_active for o in book)
+    assert book.skipped == ("2503040002",) and seen.seen() == {"some new status": 2}
     with pytest.raises(MalformedResponse, match="'data'"):
         rx.parse_holdings({"stat": "Ok"})
 
@@ -142,12 +156,12 @@ def test_login_replies() -> None:
         rx.jwt_expiry("not-a-jwt")
 
 
-def test_master_csv_strips_stray_spaces_and_prefers_the_eq_series() -> None:
+def test_master_csv_reads_tick_size_in_paise_strips_stray_spaces_and_prefers_the_eq_series() -> None:
     text = ("pSymbol,pGroup,pExchSeg,pSymbolName,pTrdSymbol,lLotSize,dTickSize \n"
-            "16669 ,EQ,nse_cm,BAJAJ-AUTO,BAJAJ-AUTO-EQ,1,0.05   \n"
-            "2031,EQ,nse_cm,M&M,M&M-EQ, 1 , 0.10\n"
-            "9999,BL,nse_cm,M&M,M&M-BL,1,0.05\n"
-            "1,EQ,bse_cm,M&M,M&M,1,0.05\n")
+            "16669 ,EQ,nse_cm,BAJAJ-AUTO,BAJAJ-AUTO-EQ,1,5   \n"
+            "2031,EQ,nse_cm,M&M,M&M-EQ, 1 , 10\n"
+            "9999,BL,nse_cm,M&M,M&M-BL,1,5\n"
+            "1,EQ,bse_cm,M&M,M&M,1,5\n")
     instruments = parse_master_csv(text)
     assert [(i.symbol, i.token, i.tick_size) for i in instruments][:2] == [
         ("BAJAJ-AUTO", "16669", Decimal("0.05")), ("M&M", "2031", Decimal("0.10"))]
@@ -198,14 +212,7 @@ def test_totp_guard_never_reuses_a_window() -> None:
         TotpGuard(SecretStr("not base32!"), clock)
 
 
-def test_login_breaker_and_credentials() -> None:
-    breaker = LoginBreaker(limit=3)
-    for _ in range(3):
-        breaker.check()
-        breaker.failed()
-    with pytest.raises(LoginFailed, match="human must look"):
-        breaker.check()
-
+def test_credentials_from_settings() -> None:
     class Settings:
         kotak_consumer_key = SecretStr("ck")
         kotak_mobile_number = SecretStr("+919999999999")
@@ -218,3 +225,14 @@ def test_login_breaker_and_credentials() -> None:
     Settings.kotak_ucc, Settings.kotak_mpin = SecretStr("AB123"), SecretStr("123456")
     creds = KotakCredentials.from_settings(Settings())
     assert "123456" not in repr(creds) and creds.ucc.get_secret_value() == "AB123"
+
+
+def test_a_refused_instrument_inside_a_quote_batch_drops_alone() -> None:
+    body = [{"exchange_token": "2885", "ltp": "2950.5", "low_price_range": "2655.45", "high_price_range": "3245.55",
+             "ohlc": {"close": "2950.50"}},
+            {"stat": "Not_Ok", "stCode": 1009, "errMsg": "Invalid instrument"},
+            {"exchange_token": "11536", "ltp": "not a price"}]
+    rows = rx.parse_quotes(body)
+    assert list(rows) == ["2885"]
+    assert (rows["2885"].lower_band, rows["2885"].upper_band) == (Decimal("2655.45"), Decimal("3245.55"))
+    assert rx.parse_quotes({"stat": "Not_Ok", "stCode": 1009, "errMsg": "Invalid instrument"}) == {}

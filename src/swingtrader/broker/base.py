@@ -6,6 +6,7 @@ Prices are `Decimal`; quantities are `int`; times are aware datetimes; symbols a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -18,6 +19,7 @@ from swingtrader.broker.errors import (
     AmbiguousOutcome,
     BrokerError,
     BrokerUnavailable,
+    DuplicateTag,
     LoginFailed,
     MalformedResponse,
     OrderCompleted,
@@ -31,12 +33,15 @@ __all__ = [
     "Broker",
     "BrokerError",
     "BrokerUnavailable",
+    "DuplicateTag",
     "Fill",
+    "FillBook",
     "Funds",
     "Holding",
     "LoginFailed",
     "MalformedResponse",
     "Order",
+    "OrderBook",
     "OrderCompleted",
     "OrderRejected",
     "OrderRequest",
@@ -61,18 +66,20 @@ class OrderType(StrEnum):
 
 
 class OrderStatus(StrEnum):
-    """The closed set of broker order states. `PENDING` covers accepted-not-yet-live (AMO queued,
-    validation pending); a partial fill is `OPEN` with `filled_quantity > 0`."""
+    """The broker order states. `PENDING` covers accepted-not-yet-live (AMO queued, validation pending); a
+    partial fill is `OPEN` with `filled_quantity > 0`. The broker's own status strings are an open set: one
+    this code does not know is `UNKNOWN`, which counts as still active (it may fill or be cancelled later)."""
 
     PENDING = "PENDING"
     OPEN = "OPEN"
     FILLED = "FILLED"
     CANCELLED = "CANCELLED"
     REJECTED = "REJECTED"
+    UNKNOWN = "UNKNOWN"
 
     @property
     def is_active(self) -> bool:
-        return self in (OrderStatus.PENDING, OrderStatus.OPEN)
+        return self in (OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,30 @@ class Quote:
     lower_band: Decimal | None = None
     upper_band: Decimal | None = None
     prev_close: Decimal | None = None
+
+
+class OrderBook(list[Order]):
+    """An order book read. `skipped` names the rows that could not be read (by order number) and
+    `skipped_tags` their client tags where readable (None if not): the other rows still count, but a book with
+    a skipped row that could carry a tag cannot prove that tag absent."""
+
+    def __init__(
+        self, rows: Iterable[Order] = (), skipped: tuple[str, ...] = (), skipped_tags: tuple[str | None, ...] = ()
+    ) -> None:
+        super().__init__(rows)
+        self.skipped = skipped
+        self.skipped_tags = skipped_tags
+
+
+class FillBook(list[Fill]):
+    """A trade book read; `skipped` as in `OrderBook`."""
+
+    def __init__(
+        self, rows: Iterable[Fill] = (), skipped: tuple[str, ...] = (), skipped_tags: tuple[str | None, ...] = ()
+    ) -> None:
+        super().__init__(rows)
+        self.skipped = skipped
+        self.skipped_tags = skipped_tags
 
 
 class Broker(Protocol):

@@ -48,6 +48,12 @@ class AmbiguousOutcome(BrokerError):
     The order manager resolves it by looking the order's client tag up in the order book."""
 
 
+class DuplicateTag(AmbiguousOutcome):
+    """The broker refused a new order because an order with its client tag already exists today (Kotak stCode
+    32, "Client OrderID already exists"). Never a rejection: an earlier send arrived. Resolve it by the tag and
+    never send this intent again."""
+
+
 class OrderCompleted(BrokerError):
     """A modify or cancel found the order already complete (Kotak stCode 1021): record the fill."""
 

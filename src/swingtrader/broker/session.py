@@ -85,7 +85,18 @@ class SessionManager:
             return self._login_locked()
 
     def reset_failures(self) -> None:
+        """A person looked (the dashboard's re-login): log in may be tried again. This is the only login breaker;
+        the adapters keep none."""
         self._failures = 0
+
+    @property
+    def login_blocked(self) -> bool:
+        return self._failures >= self._max_failures
+
+    def unknown_statuses(self) -> dict[str, int]:
+        """Order status strings the adapter met but does not know (shown on the dashboard); {} if it keeps none."""
+        report = getattr(self._broker, "unknown_statuses", None)
+        return dict(report()) if callable(report) else {}
 
     def _login_locked(self) -> SessionInfo:
         if self._failures >= self._max_failures:

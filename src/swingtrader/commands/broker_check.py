@@ -20,17 +20,20 @@ def main(args: argparse.Namespace) -> int:
         fail(f"broker-check needs the Kotak Neo credentials; missing: {', '.join(missing)}")
     from swingtrader.broker.base import BrokerError
     from swingtrader.broker.kotak_neo import KotakCredentials, KotakNeoBroker
+    from swingtrader.broker.session import SessionManager
     from swingtrader.clock import LiveClock
     from swingtrader.logs import setup_logging
 
     redaction = setup_logging(settings)
     creds = KotakCredentials.from_settings(settings)
-    broker = KotakNeoBroker(
-        creds, login_url=settings.kotak_login_url, clock=LiveClock(), timeout=settings.kotak_timeout_seconds,
+    clock = LiveClock()
+    client = KotakNeoBroker(
+        creds, login_url=settings.kotak_login_url, clock=clock, timeout=settings.kotak_timeout_seconds,
         orders_per_second=settings.kotak_orders_per_second, reads_per_second=settings.kotak_reads_per_second,
         cache_dir=Path(settings.data_dir) / "cache",
     )
-    with broker:
+    broker = SessionManager(client, clock)  # the one login breaker (a fresh one: broker-check is a person asking)
+    with client:
         try:
             session = broker.login()
             redaction.add_secret(session.token.get_secret_value())
@@ -38,6 +41,7 @@ def main(args: argparse.Namespace) -> int:
             funds = broker.funds()
             holdings = broker.holdings()
             open_orders = [o for o in broker.orders() if o.status.is_active]
+            unknown = client.unknown_statuses()
         except BrokerError as exc:
             print(f"error: {type(exc).__name__}: {redaction.redact(str(exc))}", file=sys.stderr)
             return 1
@@ -46,6 +50,8 @@ def main(args: argparse.Namespace) -> int:
     for h in holdings:
         close = f" close {h.close_price}" if h.close_price is not None else ""
         print(f"  {h.symbol:<12} qty {h.quantity} (sellable {h.sellable_quantity}) avg {h.average_price}{close}")
+    if unknown:
+        print(f"order statuses this client does not know (treated as still active): {', '.join(sorted(unknown))}")
     print(f"open orders ({len(open_orders)}):")
     for o in open_orders:
         price = o.price if o.price is not None else "market"

@@ -1,5 +1,7 @@
-"""`swingtrader kotak-fake [--host 127.0.0.1] [--port N] [--record FILE.jsonl] [--faults SPEC]`: serve a fake
-Kotak Neo API over the paper exchange (synthetic prices, the real calendar, the wall clock) for demos.
+"""`swingtrader kotak-fake [--host 127.0.0.1] [--port N] [--record FILE.jsonl] [--faults SPEC]
+[--data PATH|bundled]`: serve a fake Kotak Neo API over the paper exchange (synthetic prices unless `--data`
+names bars, e.g. `bundled` for the real Nifty 50 symbols such as M&M and BAJAJ-AUTO; the real calendar, the
+wall clock) for demos.
 
 Prints the generated test credentials as env lines (point `SWINGTRADER_KOTAK_LOGIN_URL` at it and run
 `swingtrader broker-check`), then serves until interrupted. The paper state lives in a temporary directory.
@@ -28,7 +30,8 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         fail(f"--faults: {exc}")
     calendar = calendar_or_exit(settings)
-    bars = bars_or_exit("synthetic", settings)
+    data = getattr(args, "data", None) or "synthetic"
+    bars = bars_or_exit(data, settings)
     clock = LiveClock()
     workdir = Path(tempfile.mkdtemp(prefix="kotak-fake-"))
     store = Store.open(f"sqlite:///{workdir / 'exchange.sqlite'}")
@@ -39,7 +42,7 @@ def main(args: argparse.Namespace) -> int:
     except OSError as exc:
         fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", code=1)
     c = fake.credentials
-    print(f"# fake Kotak Neo at {fake.url} over the paper exchange ({len(bars.symbols())} synthetic symbols)")
+    print(f"# fake Kotak Neo at {fake.url} over the paper exchange ({len(bars.symbols())} symbols from {data})")
     print("# test credentials for this run only (not real secrets):")
     for name, value in (("CONSUMER_KEY", c.consumer_key), ("MOBILE_NUMBER", c.mobile_number), ("UCC", c.ucc),
                         ("TOTP_SECRET", c.totp_secret), ("MPIN", c.mpin)):

@@ -60,8 +60,10 @@ orders = Table(
     Column("reason", Text),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("attempt", Integer, nullable=False, server_default="1"),
     Index("ix_orders_status", "status"),
     Index("ix_orders_symbol", "symbol"),
+    Index("ix_orders_intent", "trading_date", "task", "symbol", "side", "attempt"),
 )
 
 order_events = Table(

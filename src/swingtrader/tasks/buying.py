@@ -41,7 +41,7 @@ def cash_needed(ctx: TaskContext, intent: OrderIntent, day: date) -> Decimal:
 def why_not_send(ctx: TaskContext, rec: Recommendation, intent: OrderIntent, cash_day: date) -> str | None:
     """The reason a new buy must not go out now (`max_positions`, `insufficient_funds`), or None. An intent
     already recorded under its tag is never re-judged: submitting it again returns or resolves that order."""
-    if ctx.orders.by_tag(intent.tag) is not None:
+    if ctx.orders.find(intent) is not None:
         return None
     if rec.level == "entry" and symbols_in_use(ctx) >= ctx.params.max_positions:
         return "max_positions"

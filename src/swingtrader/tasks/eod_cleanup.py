@@ -24,14 +24,17 @@ def run(ctx: TaskContext, slot: Slot) -> dict[str, Any]:
     ctx.orders.reconcile()
     holdings = {h.symbol: h for h in ctx.broker.holdings()}
     fills = ctx.broker.fills()
-    our_tags = {o.tag for o in ctx.orders.for_day(day)} | {o.tag for o in ctx.orders.active()}
+    ours = [*ctx.orders.for_day(day), *ctx.orders.active()]
+    our_tags = {o.tag for o in ours}
+    our_ids = {o.broker_order_id for o in ours if o.broker_order_id}  # the broker may rewrite tags
     flagged, manual = [], []
     for p in ctx.portfolio.open_positions():
         held = holdings[p.symbol].quantity if p.symbol in holdings else 0
         if held >= p.quantity:
             continue
         missing = p.quantity - held
-        hand_sells = [f for f in fills if f.symbol == p.symbol and f.side is Side.SELL and f.tag not in our_tags]
+        hand_sells = [f for f in fills if f.symbol == p.symbol and f.side is Side.SELL
+                      and f.tag not in our_tags and f.order_id not in our_ids]
         sold = sum(f.quantity for f in hand_sells)
         if sold >= missing:
             value = sum((f.price * f.quantity for f in hand_sells), Decimal(0))

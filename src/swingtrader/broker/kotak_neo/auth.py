@@ -1,5 +1,5 @@
-"""Kotak Neo credentials and the login guards: one TOTP code is used at most once, and login stops after
-repeated refusals (an account can be locked) with an error that says a human must look."""
+"""Kotak Neo credentials and the TOTP guard: one TOTP code is used at most once. (The stop after repeated
+refused logins is the session manager's, the only login breaker.)"""
 
 from __future__ import annotations
 
@@ -91,28 +91,3 @@ class TotpGuard:
                     raise LoginFailed("the clock did not reach the next TOTP window; refusing to reuse the code")
             self._last_window = window
             return self._totp.at(now)
-
-
-class LoginBreaker:
-    """Counts consecutive refused logins; after `limit` of them every attempt is refused without a request."""
-
-    def __init__(self, limit: int = 3) -> None:
-        self._limit = limit
-        self._failures = 0
-        self._lock = threading.Lock()
-
-    def check(self) -> None:
-        with self._lock:
-            if self._failures >= self._limit:
-                raise LoginFailed(
-                    f"Kotak Neo refused {self._failures} logins in a row: not trying again (the account could be "
-                    "locked). A human must look at the MPIN, TOTP secret and consumer key, then restart."
-                )
-
-    def failed(self) -> None:
-        with self._lock:
-            self._failures += 1
-
-    def succeeded(self) -> None:
-        with self._lock:
-            self._failures = 0

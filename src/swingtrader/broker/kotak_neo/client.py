@@ -2,8 +2,10 @@
 
 Contract:
 - `login()` runs the two-step TOTP + MPIN login and starts using the new session; it never reuses a TOTP
-  code inside one 30 s window and, after 3 refused logins in a row, refuses without a request (a human must
-  look). It does not re-login by itself: an expired session raises `SessionExpired` for the session manager.
+  code inside one 30 s window. It does not re-login by itself (an expired session raises `SessionExpired`) and
+  keeps no login breaker: the session manager owns the only one.
+- Replies are classified by one table (`wire/replies.py`); order statuses are an open set (an unknown one is
+  `UNKNOWN`, logged once, listed by `unknown_statuses()`); an unreadable book row is skipped and named.
 - Reads retry `RateLimited` / `BrokerUnavailable` with bounded, jittered backoff (honouring `Retry-After`).
   Writes are never re-sent: a write whose reply is lost or unreadable raises `AmbiguousOutcome`.
 - Orders are paced at `orders_per_second`, every other call at `reads_per_second`.
@@ -29,11 +31,11 @@ from pydantic import SecretStr
 from swingtrader.broker.base import (
     AmbiguousOutcome,
     BrokerUnavailable,
-    Fill,
+    FillBook,
     Funds,
     Holding,
     LoginFailed,
-    Order,
+    OrderBook,
     OrderRejected,
     OrderRequest,
     OrderType,
@@ -42,7 +44,7 @@ from swingtrader.broker.base import (
     SessionExpired,
     SessionInfo,
 )
-from swingtrader.broker.kotak_neo.auth import KotakCredentials, LoginBreaker, TotpGuard
+from swingtrader.broker.kotak_neo.auth import KotakCredentials, TotpGuard
 from swingtrader.broker.kotak_neo.instruments import InstrumentMaster
 from swingtrader.broker.kotak_neo.ratelimit import Backoff, RateLimiter
 from swingtrader.broker.kotak_neo.wire import inbound as rx
@@ -84,7 +86,7 @@ class KotakNeoBroker:
         self._read_pace = RateLimiter(reads_per_second, sleep=sleep)
         self._backoff = Backoff(rng=rng)
         self._totp = TotpGuard(credentials.totp_secret, clock)
-        self._breaker = LoginBreaker(limit=3)
+        self._unknown_statuses = rx.UnknownStatuses()
         self._login_lock = threading.Lock()
         self._session: rx.TradeSession | None = None
         self._counts: Counter[str] = Counter()
@@ -110,11 +112,13 @@ class KotakNeoBroker:
             return dict(self._counts)
 
     # ---- login ----------------------------------------------------------------------------------------------
+    def unknown_statuses(self) -> dict[str, int]:
+        """Order status strings seen in books that the status table does not know, with how many rows had them."""
+        return self._unknown_statuses.seen()
+
     def login(self) -> SessionInfo:
-        """Two-step login (TOTP, then MPIN). `LoginFailed` for a refusal; the 4th call after 3 refusals in a row
-        is refused without a request."""
+        """Two-step login (TOTP, then MPIN). `LoginFailed` for a refusal."""
         with self._login_lock:
-            self._breaker.check()
             c = self._creds
             try:
                 code = self._totp.code()
@@ -133,10 +137,8 @@ class KotakNeoBroker:
                 )
                 session = rx.parse_trade_login(body)
             except LoginFailed as exc:
-                self._breaker.failed()
                 log.error("Kotak Neo login refused: %s", exc)
                 raise
-            self._breaker.succeeded()
             self._session = session
             log.info("Kotak Neo login ok; session expires %s", session.expires_at.isoformat())
             return SessionInfo(token=SecretStr(session.token), expires_at=session.expires_at)
@@ -164,16 +166,21 @@ class KotakNeoBroker:
         rx.parse_ack(self._write(tx.CANCEL, tx.cancel_fields(order_id, amo=order_id in self._amo_orders)), "cancel")
 
     # ---- reads ----------------------------------------------------------------------------------------------
-    def orders(self) -> list[Order]:
-        orders = rx.parse_orders(self._read(tx.ORDERS))
+    def orders(self) -> OrderBook:
+        """Today's order book; rows that cannot be read are skipped and named in `skipped`."""
+        orders = rx.parse_orders(self._read(tx.ORDERS), self._unknown_statuses)
         self._amo_orders.update(o.order_id for o in orders if o.amo)
         return orders
 
-    def order_history(self, order_id: str) -> list[Order]:
-        """The states one order went through, as order rows."""
-        return rx.parse_orders(self._read(tx.HISTORY, fields=tx.history_fields(order_id)))
+    def order(self, order_id: str) -> OrderBook:
+        """One order's rows (`GET quick/user/orders/<order_no>`, the SDK's `order_report`); empty if unknown."""
+        return rx.parse_orders(self._read(tx.ORDERS, path=tx.order_path(order_id)), self._unknown_statuses)
 
-    def fills(self) -> list[Fill]:
+    def order_history(self, order_id: str) -> OrderBook:
+        """The states one order went through, as order rows (newest first)."""
+        return rx.parse_orders(self._read(tx.HISTORY, fields=tx.history_fields(order_id)), self._unknown_statuses)
+
+    def fills(self) -> FillBook:
         return rx.parse_fills(self._read(tx.TRADES))
 
     def positions(self) -> list[rx.Position]:
@@ -200,11 +207,22 @@ class KotakNeoBroker:
         tokens = list(wanted)
         out: dict[str, Quote] = {}
         for i in range(0, len(tokens), tx.QUOTE_BATCH):
-            rows = rx.parse_quotes(self._read(tx.QUOTES, path=tx.quotes_path(tokens[i : i + tx.QUOTE_BATCH])))
-            for token, row in rows.items():
+            for token, row in self._quote_batch(tokens[i : i + tx.QUOTE_BATCH]).items():
                 if token in wanted:
                     out[wanted[token]] = Quote(wanted[token], row.ltp, row.lower_band, row.upper_band, row.prev_close)
         return out
+
+    def _quote_batch(self, tokens: list[str]) -> dict[str, rx.QuoteRow]:
+        """One batch. A whole reply that is one instrument's refusal (stCode 1009) is split in halves until the
+        refused instrument is alone, so it drops out and the others are still quoted."""
+        body = self._read(tx.QUOTES, path=tx.quotes_path(tokens))
+        if not rx.quotes_refused(body):
+            return rx.parse_quotes(body)
+        if len(tokens) == 1:
+            log.warning("no quote for instrument token %s: refused by the broker", tokens[0])
+            return {}
+        mid = len(tokens) // 2
+        return {**self._quote_batch(tokens[:mid]), **self._quote_batch(tokens[mid:])}
 
     def instrument(self, symbol: str) -> Instrument | None:
         """Today's instrument master entry for a canonical symbol (token, trading symbol, lot and tick size)."""

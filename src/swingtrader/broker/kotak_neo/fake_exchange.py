@@ -23,7 +23,8 @@ from swingtrader.broker.base import (
     SessionExpired,
     Side,
 )
-from swingtrader.clock import IST
+from swingtrader.broker.kotak_neo.faults import FaultPlan
+from swingtrader.clock import IST, Clock, ist_date
 
 T = TypeVar("T")
 SEGMENT = "nse_cm"
@@ -40,6 +41,18 @@ _STATUS_TEXT = {
     OrderStatus.CANCELLED: "cancelled",
     OrderStatus.REJECTED: "rejected",
 }
+# status_noise: strings of the same meaning as ours (SDK orderfeed/models.py, kotak-neo-api #97), and one
+# nobody documented.
+_SAME_MEANING = {
+    "open": ("modified", "not modified", "not cancelled", "modify pending", "modify validation pending"),
+    "open pending": ("validation pending", "put order req received"),
+    "after market order req received": ("modify after market order req received",),
+}
+UNDOCUMENTED_STATUS = "frozen by exchange"
+_HAND_STATUSES = ("trigger pending", "cancelled after market order", "modify after market order req received",
+                  "cancel pending", UNDOCUMENTED_STATUS)
+_DUPLICATE_TAG = {"stCode": 32, "errMsg": "error from core",
+                  "stat": "Put Order Response : Client OrderID already exists Data: 0"}
 _PLACE_KEYS = ("am", "dq", "es", "mp", "pc", "pr", "pt", "qt", "rt", "tp", "ts", "tt")
 _MODIFY_KEYS = ("no", "pr", "pt", "qt", "vd", "tp", "dq", "am", "mp")
 
@@ -67,6 +80,9 @@ class Universe:
     def token(self, symbol: str) -> str:
         return self._token.get(symbol, "0")
 
+    def symbols(self) -> Iterable[str]:
+        return self._token.keys()
+
     def symbol_of_token(self, token: str) -> str | None:
         return self._symbol.get(token)
 
@@ -77,8 +93,8 @@ class Universe:
     def csv(self) -> str:
         """The master CSV as Kotak publishes it: a header with a stray space, tick sizes with trailing spaces."""
         lines = ["pSymbol,pGroup,pExchSeg,pInstType,pSymbolName,pTrdSymbol,pISIN,lLotSize,dTickSize ,lFreezeQty"]
-        for s, t in self._token.items():
-            lines.append(f"{t},EQ,{SEGMENT},,{s},{s}-EQ,INE000000000,1,0.05   ,100000")
+        for s, t in self._token.items():  # dTickSize in paise (the SDK's nse_cm.csv: RELIANCE-EQ 5)
+            lines.append(f"{t},EQ,{SEGMENT},,{s},{s}-EQ,INE000000000,1,5   ,100000")
         return "\n".join(lines) + "\n"
 
 
@@ -130,20 +146,38 @@ def _price(price_type: Any, value: Any) -> tuple[OrderType, Decimal | None]:
 
 
 class ExchangeDesk:
-    """Serialised access to the exchange, with the fake's own standing session on it."""
+    """Serialised access to the exchange, with the fake's own standing session on it, and Kotak's habits:
+    a client tag is accepted once per day, new orders show only after `visibility_delay`, tags are rewritten
+    after a modify or cancel, and statuses are an open set (the knobs in `faults.py`)."""
 
-    def __init__(self, exchange: Broker, universe: Universe) -> None:
+    def __init__(self, exchange: Broker, universe: Universe, clock: Clock, plan: FaultPlan | None = None) -> None:
         self.exchange = exchange
         self.universe = universe
+        self._clock = clock
+        self._plan = plan or FaultPlan()
         self._lock = threading.Lock()
+        self._tags: set[tuple[date, str]] = set()
+        self._placed_at: dict[str, datetime] = {}
+        self._rewritten: dict[str, str] = {}
+        self._unquoted: set[str] = set()
+
+    def refuse_quotes(self, symbols: Iterable[str]) -> None:
+        self._unquoted.update(symbols)
 
     def _call(self, fn: Callable[[], T]) -> T:
         with self._lock:
-            try:
-                return fn()
-            except SessionExpired:
-                self.exchange.login()
-                return fn()
+            return self._call_locked(fn)
+
+    def _call_locked(self, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except SessionExpired:
+            self.exchange.login()
+            return fn()
+
+    def _visible(self, order_id: str) -> bool:
+        placed = self._placed_at.get(order_id)
+        return placed is None or self._clock.now() >= placed + self._plan.spec.visibility_delay
 
     # ---- writes -----------------------------------------------------------------------------------------------
     def place(self, f: dict[str, Any]) -> dict[str, Any]:
@@ -156,11 +190,20 @@ class ExchangeDesk:
         if f["tt"] not in ("B", "S") or f["am"] not in ("YES", "NO") or f["rt"] not in ("DAY", "IOC"):
             raise WireError("invalid tt, am or rt")
         order_type, price = _price(f["pt"], f["pr"])
+        tag = str(f.get("ig") or "")
         try:
             req = OrderRequest(symbol=symbol, side=Side.BUY if f["tt"] == "B" else Side.SELL, quantity=_qty(f["qt"]),
-                               order_type=order_type, price=price, tag=str(f.get("ig") or ""), amo=f["am"] == "YES",
+                               order_type=order_type, price=price, tag=tag, amo=f["am"] == "YES",
                                product=str(f["pc"]), validity=str(f["rt"]))
-            return _ok(nOrdNo=self._call(lambda: self.exchange.place_order(req)))
+            with self._lock:
+                key = (ist_date(self._clock.now()), tag)
+                if tag and key in self._tags:
+                    return dict(_DUPLICATE_TAG)
+                order_id = self._call_locked(lambda: self.exchange.place_order(req))
+                if tag:
+                    self._tags.add(key)
+                self._placed_at[order_id] = self._clock.now()
+            return _ok(nOrdNo=order_id)
         except OrderRejected as exc:
             return {"stat": "Not_Ok", "stCode": 1009, "errMsg": str(exc)}
 
@@ -182,21 +225,43 @@ class ExchangeDesk:
             return {"stat": "Not_Ok", "stCode": 1021, "errMsg": "order is completed", "nOrdNo": order_id}
         except OrderRejected as exc:
             return {"stat": "Not_Ok", "stCode": 1009, "errMsg": str(exc)}
+        if self._plan.chance(self._plan.spec.tag_rewrite, "tag_rewrite"):  # Kotak-neo-api-v2 #33
+            stamp = int(self._clock.now().timestamp())
+            self._rewritten[order_id] = f"{stamp}-{order_id[-6:]}-****-ADMINAPI"
         return _ok(nOrdNo=order_id)
 
     # ---- reads ------------------------------------------------------------------------------------------------
-    def order_book(self) -> dict[str, Any]:
-        rows = [self._order_row(o) for o in self._call(self.exchange.orders)]
+    def order_book(self, order_id: str | None = None) -> dict[str, Any]:
+        """The order book, or one order's rows (`GET quick/user/orders/<order_no>`)."""
+        orders = [o for o in self._call(self.exchange.orders) if self._visible(o.order_id)]
+        if order_id is not None:
+            orders = [o for o in orders if o.order_id == order_id]
+        rows = [self._order_row(o, noise=True) for o in orders]
+        if order_id is None and self._plan.spec.status_noise > 0:
+            rows += self._hand_rows()
         return _ok(data=rows) if rows else _no_data()
 
     def history(self, f: dict[str, Any]) -> dict[str, Any]:
         _require(f, ("nOrdNo",))
-        rows = [self._order_row(o) for o in self._call(self.exchange.orders) if o.order_id == str(f["nOrdNo"])]
+        no = str(f["nOrdNo"])
+        rows = [self._order_row(o) for o in self._call(self.exchange.orders) if o.order_id == no and self._visible(no)]
         return _ok(data=rows) if rows else _no_data()
 
     def trades(self) -> dict[str, Any]:
-        rows = [self._fill_row(x) for x in self._call(self.exchange.fills)]
+        rows = [self._fill_row(x) for x in self._call(self.exchange.fills) if self._visible(x.order_id)]
         return _ok(data=rows) if rows else _no_data()
+
+    def _hand_rows(self) -> list[dict[str, Any]]:
+        """Orders the account holder placed by hand (a stop loss, after-market orders): statuses beyond ours."""
+        symbol = next(iter(self.universe.symbols()))
+        stamp = int(datetime(2025, 1, 1, tzinfo=IST).timestamp())
+        return [
+            {"nOrdNo": f"99{i:08d}", "ordSt": status, **self._instrument_fields(symbol), "trnsTp": "S",
+             "prcTp": "SL", "prc": "100.00", "trgPrc": "101.00", "qty": "1", "fldQty": "0", "unFldSz": "1",
+             "cnlQty": "0", "avgPrc": "0.00", "prod": "CNC", "vldt": "DAY", "ordDtTm": _stamp(None), "rejRsn": "",
+             "GuiOrdId": f"{stamp}-{i:06d}-****-NEOWEB"}
+            for i, status in enumerate(_HAND_STATUSES, start=1)
+        ]
 
     def positions(self) -> dict[str, Any]:
         book: dict[str, list[Fill]] = {}
@@ -233,16 +298,20 @@ class ExchangeDesk:
         return _ok(Net=str(funds.available_cash), MarginUsed="0", CollateralValue=str(funds.available_cash),
                    Category="CLIENT")
 
-    def quotes(self, tokens: list[str]) -> list[dict[str, Any]]:
-        symbols = [s for s in (self.universe.symbol_of_token(t) for t in tokens) if s]
-        quotes = self._call(lambda: self.exchange.quotes(symbols))
+    def quotes(self, tokens: list[str]) -> list[dict[str, Any]] | dict[str, Any]:
+        """Quote rows (circuit limits as `low_price_range`/`high_price_range`, SDK 3.x sample); a batch naming
+        an instrument not listed is answered, whole, with `Not_Ok` stCode 1009 (OpenAlgo data.py)."""
+        symbols = [self.universe.symbol_of_token(t) for t in tokens]
+        if None in symbols or self._unquoted.intersection(s for s in symbols if s):
+            return {"stat": "Not_Ok", "stCode": 1009, "errMsg": "Invalid instrument token"}
+        quotes = self._call(lambda: self.exchange.quotes([s for s in symbols if s]))
         return [
             {
                 "exchange_token": self.universe.token(q.symbol), "display_symbol": f"{q.symbol}-EQ",
                 "exchange": SEGMENT, "ltp": str(q.ltp),
                 "ohlc": {"close": str(q.prev_close) if q.prev_close is not None else "0"},
-                **({"lower_circuit_limit": str(q.lower_band)} if q.lower_band is not None else {}),
-                **({"upper_circuit_limit": str(q.upper_band)} if q.upper_band is not None else {}),
+                **({"low_price_range": str(q.lower_band)} if q.lower_band is not None else {}),
+                **({"high_price_range": str(q.upper_band)} if q.upper_band is not None else {}),
             }
             for q in quotes.values()
         ]
@@ -257,11 +326,17 @@ class ExchangeDesk:
     def _instrument_fields(self, symbol: str) -> dict[str, str]:
         return {"trdSym": f"{symbol}-EQ", "sym": symbol, "tok": self.universe.token(symbol), "exSeg": SEGMENT}
 
-    def _order_row(self, o: Order) -> dict[str, Any]:
+    def _order_row(self, o: Order, noise: bool = False) -> dict[str, Any]:
         if o.status is OrderStatus.PENDING:
             status = "after market order req received" if o.amo else "open pending"
         else:
             status = _STATUS_TEXT[o.status]
+        if noise and status in _SAME_MEANING:
+            p = self._plan.spec.status_noise
+            if self._plan.chance(p / 4, "status_undocumented"):
+                status = UNDOCUMENTED_STATUS
+            elif self._plan.chance(p, "status_noise"):
+                status = self._plan.pick(_SAME_MEANING[status])
         unfilled = o.quantity - o.filled_quantity
         return {
             "nOrdNo": o.order_id, "ordSt": status, **self._instrument_fields(o.symbol),
@@ -270,7 +345,7 @@ class ExchangeDesk:
             "unFldSz": str(unfilled if o.status.is_active else 0),
             "cnlQty": str(unfilled if o.status is OrderStatus.CANCELLED else 0),
             "avgPrc": _num(o.average_price), "prod": "CNC", "vldt": "DAY", "ordDtTm": _stamp(o.placed_at),
-            "rejRsn": o.reject_reason or "", "GuiOrdId": o.tag or "",
+            "rejRsn": o.reject_reason or "", "GuiOrdId": self._rewritten.get(o.order_id, o.tag or ""),
         }
 
     def _fill_row(self, x: Fill) -> dict[str, Any]:
@@ -278,5 +353,5 @@ class ExchangeDesk:
         return {
             "nOrdNo": x.order_id, **self._instrument_fields(x.symbol), "trnsTp": "B" if x.side is Side.BUY else "S",
             "fldQty": str(x.quantity), "avgPrc": _num(x.price), "flDt": stamp[:11], "flTm": stamp[12:],
-            "exTm": stamp, "prod": "CNC", "GuiOrdId": x.tag or "",
+            "exTm": stamp, "prod": "CNC", "GuiOrdId": self._rewritten.get(x.order_id, x.tag or ""),
         }

@@ -40,6 +40,8 @@ _ENDPOINTS = {(ep.method, f"/{ep.path}"): ep for ep in (
     tx.HOLDINGS, tx.LIMITS, tx.MASTER,
 )}
 _QUOTES_PREFIX = f"/{tx.QUOTES.path}/"
+_ORDER_PREFIX = f"/{tx.ORDERS.path}/"
+_SESSION_TOKEN_INVALID = {"stCode": 100022, "errMsg": "invalid session token", "stat": "Not_Ok"}
 _MASKED_FIELDS = frozenset({"mobileNumber", "ucc", "totp", "mpin"})
 _INVALID_JWT = {"code": "900901", "message": "Invalid Credentials",
                 "description": "Invalid JWT token. Make sure you have provided the correct security credentials"}
@@ -89,7 +91,7 @@ class FakeKotakServer:
         self.credentials = credentials
         self._clock = clock
         self._faults = FaultPlan(faults or FaultSpec())
-        self._desk = ExchangeDesk(exchange, Universe(DEFAULT_UNIVERSE + tuple(symbols)))
+        self._desk = ExchangeDesk(exchange, Universe(DEFAULT_UNIVERSE + tuple(symbols)), clock, self._faults)
         self._record = record.open("a", encoding="utf-8") if record else None
         self._secrets = set(credentials.secrets())
         self._key = secrets.token_bytes(32)
@@ -130,6 +132,14 @@ class FakeKotakServer:
             for s in self._sessions.values():
                 s.kill_at = self._clock.now()
 
+    def drop_next(self, op: str) -> None:
+        """Carry out the next `op` request (e.g. `place_order`), then drop its reply."""
+        self._faults.drop_next(op)
+
+    def refuse_quotes(self, *symbols: str) -> None:
+        """The quote service no longer knows these instruments (a quote batch naming one is refused whole)."""
+        self._desk.refuse_quotes(symbols)
+
     def serve_next(self, op: str, status: int, body: bytes, content_type: str = "application/json") -> None:
         """Answer the next `op` request (`login`, `validate`, `orders`, `holdings`, ...) with this reply."""
         self._faults.serve_next(op, CannedReply(status, body, content_type))
@@ -156,6 +166,8 @@ class FakeKotakServer:
             return tx.QUOTES
         if method == "GET" and path.startswith("/scripmaster/"):
             return None
+        if method == "GET" and path.startswith(_ORDER_PREFIX):
+            return tx.ORDERS
         ep = _ENDPOINTS.get((method, path))
         if ep is None:
             raise WireError(f"no route {method} {path}", code=404, status=404)
@@ -178,7 +190,7 @@ class FakeKotakServer:
             refused = self._check_session(h)
             if refused is not None:
                 return refused
-        fault = self._faults.draw()
+        fault = "lost_reply" if self._faults.take_drop(ep.op) else self._faults.draw()
         if fault is not None:
             self._faults.record(fault)
             if fault == "http429":
@@ -205,6 +217,8 @@ class FakeKotakServer:
         ops = {tx.PLACE: d.place, tx.MODIFY: d.modify, tx.CANCEL: d.cancel, tx.HISTORY: d.history}
         if ep in ops:
             return ops[ep](f)
+        if ep is tx.ORDERS and path.startswith(_ORDER_PREFIX):
+            return d.order_book(path[len(_ORDER_PREFIX):])
         reads = {tx.ORDERS: d.order_book, tx.TRADES: d.trades, tx.POSITIONS: d.positions, tx.HOLDINGS: d.holdings,
                  tx.LIMITS: d.limits}
         return reads[ep]()
@@ -264,8 +278,11 @@ class FakeKotakServer:
             first, s.counted = not s.counted, True
         if first:
             self._faults.record("expire")
-        if self._faults.session_reply() == "403":
+        body = self._faults.session_reply()
+        if body == "403":
             return Reply(403, _INVALID_SESSION, fault="expire")
+        if body == "100022":  # inside a 200, as users saw on place order (kotak-neo-api #280)
+            return Reply(200, _SESSION_TOKEN_INVALID, fault="expire")
         return Reply(401, _INVALID_JWT, fault="expire")
 
     def _jwt(self, exp: datetime, kind: str) -> str:

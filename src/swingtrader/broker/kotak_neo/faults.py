@@ -7,8 +7,19 @@ non_json=0.01,latency_ms=5,seed=7`:
 - `http429`, `http5xx`, `non_json`, `lost_reply`: per-request probabilities for trading calls (login is spared);
   a lost reply runs the request on the exchange, then drops the connection without answering;
 - `latency_ms`: added to every request; `seed`: the random draws (default 0).
-Injected faults are counted by kind; `serve_next()` queues a one-off canned reply (the server's `expire_now()`
-kills the live sessions).
+Behaviour of the real API that our code must survive (KOTAK_NEO_API.md, "Replies seen in the wild"):
+- `status_noise=<p>`: the order book carries hand-placed orders with statuses beyond our list (`trigger
+  pending`, the after-market ones, one status nobody documented), and each of our active orders shows, with
+  probability p, another status string of the same meaning (or, with p/4, an undocumented one);
+- `tag_rewrite=<p>`: a modify or cancel rewrites the order's `GuiOrdId` (in both books) with probability p;
+- `visibility_delay=<duration>`: a new order shows in the books only that long after it was placed (on the
+  server's clock, which may be virtual);
+- `expire_body=100022` (also drawn by `mix`): an expired session answers HTTP 200 `{"stCode": 100022, ...}`.
+Always on: duplicate-tag refusal (stCode 32), `dTickSize` in paise, `low_price_range`/`high_price_range`,
+a whole-reply `Not_Ok` stCode 1009 for a quote batch naming an unlisted instrument.
+Injected faults are counted by kind; `serve_next()` queues a one-off canned reply, `drop_next()` a one-off lost
+reply (the server's `expire_now()` kills the live sessions, `refuse_quotes()` makes instruments unknown to the
+quote service).
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ from datetime import timedelta
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RANDOM_KINDS = ("http429", "http5xx", "non_json", "lost_reply")
+_EXPIRE_BODIES = ("401", "403", "100022")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -42,6 +54,9 @@ class FaultSpec:
     non_json: float = 0.0
     lost_reply: float = 0.0
     latency_ms: float = 0.0
+    status_noise: float = 0.0
+    tag_rewrite: float = 0.0
+    visibility_delay: timedelta = timedelta(0)
     seed: int = 0
 
     @classmethod
@@ -56,9 +71,13 @@ class FaultSpec:
             if key == "expire":
                 values["expire_every"] = parse_duration(value)
             elif key == "expire_body":
-                if value not in ("401", "403", "mix"):
-                    raise ValueError(f"expire_body must be 401, 403 or mix, got {value!r}")
+                if value not in (*_EXPIRE_BODIES, "mix"):
+                    raise ValueError(f"expire_body must be 401, 403, 100022 or mix, got {value!r}")
                 values["expire_body"] = value
+            elif key == "visibility_delay":
+                values["visibility_delay"] = parse_duration(value)
+            elif key in ("status_noise", "tag_rewrite"):
+                values[key] = _number(key, value, upper=1.0)
             elif key == "seed":
                 values["seed"] = int(value)
             elif key == "latency_ms":
@@ -67,7 +86,7 @@ class FaultSpec:
                 values[key] = _number(key, value, upper=1.0)
             else:
                 raise ValueError(f"unknown fault {key!r}: expected expire, expire_body, {', '.join(_RANDOM_KINDS)}, "
-                                 "latency_ms, seed")
+                                 "latency_ms, status_noise, tag_rewrite, visibility_delay, seed")
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -98,8 +117,10 @@ class FaultPlan:
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.spec.seed)
+        self._behaviour_rng = random.Random(self.spec.seed + 1)  # its own stream: knobs don't shift fault draws
         self._counts: Counter[str] = Counter()
         self._canned: dict[str, deque[CannedReply]] = {}
+        self._drops: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def draw(self) -> str | None:
@@ -114,16 +135,42 @@ class FaultPlan:
             return None
 
     def session_reply(self) -> str:
-        """'401' or '403', as configured (`mix` alternates at random)."""
+        """'401', '403' or '100022', as configured (`mix` picks at random)."""
         if self.spec.expire_body != "mix":
             return self.spec.expire_body
         with self._lock:
-            return self._rng.choice(("401", "403"))
+            return self._rng.choice(_EXPIRE_BODIES)
+
+    def chance(self, p: float, kind: str) -> bool:
+        """True with probability p (counted under `kind`): the behaviour knobs' draws."""
+        if p <= 0:
+            return False
+        with self._lock:
+            hit = self._behaviour_rng.random() < p
+            if hit:
+                self._counts[kind] += 1
+        return hit
+
+    def pick(self, options: tuple[str, ...]) -> str:
+        with self._lock:
+            return self._behaviour_rng.choice(options)
 
     def serve_next(self, op: str, reply: CannedReply) -> None:
         """Answer the next request for operation `op` (e.g. `holdings`, `validate`) with `reply`."""
         with self._lock:
             self._canned.setdefault(op, deque()).append(reply)
+
+    def drop_next(self, op: str) -> None:
+        """Run the next `op` request on the exchange, then drop the connection without answering."""
+        with self._lock:
+            self._drops[op] += 1
+
+    def take_drop(self, op: str) -> bool:
+        with self._lock:
+            if self._drops[op] <= 0:
+                return False
+            self._drops[op] -= 1
+            return True
 
     def take_canned(self, op: str) -> CannedReply | None:
         with self._lock:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from swingtrader.broker.base import BrokerUnavailable
 from swingtrader.broker.kotak_neo.wire.master import Instrument, parse_master_csv
 from swingtrader.broker.kotak_neo.wire.outbound import SEGMENT
 from swingtrader.clock import Clock, ist_date
@@ -53,7 +54,12 @@ class InstrumentMaster:
         with self._lock:
             if self._day == today:
                 return
-            instruments = parse_master_csv(self._load_text(today))
+            text, cached = self._load_text(today)
+            instruments = parse_master_csv(text)
+            if not instruments:  # a header-only master has been served (Kotak-neo-api-v2 #57): not "no instruments"
+                raise BrokerUnavailable("instrument master has no rows; not cached, fetched again on the next call")
+            if not cached:
+                self._save(today, text)
             by_symbol: dict[str, Instrument] = {}
             for ins in sorted(instruments, key=_rank, reverse=True):
                 by_symbol[ins.symbol] = ins  # the best series (EQ) is written last and wins
@@ -61,13 +67,20 @@ class InstrumentMaster:
             self._by_token = {ins.token: ins for ins in instruments}
             self._day = today
 
-    def _load_text(self, today: date) -> str:
-        if self._cache_dir is None:
-            return self._fetch()
-        path = self._cache_dir / f"kotak-master-{SEGMENT}-{today.isoformat()}.csv"
-        if path.exists():
-            return path.read_text(encoding="utf-8")
-        text = self._fetch()
+    def _path(self, today: date) -> Path | None:
+        return None if self._cache_dir is None else self._cache_dir / f"kotak-master-{SEGMENT}-{today.isoformat()}.csv"
+
+    def _load_text(self, today: date) -> tuple[str, bool]:
+        """(the CSV text, whether it came from the cache)."""
+        path = self._path(today)
+        if path is not None and path.exists():
+            return path.read_text(encoding="utf-8"), True
+        return self._fetch(), False
+
+    def _save(self, today: date, text: str) -> None:
+        path = self._path(today)
+        if path is None or self._cache_dir is None:
+            return
         self._cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(text, encoding="utf-8")
@@ -75,4 +88,3 @@ class InstrumentMaster:
         for stale in self._cache_dir.glob(f"kotak-master-{SEGMENT}-*.csv"):
             if stale != path:
                 stale.unlink(missing_ok=True)
-        return text

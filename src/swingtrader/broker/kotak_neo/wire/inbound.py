@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+import logging
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -15,50 +17,50 @@ from typing import Any
 
 from swingtrader.broker.base import (
     AmbiguousOutcome,
-    BrokerError,
-    BrokerUnavailable,
     Fill,
+    FillBook,
     Funds,
     Holding,
     LoginFailed,
     MalformedResponse,
     Order,
-    OrderCompleted,
-    OrderRejected,
+    OrderBook,
     OrderStatus,
     OrderType,
-    RateLimited,
-    SessionExpired,
     Side,
 )
-from swingtrader.broker.kotak_neo.wire.outbound import (
-    CANCEL,
-    LOGIN,
-    MODIFY,
-    SESSION_CODES,
-    ST_CODE_COMPLETED,
-    ST_CODE_EMPTY,
-    VALIDATE,
-    Endpoint,
-)
+from swingtrader.broker.kotak_neo.wire.replies import ST_CODE_BAD_INSTRUMENT, ST_CODE_EMPTY, classify
 from swingtrader.clock import IST
 
+__all__ = ["classify"]  # re-exported: the client classifies through this module
+log = logging.getLogger(__name__)
+
 AMO_STATUS = "after market order req received"
-# ordSt strings -> the closed set of states. Anything else is MalformedResponse, never "open".
-ORDER_STATUS: Mapping[str, OrderStatus] = {
-    "put order req received": OrderStatus.PENDING,
-    "validation pending": OrderStatus.PENDING,
-    "open pending": OrderStatus.PENDING,
-    AMO_STATUS: OrderStatus.PENDING,
-    "open": OrderStatus.OPEN,
-    "modified": OrderStatus.OPEN,
-    "modify pending": OrderStatus.OPEN,  # the *pending / *validation pending forms: third-party material
-    "modify validation pending": OrderStatus.OPEN,
-    "cancel pending": OrderStatus.OPEN,
-    "complete": OrderStatus.FILLED,
-    "cancelled": OrderStatus.CANCELLED,
-    "rejected": OrderStatus.REJECTED,
+_AMO_STATUSES = frozenset({AMO_STATUS, "modify after market order req received"})
+_BOOK = "kotak-neo-api #97 (a real order book)"
+_SDK = "SDK orderfeed/models.py (its list is 'not an exhaustive/closed enum')"
+# ordSt strings -> states, with the source that names each. The set is open: a string not listed here is
+# `OrderStatus.UNKNOWN` (still active), logged once per string, and never fails the book.
+ORDER_STATUS_EVIDENCE: Mapping[str, tuple[OrderStatus, str]] = {
+    "put order req received": (OrderStatus.PENDING, "API docs; " + _BOOK),
+    "validation pending": (OrderStatus.PENDING, _SDK),
+    "open pending": (OrderStatus.PENDING, _SDK),
+    AMO_STATUS: (OrderStatus.PENDING, "API docs (AMO); " + _BOOK),
+    "modify after market order req received": (OrderStatus.PENDING, _BOOK),
+    "trigger pending": (OrderStatus.PENDING, _BOOK + "; OpenAlgo order_api.py filters on it"),
+    "open": (OrderStatus.OPEN, "API docs"),
+    "modified": (OrderStatus.OPEN, "API docs; " + _BOOK),
+    "modify pending": (OrderStatus.OPEN, _SDK),
+    "modify validation pending": (OrderStatus.OPEN, _SDK),
+    "cancel pending": (OrderStatus.OPEN, _SDK),
+    "not modified": (OrderStatus.OPEN, _SDK + " (the modify was refused; the order stands)"),
+    "not cancelled": (OrderStatus.OPEN, _SDK + " (the cancel was refused; the order stands)"),
+    "complete": (OrderStatus.FILLED, "API docs"),
+    "cancelled": (OrderStatus.CANCELLED, "API docs"),
+    "cancelled after market order": (OrderStatus.CANCELLED, _BOOK),
+    "rejected": (OrderStatus.REJECTED, "API docs"),
 }
+ORDER_STATUS: Mapping[str, OrderStatus] = {k: v for k, (v, _) in ORDER_STATUS_EVIDENCE.items()}
 _SIDES = {"B": Side.BUY, "S": Side.SELL, "BUY": Side.BUY, "SELL": Side.SELL}
 # Stop orders placed by hand are still limit / market orders once triggered.
 _PRICE_TYPES = {"L": OrderType.LIMIT, "SL": OrderType.LIMIT, "MKT": OrderType.MARKET, "SL-M": OrderType.MARKET}
@@ -113,56 +115,6 @@ class QuoteRow:
     prev_close: Decimal | None
 
 
-def _message(body: Any) -> tuple[str | None, str]:
-    """(code, message) from either failure shape, or from a 401 gateway body."""
-    if not isinstance(body, dict):
-        return None, ""
-    if isinstance(body.get("error"), list) and body["error"] and isinstance(body["error"][0], dict):
-        first = body["error"][0]
-        return _str_or_none(first.get("code")), str(first.get("message", ""))
-    code = _str_or_none(body.get("stCode", body.get("code")))
-    return code, str(body.get("errMsg") or body.get("emsg") or body.get("description") or body.get("message") or "")
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def classify(ep: Endpoint, status: int, body: Any, retry_after: float | None) -> BrokerError | None:
-    """The typed error a reply stands for, or None if it is a success (or the empty-book reply).
-
-    `body` is the decoded JSON, or `None` when the body was not JSON."""
-    login = ep in (LOGIN, VALIDATE)
-    code, msg = _message(body)
-    where = f"{ep.op}: HTTP {status}"
-    if status == 429:
-        return RateLimited(f"{where}: rate limited", retry_after=retry_after, status=status)
-    if status >= 500:
-        if ep.write:
-            return AmbiguousOutcome(f"{where}: broker error after a {ep.op}; reconcile by tag", status=status)
-        return BrokerUnavailable(f"{where}: broker unavailable", status=status)
-    if body is None:
-        if ep.write and status < 400:
-            return AmbiguousOutcome(f"{where}: reply to a {ep.op} was not JSON; reconcile by tag", status=status)
-        return BrokerUnavailable(f"{where}: reply was not JSON", status=status)
-    if login:
-        if status >= 400 or (isinstance(body, dict) and "data" not in body):
-            return LoginFailed(f"{ep.op} refused: {msg or 'no data in reply'}", code=code, status=status)
-        return None
-    if status in (401, 403) or code in SESSION_CODES:
-        return SessionExpired(f"{where}: session expired or invalid ({msg or 'no message'})", code=code, status=status)
-    failed = status >= 400 or (isinstance(body, dict) and str(body.get("stat", "")).lower() == "not_ok")
-    if not failed:
-        return None
-    if code == str(ST_CODE_EMPTY):
-        return None
-    if code == str(ST_CODE_COMPLETED) and ep.op in (MODIFY.op, CANCEL.op):
-        return OrderCompleted(f"{ep.op}: order is completed ({msg})", code=code, status=status)
-    if ep.write:
-        return OrderRejected(f"{ep.op} rejected: {msg or 'no reason given'}", reason=msg, code=code, status=status)
-    return BrokerUnavailable(f"{where}: broker refused the read: {msg or 'no message'} (stCode {code})", code=code)
-
-
 def _data(body: Any, what: str) -> Any:
     if not isinstance(body, dict) or "data" not in body:
         raise MalformedResponse(f"{what}: reply has no 'data'")
@@ -171,7 +123,7 @@ def _data(body: Any, what: str) -> Any:
 
 def _rows(body: Any, what: str) -> list[dict[str, Any]]:
     """The `data` rows of a book; the empty-book reply (stCode 5203) is an empty list."""
-    if isinstance(body, dict) and str(body.get("stCode")) == str(ST_CODE_EMPTY):
+    if isinstance(body, dict) and str(body.get("stCode")).strip() == ST_CODE_EMPTY:
         return []
     rows = _data(body, what)
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
@@ -225,11 +177,35 @@ def canonical_symbol(trading_symbol: str) -> str:
     return s
 
 
-def order_status(raw: Any) -> OrderStatus:
-    try:
-        return ORDER_STATUS[str(raw).strip().lower()]
-    except KeyError:
-        raise MalformedResponse(f"orders: unknown order status {raw!r}") from None
+class UnknownStatuses:
+    """Order status strings seen that the table does not know: each is logged once, and `seen()` lists them
+    (with a count of rows) for the dashboard. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, status: str) -> None:
+        with self._lock:
+            first = status not in self._seen
+            self._seen[status] = self._seen.get(status, 0) + 1
+        if first:
+            log.warning("order book: unknown order status %r, treated as still active", status)
+
+    def seen(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._seen)
+
+
+def order_status(raw: Any, on_unknown: Callable[[str], None] | None = None) -> OrderStatus:
+    """The state for an `ordSt` string; an unknown one is `UNKNOWN` (reported through `on_unknown`)."""
+    key = " ".join(str(raw).split()).lower()
+    status = ORDER_STATUS.get(key)
+    if status is None:
+        if on_unknown is not None:
+            on_unknown(key)
+        return OrderStatus.UNKNOWN
+    return status
 
 
 def _side(raw: Any, what: str) -> Side:
@@ -273,12 +249,13 @@ def jwt_expiry(token: str) -> datetime:
 
 
 def parse_ack(body: Any, what: str) -> str:
-    if not isinstance(body, dict) or not body.get("nOrdNo"):
-        raise MalformedResponse(f"{what}: acknowledgement without nOrdNo")
-    return str(body["nOrdNo"])
+    """The order number of a write's acknowledgement. A "success" without one leaves the outcome unknown."""
+    if not isinstance(body, dict) or not str(body.get("nOrdNo") or "").strip():
+        raise AmbiguousOutcome(f"{what}: acknowledgement without nOrdNo; reconcile by tag")
+    return str(body["nOrdNo"]).strip()
 
 
-def _order(row: Mapping[str, Any]) -> Order:
+def _order(row: Mapping[str, Any], on_unknown: Callable[[str], None] | None) -> Order:
     what = f"orders row {row.get('nOrdNo')!r}"
     order_type = _PRICE_TYPES.get(str(_field(row, "prcTp", what)).strip().upper())
     if order_type is None:
@@ -293,36 +270,59 @@ def _order(row: Mapping[str, Any]) -> Order:
         quantity=_int(_field(row, "qty", what), what),
         order_type=order_type,
         price=_opt_dec(row, "prc", what) if order_type is OrderType.LIMIT else None,
-        status=order_status(_field(row, "ordSt", what)),
+        status=order_status(_field(row, "ordSt", what), on_unknown),
         filled_quantity=filled,
         average_price=avg if filled else None,
-        amo=str(row["ordSt"]).strip().lower() == AMO_STATUS,
+        amo=" ".join(str(row["ordSt"]).split()).lower() in _AMO_STATUSES,
         placed_at=_when(row["ordDtTm"], what) if row.get("ordDtTm") else None,
         reject_reason=str(row.get("rejRsn") or "").strip() or None,
     )
 
 
-def parse_orders(body: Any) -> list[Order]:
-    return [_order(row) for row in _rows(body, "orders")]
+def parse_orders(body: Any, on_unknown: Callable[[str], None] | None = None) -> OrderBook:
+    """The order book. A row that cannot be read is logged by its order number and listed in `skipped`; the
+    other rows still count. Unknown statuses are `UNKNOWN` and reported through `on_unknown`."""
+    rows, skipped, tags = [], [], []
+    for row in _rows(body, "orders"):
+        try:
+            rows.append(_order(row, on_unknown))
+        except MalformedResponse as exc:
+            skipped.append(_row_id(row))
+            tags.append(_tag(row))
+            log.warning("order book: row skipped: %s", exc)
+    return OrderBook(rows, tuple(skipped), tuple(tags))
 
 
-def parse_fills(body: Any) -> list[Fill]:
-    fills = []
+def _row_id(row: Mapping[str, Any]) -> str:
+    return str(row.get("nOrdNo") or "?").strip()
+
+
+def _fill(row: Mapping[str, Any]) -> Fill:
+    what = f"trades row {row.get('nOrdNo')!r}"
+    # flDt + flTm is the fill time; exTm is the order's exchange time (trade book doc sample).
+    when = f"{row['flDt']} {row['flTm']}" if row.get("flDt") and row.get("flTm") else _field(row, "exTm", what)
+    return Fill(
+        order_id=str(_field(row, "nOrdNo", what)),
+        tag=_tag(row),
+        symbol=canonical_symbol(str(_field(row, "trdSym", what))),
+        side=_side(_field(row, "trnsTp", what), what),
+        quantity=_int(_field(row, "fldQty", what), what),
+        price=_dec(_field(row, "avgPrc", what), what),
+        at=_when(when, what),
+    )
+
+
+def parse_fills(body: Any) -> FillBook:
+    """The trade book; unreadable rows are skipped and listed by order number, as in `parse_orders`."""
+    rows, skipped, tags = [], [], []
     for row in _rows(body, "trades"):
-        what = f"trades row {row.get('nOrdNo')!r}"
-        when = row.get("exTm") or f"{_field(row, 'flDt', what)} {_field(row, 'flTm', what)}"
-        fills.append(
-            Fill(
-                order_id=str(_field(row, "nOrdNo", what)),
-                tag=_tag(row),
-                symbol=canonical_symbol(str(_field(row, "trdSym", what))),
-                side=_side(_field(row, "trnsTp", what), what),
-                quantity=_int(_field(row, "fldQty", what), what),
-                price=_dec(_field(row, "avgPrc", what), what),
-                at=_when(when, what),
-            )
-        )
-    return fills
+        try:
+            rows.append(_fill(row))
+        except MalformedResponse as exc:
+            skipped.append(_row_id(row))
+            tags.append(_tag(row))
+            log.warning("trade book: row skipped: %s", exc)
+    return FillBook(rows, tuple(skipped), tuple(tags))
 
 
 def parse_holdings(body: Any) -> list[Holding]:
@@ -367,25 +367,47 @@ def parse_funds(body: Any) -> Funds:
     return Funds(available_cash=_dec(body["Net"], "limits Net"), extra=extra)
 
 
+def quotes_refused(body: Any) -> bool:
+    """A whole quote reply that is one instrument's refusal (HTTP 200, Not_Ok, stCode 1009: OpenAlgo data.py)."""
+    return isinstance(body, dict) and str(body.get("stCode", "")).strip() == ST_CODE_BAD_INSTRUMENT
+
+
 def parse_quotes(body: Any) -> dict[str, QuoteRow]:
-    """Quote rows by instrument token. The reply is a top-level JSON array."""
+    """Quote rows by instrument token. The reply is a top-level JSON array; an element that is a per-instrument
+    refusal (`Not_Ok`, e.g. stCode 1009) or cannot be read is dropped (logged), not the batch. Circuit limits
+    are `low_price_range` / `high_price_range` (SDK 3.x quotes sample)."""
+    if quotes_refused(body):
+        return {}
     if not isinstance(body, list):
         raise MalformedResponse("quotes: reply is not a list")
     out = {}
     for row in body:
-        what = f"quotes row {row.get('exchange_token') if isinstance(row, dict) else row!r}"
-        if not isinstance(row, dict):
-            raise MalformedResponse(f"{what}: not an object")
-        ohlc = row.get("ohlc") if isinstance(row.get("ohlc"), dict) else {}
-        token = str(_field(row, "exchange_token", what))
-        out[token] = QuoteRow(
-            token=token,
-            ltp=_dec(_field(row, "ltp", what), what),
-            lower_band=_opt_dec(row, "lower_circuit_limit", what),
-            upper_band=_opt_dec(row, "upper_circuit_limit", what),
-            prev_close=_opt_dec(ohlc, "close", what),
-        )
+        try:
+            quote = _quote(row)
+        except MalformedResponse as exc:
+            log.warning("quotes: row dropped: %s", exc)
+            continue
+        if quote is not None:
+            out[quote.token] = quote
     return out
+
+
+def _quote(row: Any) -> QuoteRow | None:
+    if not isinstance(row, dict):
+        raise MalformedResponse(f"quotes row {row!r}: not an object")
+    if str(row.get("stat", "")).strip().lower() == "not_ok":
+        log.warning("quotes: instrument refused (stCode %s: %s)", row.get("stCode"), row.get("errMsg"))
+        return None
+    what = f"quotes row {row.get('exchange_token')!r}"
+    ohlc = row.get("ohlc") if isinstance(row.get("ohlc"), dict) else {}
+    token = str(_field(row, "exchange_token", what)).strip()
+    return QuoteRow(
+        token=token,
+        ltp=_dec(_field(row, "ltp", what), what),
+        lower_band=_opt_dec(row, "low_price_range", what),
+        upper_band=_opt_dec(row, "high_price_range", what),
+        prev_close=_opt_dec(ohlc, "close", what),
+    )
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:

@@ -39,7 +39,8 @@ def parse_master_paths(body: Any) -> list[str]:
 
 
 def parse_master_csv(text: str, segment: str = SEGMENT) -> list[Instrument]:
-    """Equity rows of one segment's master CSV. Header names and values may carry stray spaces."""
+    """Equity rows of one segment's master CSV. Header names and values may carry stray spaces. `dTickSize` is in
+    paise (the SDK's nse_cm.csv: RELIANCE-EQ 5 = Rs 0.05; OpenAlgo divides by 100)."""
     reader = csv.DictReader(io.StringIO(text))
     reader.fieldnames = [name.strip().rstrip(";") for name in reader.fieldnames or []]
     out = []
@@ -54,7 +55,7 @@ def parse_master_csv(text: str, segment: str = SEGMENT) -> list[Instrument]:
                 trading_symbol=row["pTrdSymbol"].upper(),
                 token=row["pSymbol"],
                 lot_size=_int(row.get("lLotSize") or 1, what),
-                tick_size=_dec(row.get("dTickSize") or "0.05", what),
+                tick_size=_dec(row.get("dTickSize") or "5", what) / 100,  # paise: RELIANCE-EQ shows 5
                 segment=segment,
             )
         )

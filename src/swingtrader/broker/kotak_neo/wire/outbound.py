@@ -15,9 +15,6 @@ from swingtrader.broker.base import OrderRequest, OrderType, Side
 NEO_FIN_KEY = "neotradeapi"
 ORDER_SOURCE = "NEOTRADEAPI"
 SEGMENT = "nse_cm"
-ST_CODE_EMPTY = 5203
-ST_CODE_COMPLETED = 1021
-SESSION_CODES = frozenset({"900901", "900902"})  # WSO2 gateway: invalid / missing credentials
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 QUOTE_BATCH = 50
@@ -125,6 +122,11 @@ def modify_fields(
 
 def cancel_fields(order_id: str, *, amo: bool) -> dict[str, str]:
     return {"on": order_id, "am": "YES" if amo else "NO"}
+
+
+def order_path(order_id: str) -> str:
+    """The single-order read: `quick/user/orders/<order_no>` (SDK 3.0.9 `order_report(order_id=...)`)."""
+    return f"{ORDERS.path}/{order_id}"
 
 
 def history_fields(order_id: str) -> dict[str, str]:
