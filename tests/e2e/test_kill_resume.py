@@ -68,7 +68,11 @@ def _exchange(db):
 
 
 def _progress(db) -> str:
+    """The latest scheduled slot in the store; "-" before any (or before the schema exists: a kill during its
+    creation rolls it back whole)."""
     with sqlite3.connect(db) as conn:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'task_runs'").fetchone() is None:
+            return "-"
         row = conn.execute("SELECT max(scheduled_at) FROM task_runs").fetchone()
     return (row[0] or "-")[:16]
 
