@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     special_session_tasks: Annotated[list[str], NoDecode] = ["monitor_sell_orders"]
     # paper broker and costs
     paper_price_band_pct: Decimal = Field(Decimal("20"), gt=0, le=100)
+    sim_fast_forward: bool = True
     stt_rate: _Rate = Decimal("0.001")
     stamp_duty_rate: _Rate = Decimal("0.00015")
     exchange_txn_rate: _Rate | None = None  # unset: the dated NSE schedule
