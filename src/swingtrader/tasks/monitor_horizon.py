@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from swingtrader.broker.paper import PaperBroker
 
 TASK = "monitor_sell_orders"
+_WORKING = {OrderStatus.PENDING: LocalStatus.PENDING, OrderStatus.OPEN: LocalStatus.OPEN}
 FastForward = Callable[[Slot, Sequence[Slot]], tuple[int, dict[str, Any] | None]]
 
 
@@ -111,9 +112,7 @@ def _in_step(ctx: TaskContext, exchange: PaperBroker) -> bool:
         return False
     for rec in ctx.orders.active():
         seen = book.get(rec.broker_order_id or "")
-        if rec.status not in (LocalStatus.PENDING, LocalStatus.OPEN) or seen is None:
-            return False
-        if seen.status.value != rec.status.value or seen.filled_quantity != rec.filled_quantity:
+        if seen is None or _WORKING.get(seen.status) is not rec.status or seen.filled_quantity != rec.filled_quantity:
             return False
     return True
 
