@@ -75,27 +75,29 @@ def idle_minutes(
     if exchange.matched_until != now or not _in_step(ctx, exchange):
         return 0, detail
     path = exchange.path
-    idle = len(minutes)
-    for order, live_from in exchange.working_orders(day):
+    working = exchange.working_orders(day)
+    for order, _ in working:
         if order.status is not OrderStatus.OPEN or order.order_type is not OrderType.LIMIT:
             return 0, detail
         if not _exact_legs(path.points(order.symbol, day)):
             return 0, detail
-        t0 = max(now, live_from)
-        candidates = list(minutes[:idle])
-        first_fill = _first_true(lambda m, o=order, t0=t0: fill_price(path, o, day, t0, m) is not None,
-                                 candidates, [candidates] if candidates else [])
-        if first_fill < idle:  # that minute runs, and the one before it
-            idle = max(first_fill - 1, 0)
-    for order in sells:
+    idle = len(minutes)
+    for order in sells:  # a target moving soon is the usual bound, and the cheaper one to find
+        if idle == 0:
+            return 0, detail
+        points = path.points(order.symbol, day)
+        candidates = minutes[:idle]
+        idle = _first_true(lambda m, o=order: _moves(ctx, path, o, day, m), candidates,
+                           _monotone_runs(candidates, points))
+    for order, live_from in working:
         if idle == 0:
             break
-        points = path.points(order.symbol, day)
-        if points is not None and not _exact_legs(points):
-            return 0, detail
-        candidates = minutes[:idle]
-        idle = min(idle, _first_true(
-            lambda m, o=order: _moves(ctx, path, o, day, m), candidates, _monotone_runs(candidates, points)))
+        t0 = max(now, live_from)
+        candidates = list(minutes[:idle + 1])  # a fill at minute `idle` still bounds it
+        first_fill = _first_true(lambda m, o=order, t0=t0: fill_price(path, o, day, t0, m) is not None,
+                                 candidates, [candidates])
+        if first_fill < len(candidates):  # that minute runs, and the one before it
+            idle = max(first_fill - 1, 0)
     return idle, detail
 
 
