@@ -108,6 +108,7 @@ class Settings(BaseSettings):
     paper_price_band_pct: Decimal = Field(Decimal("20"), gt=0, le=100)
     paper_max_price_age_days: int = Field(1, ge=0, le=3650)  # trading days; older bars: no paper fill
     data_wait_minutes: int = Field(90, ge=0, le=1000)  # the analysis waits this long for the day's bars
+    sim_fast_forward: bool = True
     stt_rate: _Rate = Decimal("0.001")
     stamp_duty_rate: _Rate = Decimal("0.00015")
     exchange_txn_rate: _Rate | None = None  # unset: the dated NSE schedule

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -160,7 +160,12 @@ class Scheduler:
         transient: tuple[type[Exception], ...] = (),
         retries: int = 2,
         retry_delay: timedelta = timedelta(seconds=30),
+        fast_forward: Callable[[Slot, Sequence[Slot]], tuple[int, dict | None]] | None = None,
     ) -> None:
+        """`fast_forward(slot, following)` (virtual clocks only): called after `slot` ran and succeeded, with
+        the rest of that day's slots; returns how many of the first of them are proven to change nothing if
+        run, and the detail such a run returns. The scheduler records those as succeeded without running
+        them (same rows as running them), unless a row exists already."""
         self._plan = plan
         self._ledger = ledger
         self._clock = clock
@@ -175,6 +180,7 @@ class Scheduler:
         self._transient = transient
         self._retries = retries
         self._retry_delay = retry_delay
+        self._fast_forward = fast_forward
         self.run_lock = threading.Lock()  # one task at a time: scheduled slots and manual runs alike
 
     def run(self, *, start_day: date | None = None, until: datetime | None = None) -> None:
@@ -209,10 +215,13 @@ class Scheduler:
             self._on_day(day, self._plan.slots(day))
             statuses = self._ledger.statuses(day)
             pending_unrun: list[tuple[str, date, str, RunStatus, datetime, str]] = []
-            for slot in self._plan.slots(day):
+            slots = self._plan.slots(day)
+            idle, idle_detail = 0, None
+            for i, slot in enumerate(slots):
                 if self.stop.is_set():
                     break
                 if statuses.get((slot.task, slot.slot)) in FINAL:
+                    idle = 0
                     continue
                 if until is not None and slot.at >= until:
                     self._flush(pending_unrun)
@@ -223,7 +232,15 @@ class Scheduler:
                     self._on_next(slot)
                     if not self._wait(slot.at):
                         return
-                status = self._process(slot, statuses, pending_unrun)
+                if idle > 0 and (slot.task, slot.slot) not in statuses and self._clock.now() < slot.deadline:
+                    idle -= 1
+                    self._flush(pending_unrun)
+                    status = self._record_idle(slot, idle_detail)
+                else:
+                    idle = 0
+                    status = self._process(slot, statuses, pending_unrun)
+                    if status is RunStatus.SUCCEEDED and self._fast_forward is not None:
+                        idle, idle_detail = self._fast_forward(slot, slots[i + 1:])
                 if status is not None:
                     statuses[(slot.task, slot.slot)] = status
                 self._heartbeat()
@@ -247,6 +264,13 @@ class Scheduler:
                 return False
             self._heartbeat()
         return True
+
+    def _record_idle(self, slot: Slot, detail: dict | None) -> RunStatus:
+        """Record a slot `fast_forward` proved idle, as running it would (see `_execute`)."""
+        now = self._clock.now()
+        self._ledger.record_run(slot.task, slot.trading_date, slot.slot, RunStatus.SUCCEEDED, slot.at, now, now,
+                                detail=detail)
+        return RunStatus.SUCCEEDED
 
     def _process(self, slot: Slot, statuses: dict, unrun: list) -> RunStatus | None:
         now = self._clock.now()

@@ -40,6 +40,7 @@ from swingtrader.strategy.dip_buy import DipBuyStrategy
 from swingtrader.strategy.params import params_from_settings
 from swingtrader.tasks import task_function
 from swingtrader.tasks.context import TaskContext
+from swingtrader.tasks.monitor_horizon import FastForward, monitor_fast_forward
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -156,6 +157,7 @@ class Service:
     broker: SessionManager
     context: TaskContext
     hooks: ServiceHooks = NO_HOOKS
+    fast_forward: FastForward | None = None
     scheduler: Scheduler = field(init=False)
     stop_event: threading.Event = field(default_factory=threading.Event)
 
@@ -167,6 +169,7 @@ class Service:
             on_day=self._publish_plan if wall else None, redact=self.hooks.redact,
             heartbeat_interval=self.hooks.heartbeat_every if wall else None,
             transient=(BrokerUnavailable, RateLimited, AmbiguousOutcome, SessionExpired),
+            fast_forward=None if wall else self.fast_forward,
         )
 
     def notify(self, kind: NotificationKind, title: str, body: str) -> None:
@@ -255,4 +258,17 @@ def build_service(
     return Service(
         settings=settings, clock=clock, clock_mode=clock_mode, calendar=calendar, store=store, ledger=Ledger(store),
         plan=plan, broker=session, context=context, hooks=hooks,
+        fast_forward=_fast_forward(settings, clock_mode, broker, context),
     )
+
+
+def _fast_forward(
+    settings: Settings, clock_mode: ClockMode, broker: Broker, context: TaskContext
+) -> FastForward | None:
+    """The monitor's fast-forward: only on a virtual clock over the paper exchange itself, and only when
+    `sim_fast_forward` is on. Everything else runs every slot."""
+    from swingtrader.broker.paper import PaperBroker
+
+    if clock_mode is not ClockMode.VIRTUAL or not settings.sim_fast_forward or not isinstance(broker, PaperBroker):
+        return None
+    return monitor_fast_forward(context, broker)

@@ -242,6 +242,23 @@ class PaperBroker:
                 ps.save_account(conn, self._acct)
 
     # ---- reads -------------------------------------------------------------------------------------------
+    @property
+    def path(self) -> IntradayPath:
+        """The intraday price path the exchange fills against."""
+        return self._path
+
+    @property
+    def matched_until(self) -> datetime | None:
+        """The moment up to which resting orders have been matched (every call matches up to its `now`)."""
+        return self._acct.matched_until
+
+    @_locked
+    def working_orders(self, day: date) -> list[tuple[Order, datetime]]:
+        """Orders still working on session `day`, each with the moment it went live (or was last modified):
+        what matching looks at, read without matching."""
+        return [(r.order, r.live_from) for r in self._book.values()
+                if r.order.status.is_active and r.session_date == day]
+
     @_locked
     def orders(self) -> list[Order]:
         today = ist_date(self._require_session())

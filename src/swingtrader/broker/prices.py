@@ -61,6 +61,12 @@ class IntradayPath:
         mid = (h, low) if c < o else (low, h)
         return [(start, o), (start + span / 3, mid[0]), (start + span * 2 / 3, mid[1]), (end, c)]
 
+    def points(self, symbol: str, day: date) -> list[tuple[datetime, float]] | None:
+        """The four (moment, price) points of `day`'s path, unrounded; None without a bar or a session. Between
+        two consecutive points the (rounded) price moves monotonically."""
+        pts = self._points(symbol, day)
+        return None if pts is None else list(pts)
+
     def price_at(self, symbol: str, day: date, moment: datetime) -> Decimal | None:
         """The path price at `moment` on trading `day` (pre-open: previous close)."""
         pts = self._points(symbol, day)

@@ -27,6 +27,20 @@ def target_now(ctx: TaskContext, symbol: str, day: date, ltp: Decimal) -> Decima
     return sell_target(ema_now(ctx, snap, ltp), day)
 
 
+def lowered_target(ctx: TaskContext, order: OrderRecord, day: date, ltp: Decimal) -> Decimal | None:
+    """The price `monitor_sell_orders` moves the target sell `order` down to when the last price is `ltp`
+    (`target_now`, never below `loss_floor`), or None when it stays. Non-increasing in `ltp`: a lower price
+    never leaves a target where a higher one moved it."""
+    position = ctx.portfolio.position(order.symbol)
+    if position is None or order.price is None:
+        return None
+    target = target_now(ctx, order.symbol, day, ltp)
+    if target is None:
+        return None
+    target = max(target, loss_floor(ctx, position, day))
+    return target if target < order.price else None
+
+
 def sellable(position: Position, holding: Holding | None) -> int:
     """Shares of the position that can be sold today: the position, capped by the account's settled shares."""
     return min(position.quantity, holding.sellable_quantity) if holding is not None else 0
