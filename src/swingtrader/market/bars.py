@@ -160,21 +160,74 @@ def open_bar_source(
 _DTYPES = {"symbol": "category", "date": "category", **dict.fromkeys((*PRICE_COLUMNS, "volume"), "float64")}
 
 
-def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
-    """The known columns of a CSV file, numbers as float64 and `symbol`/`date` as categories."""
-    import pandas as pd
+_ARROW_MIN_BYTES = 4 << 20  # below this pyarrow's import costs more than its parser saves
 
+
+def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+    """The known columns of a CSV file, numbers as float64 and `symbol`/`date` as categories (sorted).
+
+    A large file is parsed by pyarrow's multi-threaded reader when it is installed (the `fast-csv` extra), else
+    and for anything that reader would treat differently, by pandas: the frame is the same either way."""
     if not path.is_file():
         raise DataFileError(f"{path}: no such file")
+    df = _read_csv_arrow(path) if path.stat().st_size >= _ARROW_MIN_BYTES else None
+    if df is None:
+        df = _read_csv_pandas(path, required)
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise DataFileError(f"{path}: missing column {', '.join(missing)} (expected {','.join(required)})")
+    return df
+
+
+def _read_csv_arrow(path: Path) -> pd.DataFrame | None:
+    """`_read_csv_pandas`'s frame parsed by pyarrow; None without pyarrow, or when the file has something
+    (a bad number, a short row, an odd header, an empty or NA-like symbol or date) that pandas should report or
+    read its own way."""
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:
+        return None
+    import gzip
+
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    try:
+        with (gzip.open if path.name.endswith(".gz") else open)(path, "rt", encoding="utf-8") as f:
+            header = f.readline().rstrip("\r\n").split(",")
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error):
+        return None
+    if len(set(header)) != len(header) or any(not c or '"' in c or c != c.strip() for c in header):
+        return None
+    words = pa.dictionary(pa.int32(), pa.string())
+    types = {c: words if _DTYPES[c] == "category" else pa.float64() for c in header if c in _DTYPES}
+    try:
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            column_types=types, include_columns=list(types), null_values=sorted(STR_NA_VALUES),
+            strings_can_be_null=False))
+    except (pa.ArrowException, OSError, EOFError, zlib.error):
+        return None
+    df = table.to_pandas(self_destruct=True, split_blocks=True)
+    del table
+    for c, kind in types.items():
+        if kind != words:
+            continue
+        categories = [str(v) for v in df[c].cat.categories]
+        if STR_NA_VALUES.intersection(categories):
+            return None
+        df[c] = df[c].cat.reorder_categories(sorted(categories))
+    return df
+
+
+def _read_csv_pandas(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         df = pd.read_csv(path, usecols=lambda c: c in _DTYPES, dtype=_DTYPES, engine="c")
     except ValueError as exc:
         raise DataFileError(_locate_bad_number(path, required) or f"{path}: cannot read CSV: {exc}") from exc
     except (OSError, EOFError, zlib.error) as exc:
         raise DataFileError(f"{path}: cannot read: {exc}") from exc
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise DataFileError(f"{path}: missing column {', '.join(missing)} (expected {','.join(required)})")
     return df
 
 
