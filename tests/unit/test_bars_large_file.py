@@ -4,6 +4,9 @@ read are exactly the ones written, and a bad line is reported as for a small fil
 from __future__ import annotations
 
 import gzip
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +74,27 @@ def test_a_bad_line_in_a_large_file_is_reported_as_in_a_small_one(tmp_path: Path
     edited = [*lines[:1000], bad.format(s=s, d=d), *lines[1001:]]
     with pytest.raises(DataFileError, match=message.format(s=s, d=d)):
         open_bar_source(str(save(tmp_path / "bad.csv", edited)))
+
+
+def test_without_the_fast_csv_extra_the_bars_are_the_same(tmp_path: Path, written) -> None:
+    """The same file read in a process where pyarrow and isal cannot be imported (the pandas parser)."""
+    _, _, _, lines = written
+    path = save(tmp_path / "big.csv", [*lines[:N_DAYS], lines[N_DAYS - 1], *lines[N_DAYS:]])  # > 4 MB
+    child = (
+        "import sys\n"
+        "sys.modules.update(pyarrow=None, isal=None)\n"
+        "import numpy as np\n"
+        "from swingtrader.market.bars import open_bar_source\n"
+        f"s = open_bar_source({str(path)!r})\n"
+        "p = s.panel()\n"
+        f"np.savez({str(tmp_path / 'plain.npz')!r}, symbols=np.array(p.symbols), dates=p.dates, open=p.open,"
+        " high=p.high, low=p.low, close=p.close, volume=p.volume, warnings=np.array(s.warnings))\n"
+    )
+    subprocess.run([sys.executable, "-c", child], check=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(
+        sys.path)})
+    plain = np.load(tmp_path / "plain.npz")
+    source = open_bar_source(str(path))
+    panel = source.panel()
+    assert list(plain["symbols"]) == list(panel.symbols) and list(plain["warnings"]) == source.warnings
+    for name in ("dates", "open", "high", "low", "close", "volume"):
+        assert np.array_equal(plain[name], getattr(panel, name), equal_nan=True), name

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -180,34 +180,31 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
 
 
 def _read_csv_arrow(path: Path) -> pd.DataFrame | None:
-    """`_read_csv_pandas`'s frame parsed by pyarrow; None without pyarrow, or when the file has something
-    (a bad number, a short row, an odd header, an empty or NA-like symbol or date) that pandas should report or
-    read its own way."""
+    """`_read_csv_pandas`'s frame parsed by pyarrow's multi-threaded reader (gzip inflated by ISA-L when `isal`
+    is installed); None without pyarrow, or when the file has anything (a bad number, a short row, an odd
+    header, an empty or NA-like symbol or date, a corrupt stream) that pandas should report or read its own way."""
     try:
         import pyarrow as pa
         import pyarrow.csv as pacsv
     except ImportError:
         return None
-    import gzip
-
     from pandas._libs.parsers import STR_NA_VALUES
 
+    pool = pa.system_memory_pool()  # freed buffers go back to malloc, where the frame's arrays come from
     try:
-        with (gzip.open if path.name.endswith(".gz") else open)(path, "rt", encoding="utf-8") as f:
-            header = f.readline().rstrip("\r\n").split(",")
-    except (OSError, EOFError, UnicodeDecodeError, zlib.error):
+        with _open_binary(path) as f:
+            header = f.readline().decode().rstrip("\r\n").split(",")
+        if len(set(header)) != len(header) or any(not c or '"' in c or c != c.strip() for c in header):
+            return None
+        words = pa.dictionary(pa.int32(), pa.string())
+        types = {c: words if _DTYPES[c] == "category" else pa.float64() for c in header if c in _DTYPES}
+        with _open_binary(path) as f:
+            table = pacsv.read_csv(f, memory_pool=pool, convert_options=pacsv.ConvertOptions(
+                column_types=types, include_columns=list(types), null_values=sorted(STR_NA_VALUES),
+                strings_can_be_null=False))
+    except Exception:  # whatever it is, the pandas parser reads the file again and reports it
         return None
-    if len(set(header)) != len(header) or any(not c or '"' in c or c != c.strip() for c in header):
-        return None
-    words = pa.dictionary(pa.int32(), pa.string())
-    types = {c: words if _DTYPES[c] == "category" else pa.float64() for c in header if c in _DTYPES}
-    try:
-        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            column_types=types, include_columns=list(types), null_values=sorted(STR_NA_VALUES),
-            strings_can_be_null=False))
-    except (pa.ArrowException, OSError, EOFError, zlib.error):
-        return None
-    df = table.to_pandas(self_destruct=True, split_blocks=True)
+    df = table.to_pandas(self_destruct=True, split_blocks=True, memory_pool=pool)
     del table
     for c, kind in types.items():
         if kind != words:
@@ -217,6 +214,17 @@ def _read_csv_arrow(path: Path) -> pd.DataFrame | None:
             return None
         df[c] = df[c].cat.reorder_categories(sorted(categories))
     return df
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    """The file's bytes, a `.gz` one inflated (by `isal` when installed: about three times zlib's speed)."""
+    if not path.name.endswith(".gz"):
+        return path.open("rb")
+    try:
+        from isal import igzip as gz
+    except ImportError:
+        import gzip as gz
+    return gz.open(path, "rb")
 
 
 def _read_csv_pandas(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
