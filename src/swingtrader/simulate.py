@@ -110,8 +110,10 @@ def _run(
             fake.stop()
     out = report(store, spec, calendar, extra=extra)
     sessions = [s.date for s in calendar.sessions(spec.start, spec.end)]
-    out.update(performance_from_store(store, capital=spec.capital, sessions=sessions, bars=bars,
-                                      trades=out["trades"]))
+    performance = performance_from_store(store, capital=spec.capital, sessions=sessions, bars=bars,
+                                         trades=out["trades"])
+    ServiceState(store).set_performance(performance, clock.now())  # the dashboard's trades page shows it
+    out.update(performance)
     return out
 
 

@@ -50,10 +50,15 @@ def calendar_or_exit(settings: Settings) -> TradingCalendar:
 def bars_or_exit(spec: str, settings: Settings, *, parse_in_child: bool = False) -> BarSource:
     """The bar source of `spec` (restricted to `settings.universe` when set), parsed files cached in the data
     directory; a bad file exits 2 naming it."""
+    return open_bars_or_exit(spec, Path(settings.data_dir), settings.universe or None, parse_in_child=parse_in_child)
+
+
+def open_bars_or_exit(spec: str, data_dir: Path, symbols: list[str] | None, *,
+                      parse_in_child: bool = False) -> BarSource:
+    """`bars_or_exit` given the data directory and the symbols to keep (None: all)."""
     from swingtrader.market.bars import DataFileError, open_bar_source
 
     try:
-        return open_bar_source(spec, cache_dir=Path(settings.data_dir) / "cache", symbols=settings.universe or None,
-                               parse_in_child=parse_in_child)
+        return open_bar_source(spec, cache_dir=data_dir / "cache", symbols=symbols, parse_in_child=parse_in_child)
     except DataFileError as exc:
         fail(str(exc))

@@ -3,16 +3,35 @@
 Settings (`--config`, environment) give the strategy's parameters and the default data; parsed data files are
 cached in the data directory. Prints the report as JSON (`--json`) or as a table. Exit 0; 2 with
 `error: ...` on stderr for a bad date, bad settings or bad market data.
+
+Without `--config` and with no `SWINGTRADER_` setting in the environment but `data_dir` and `data`, the
+settings are their defaults and are not loaded: pydantic's import and validation are a third of a warm run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Mapping
 from datetime import date
+from pathlib import Path
 
-from swingtrader.commands._common import bars_or_exit, settings_or_exit
+from swingtrader.commands._common import bars_or_exit, open_bars_or_exit, settings_or_exit
+
+_PREFIX = "SWINGTRADER_"
+SETTING_NAMES = frozenset((  # `Settings`' fields; a test keeps the two the same
+    "brokerage_per_order", "buy_limit_premium", "calendar_override_file", "capital_per_trade", "data", "data_dir",
+    "database_url", "dp_charge", "ema_exit", "ema_trend", "exchange_txn_rate", "gst_rate", "initial_capital",
+    "kill_switch", "kotak_consumer_key", "kotak_login_url", "kotak_mobile_number", "kotak_mpin",
+    "kotak_orders_per_second", "kotak_reads_per_second", "kotak_timeout_seconds", "kotak_totp_secret", "kotak_ucc",
+    "log_dir", "log_level", "log_retention_days", "max_deployed_capital", "max_holding_days", "max_order_value",
+    "max_positions", "max_target_loss_pct", "min_avg_volume", "min_history", "min_volume_ratio", "mode",
+    "notify_urls", "paper_price_band_pct", "read_only", "rsi_add_levels", "rsi_entry", "rsi_exit", "rsi_period",
+    "sebi_rate", "special_session_tasks", "stamp_duty_rate", "stop_loss_pct", "stt_rate", "universe",
+    "use_market_amo", "web_allowed_hosts", "web_enabled", "web_host", "web_password", "web_port",
+))
 
 
 def main(args: argparse.Namespace) -> int:
@@ -21,17 +40,38 @@ def main(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"error: --as-of: invalid date {args.as_of!r} (expected YYYY-MM-DD)", file=sys.stderr)
         return 2
-    settings = settings_or_exit(args)
-    source = bars_or_exit(args.data or settings.data, settings)
     from swingtrader.strategy.dip_buy import DipBuyStrategy
-    from swingtrader.strategy.params import params_from_settings
+    from swingtrader.strategy.params import StrategyParams, params_from_settings
 
-    report = DipBuyStrategy(params_from_settings(settings)).analyse(source, as_of)
+    plain = None if args.config else default_settings(os.environ)
+    if plain is not None:
+        data_dir, data = plain
+        source = open_bars_or_exit(args.data or data, data_dir, None)
+        params = StrategyParams()
+    else:
+        settings = settings_or_exit(args)
+        source = bars_or_exit(args.data or settings.data, settings)
+        params = params_from_settings(settings)
+    report = DipBuyStrategy(params).analyse(source, as_of)
     if args.json:
         print(json.dumps(report.to_json_dict(), indent=2))
     else:
         print(_table(report.to_json_dict()))
     return 0
+
+
+def default_settings(environ: Mapping[str, str]) -> tuple[Path, str] | None:
+    """(data_dir, data) when every `SWINGTRADER_` variable in `environ` that names a setting is a non-empty
+    `SWINGTRADER_DATA_DIR` or `SWINGTRADER_DATA` (so all others are defaults); else None: load the settings."""
+    values = {"data_dir": "var", "data": "bundled"}
+    for key, value in environ.items():
+        name = key.upper().removeprefix(_PREFIX).lower()
+        if not key.upper().startswith(_PREFIX) or name not in SETTING_NAMES:
+            continue
+        if name not in values or not value:
+            return None
+        values[name] = value
+    return Path(values["data_dir"]), values["data"]
 
 
 def _table(report: dict) -> str:

@@ -34,6 +34,7 @@ class StateKey(StrEnum):
     ACCOUNT = "account"  # {"at", "cash", "marks", "fills_upto"}: the broker's account at the last reconciliation
     SIMULATION = "simulation"  # {"start", "end", "data", "capital"}: the simulation this store holds
     PRICES = "prices"  # {"as_of", "age_days"}: the newest bars the service holds and their age in trading days
+    PERFORMANCE = "performance"  # the simulation report's performance fields (`swingtrader.performance`)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,31 @@ class PriceAge:
     as_of: date
     age_days: int
     at: datetime
+
+
+@dataclass(frozen=True)
+class Drawdown:
+    value: Decimal
+    pct: float  # of the running peak, in percent
+    peak_date: date | None  # None: the peak was the starting capital
+    trough_date: date | None  # None: no fall
+
+
+@dataclass(frozen=True)
+class RecordedPerformance:
+    """A simulation's performance as its report gave it (`swingtrader.performance.performance_report`):
+    `equity` and `benchmark` are (session, value at its close), in order."""
+
+    max_drawdown: Drawdown
+    sessions_with_position: float
+    average_deployed: float
+    cagr: float | None
+    sharpe: float | None
+    win_rate: float | None
+    benchmark_symbols: tuple[str, ...]
+    benchmark_final: Decimal
+    equity: tuple[tuple[date, Decimal], ...]
+    benchmark: tuple[tuple[date, Decimal], ...]
 
 
 @dataclass(frozen=True)
@@ -163,6 +189,16 @@ class ServiceState:
     def set_simulation(self, spec: dict[str, str], now: datetime, conn: Connection | None = None) -> None:
         self._set(StateKey.SIMULATION, dict(spec), now, conn)
 
+    # ---- performance ---------------------------------------------------------------------------------------
+    def performance(self, conn: Connection | None = None) -> RecordedPerformance | None:
+        return self._valid(StateKey.PERFORMANCE, self._get(StateKey.PERFORMANCE, conn), _performance)
+
+    def set_performance(self, report: Mapping[str, Any], now: datetime, conn: Connection | None = None) -> None:
+        """Record the performance fields of a simulation report (its JSON form: money as decimal strings)."""
+        value = {k: report[k] for k in ("max_drawdown", "exposure", "cagr", "sharpe", "win_rate", "benchmark",
+                                        "equity_curve")}
+        self._set(StateKey.PERFORMANCE, value, now, conn)
+
     # ---- storage -------------------------------------------------------------------------------------------
     @contextmanager
     def _conn(self, conn: Connection | None) -> Iterator[Connection]:
@@ -247,3 +283,36 @@ def _str_dict(raw: Any) -> dict[str, str] | None:
     if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
         return None
     return dict(raw)
+
+
+def _ratio(raw: Any) -> float | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise TypeError(raw)
+    return float(raw)
+
+
+def _day(raw: Any) -> date | None:
+    return None if raw is None else date.fromisoformat(raw)
+
+
+def _series(raw: Any) -> tuple[tuple[date, Decimal], ...]:
+    return tuple((date.fromisoformat(d), Decimal(v)) for d, v in raw.items())
+
+
+def _performance(raw: Any) -> RecordedPerformance | None:
+    try:
+        dd, exposure, bench = raw["max_drawdown"], raw["exposure"], raw["benchmark"]
+        pct, deployed, share = _ratio(dd["pct"]), _ratio(exposure["average_deployed"]), _ratio(
+            exposure["sessions_with_position"])
+        if pct is None or deployed is None or share is None or not isinstance(bench["symbols"], list):
+            return None
+        return RecordedPerformance(
+            max_drawdown=Drawdown(Decimal(dd["value"]), pct, _day(dd["peak_date"]), _day(dd["trough_date"])),
+            sessions_with_position=share, average_deployed=deployed, cagr=_ratio(raw["cagr"]),
+            sharpe=_ratio(raw["sharpe"]), win_rate=_ratio(raw["win_rate"]),
+            benchmark_symbols=tuple(str(s) for s in bench["symbols"]), benchmark_final=Decimal(bench["final_value"]),
+            equity=_series(raw["equity_curve"]), benchmark=_series(bench["series"]))
+    except (KeyError, TypeError, ValueError, AttributeError, InvalidOperation):
+        return None

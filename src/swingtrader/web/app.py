@@ -29,7 +29,7 @@ from swingtrader.store.state import ServiceState
 from swingtrader.task_names import TASK_NAMES
 from swingtrader.web import queries
 from swingtrader.web.auth import CSRF_COOKIE, Guard, csrf_token
-from swingtrader.web.chart import equity_svg
+from swingtrader.web.chart import equity_svg, equity_vs_benchmark_svg
 from swingtrader.web.control import ServiceControl
 from swingtrader.web.format import FILTERS, to_jsonable
 from swingtrader.web.guard import ErrorGuard
@@ -123,7 +123,7 @@ def create_app(
         def page(request: Request) -> Response:
             data = loaders[name](request)
             token, new = csrf_token(request)
-            extra = {"equity_svg": equity_svg(data["equity_curve"])} if name == "trades" else {}
+            extra = _trades_charts(data) if name == "trades" else {}
             response = templates.TemplateResponse(request, f"{name}.html", {
                 "data": data, "title": title, "active": name, "nav": NAV, "mode": mode(),
                 "csrf_token": token, "actions_off": guard.actions_off, "tasks_all": TASK_NAMES,
@@ -199,6 +199,14 @@ def _add_actions(app: FastAPI, guard: Guard, control: ServiceControl | None) -> 
     @app.post("/api/actions/relogin", dependencies=actor)
     def relogin() -> JSONResponse:
         return act("relogin", control.force_relogin)
+
+
+def _trades_charts(data: dict[str, Any]) -> dict[str, str]:
+    """The trades page's charts: cumulative net P&L by exit date, and with a simulation's report the daily
+    equity against the benchmark."""
+    perf = data["performance"]
+    bench = equity_vs_benchmark_svg(perf["curve"]) if perf["benchmark"] is not None else None
+    return {"equity_svg": equity_svg(data["equity_curve"]), "benchmark_svg": bench}
 
 
 def _with_csrf_cookie(response: Response, token: str, new: bool) -> Response:

@@ -28,6 +28,7 @@ from swingtrader.clock import ist_date
 from swingtrader.store import Store
 from swingtrader.store import tables as t
 from swingtrader.store.state import NextSlot, PlannedSlot
+from swingtrader.web.performance import performance
 
 COALESCED_TASKS = ("monitor_sell_orders",)  # one slot a minute: shown as one summary row
 PER_PAGE = 50
@@ -138,8 +139,10 @@ def positions(store: Store, now: datetime) -> dict[str, Any]:
 
 
 def trades(store: Store, now: datetime) -> dict[str, Any]:
-    """Closed trades newest first, totals, and the cumulative net P&L by exit date (the equity curve)."""
-    rows = read_account(store, now).trades
+    """Closed trades newest first, totals, the cumulative net P&L by exit date (the equity curve) and the
+    performance panel (`web.performance`)."""
+    account = read_account(store, now)
+    rows = account.trades
     curve: list[tuple[date, Decimal]] = []
     running = Decimal(0)
     for r in rows:
@@ -158,6 +161,7 @@ def trades(store: Store, now: datetime) -> dict[str, Any]:
         "charges": sum((r["charges"] for r in rows), Decimal(0)),
         "net": running,
         "equity_curve": curve,
+        "performance": performance(store, account),
     }
 
 
