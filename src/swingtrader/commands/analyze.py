@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from datetime import date
+from typing import Any
 
 from swingtrader.commands._common import bars_or_exit, settings_or_exit
 
@@ -34,7 +35,7 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table(report: dict) -> str:
+def _table(report: dict[str, Any]) -> str:
     candidates = report["candidates"]
     lines = [f"as of {report['as_of']}: {report['symbols_analysed']} symbols analysed, "
              f"{len(candidates)} candidate{'' if len(candidates) == 1 else 's'}"]
