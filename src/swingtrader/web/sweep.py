@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -70,7 +70,7 @@ def equity_vs_benchmark_svg(points: Sequence[tuple[str, str, str | None]]) -> st
     )
 
 
-def add_sweep_page(app: FastAPI, templates: Jinja2Templates, directory: Path, *, dependencies: list,
+def add_sweep_page(app: FastAPI, templates: Jinja2Templates, directory: Path, *, dependencies: Sequence[params.Depends],
                    nav: Sequence[tuple[str, str, str]], mode: Callable[[], str]) -> None:
     """Mount GET /sweep (the page, with `nav` and a link to itself) and GET /api/sweep (its data as JSON)."""
     nav = (*nav, ("sweep", "/sweep", "Sweep"))
