@@ -24,9 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, Row, func, select
 
 from swingtrader.broker import paper_store
 from swingtrader.broker.session import SessionEvent
@@ -51,6 +51,24 @@ class Price:
     @property
     def day(self) -> date:
         return ist_date(self.at)
+
+
+class TradeRow(TypedDict):
+    """A closed trade (its `trades` row)."""
+
+    id: int
+    position_id: int
+    symbol: str
+    entry_date: date
+    entry_price: Decimal
+    quantity: int
+    exit_date: date
+    exit_price: Decimal
+    exit_reason: str
+    gross_pnl: Decimal
+    charges: Decimal
+    net_pnl: Decimal
+    closed_at: datetime
 
 
 @dataclass(frozen=True)
@@ -98,7 +116,7 @@ class AccountView:
     orders_by_status: Mapping[str, int]
     open_orders: int
     positions: tuple[Position, ...]
-    trades: tuple[Mapping[str, Any], ...]  # oldest first
+    trades: tuple[TradeRow, ...]  # oldest first
     realised_pnl: Decimal
     cash: Decimal | None
     equity: Decimal | None
@@ -123,14 +141,16 @@ def account_in(conn: Connection, store: Store, now: datetime) -> AccountView:
     """`read_account` inside the caller's connection."""
     state = ServiceState(store)
     snapshot = state.account(conn)
-    by_status = dict(conn.execute(select(t.orders.c.status, func.count()).group_by(t.orders.c.status)).all())
+    by_status: dict[str, int] = {
+        status: n for status, n in conn.execute(select(t.orders.c.status, func.count()).group_by(t.orders.c.status))
+    }
     rows = conn.execute(select(t.positions).where(_open_position()).order_by(t.positions.c.symbol)).all()
     positions = tuple(Position(dict(p._mapping), latest_price(conn, p.symbol, p.entry_date, snapshot)) for p in rows)
-    trades = tuple(dict(r._mapping) for r in conn.execute(select(t.trades).order_by(t.trades.c.closed_at,
-                                                                                   t.trades.c.id)).all())
+    trades = tuple(_trade(r) for r in conn.execute(select(t.trades).order_by(t.trades.c.closed_at,
+                                                                            t.trades.c.id)).all())
     cash = _cash(conn, snapshot)
     se = t.session_events
-    events = dict(conn.execute(select(se.c.event, func.count()).group_by(se.c.event)).all())
+    events: dict[str, int] = {e: n for e, n in conn.execute(select(se.c.event, func.count()).group_by(se.c.event))}
     day_start = datetime.combine(ist_date(now), datetime.min.time(), IST)
     logins_today = conn.execute(
         select(func.count()).where(se.c.event.in_(LOGIN_EVENTS), se.c.at >= day_start, se.c.at <= now)
@@ -235,7 +255,14 @@ def _cash(conn: Connection, snapshot: AccountSnapshot | None) -> Decimal | None:
     return snapshot.cash + moved
 
 
-def _open_position() -> Any:
+def _trade(r: Row[Any]) -> TradeRow:
+    return TradeRow(id=r.id, position_id=r.position_id, symbol=r.symbol, entry_date=r.entry_date,
+                    entry_price=r.entry_price, quantity=r.quantity, exit_date=r.exit_date, exit_price=r.exit_price,
+                    exit_reason=r.exit_reason, gross_pnl=r.gross_pnl, charges=r.charges, net_pnl=r.net_pnl,
+                    closed_at=r.closed_at)
+
+
+def _open_position() -> ColumnElement[bool]:
     return func.lower(t.positions.c.status) == "open"
 
 

@@ -122,7 +122,7 @@ class ISTMidnightRotatingFileHandler(TimedRotatingFileHandler):
     def doRollover(self) -> None:
         if self.stream:
             self.stream.close()
-            self.stream = None  # type: ignore[assignment]
+            self.stream = None
         covered = datetime.fromtimestamp(self.rolloverAt, IST).date() - timedelta(days=1)
         target = self.rotation_filename(f"{self.baseFilename}.{covered.isoformat()}")
         if os.path.exists(target):

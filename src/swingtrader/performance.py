@@ -15,16 +15,21 @@ Contracts:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
-__all__ = ["Fill", "benchmark", "daily_equity", "fills_from_store", "max_drawdown", "performance_from_store",
-           "performance_report", "summary"]
+if TYPE_CHECKING:
+    from swingtrader.market.bars import BarSource
+    from swingtrader.simulate import ReportTrade
+    from swingtrader.store import Store
+
+__all__ = ["Benchmark", "Drawdown", "Exposure", "Fill", "Growth", "Performance", "benchmark", "daily_equity",
+           "fills_from_store", "max_drawdown", "performance_from_store", "performance_report", "summary"]
 
 TRADING_DAYS = 252
 _CENT = Decimal("0.01")
@@ -40,7 +45,40 @@ class Fill:
     charges: Decimal
 
 
-def fills_from_store(store: Any) -> list[Fill]:
+class Drawdown(TypedDict):
+    value: str
+    pct: float
+    peak_date: str | None
+    trough_date: str | None
+
+
+class Exposure(TypedDict):
+    sessions_with_position: float
+    average_deployed: float
+
+
+class Growth(TypedDict):
+    cagr: float | None
+    sharpe: float | None
+
+
+class Benchmark(TypedDict):
+    symbols: list[str]
+    final_value: str
+    series: dict[str, str]  # ISO date -> value
+
+
+class Performance(Growth):
+    """The performance fields of a simulation report (JSON-ready)."""
+
+    max_drawdown: Drawdown
+    exposure: Exposure
+    win_rate: float | None
+    benchmark: Benchmark
+    equity_curve: dict[str, str]  # ISO date -> equity
+
+
+def fills_from_store(store: Store) -> list[Fill]:
     """The paper exchange's fills in the order they happened, dated in IST."""
     from swingtrader.broker import paper_store
     from swingtrader.clock import IST
@@ -53,7 +91,7 @@ def fills_from_store(store: Any) -> list[Fill]:
 class _Closes:
     """Last close on or before each session, per symbol, forward-filled over the source's dates."""
 
-    def __init__(self, bars: Any, sessions: Sequence[date]) -> None:
+    def __init__(self, bars: BarSource, sessions: Sequence[date]) -> None:
         p = bars.panel()
         close = p.close
         valid = ~np.isnan(close)
@@ -75,7 +113,7 @@ class _Closes:
         return None if math.isnan(x) else Decimal(repr(round(float(x), 2)))
 
 
-def daily_equity(fills: Iterable[Fill], capital: Decimal, sessions: Sequence[date], bars: Any
+def daily_equity(fills: Iterable[Fill], capital: Decimal, sessions: Sequence[date], bars: BarSource
                  ) -> tuple[list[Decimal], list[Decimal]]:
     """(equity, holdings value) at the close of each session (see the module contract)."""
     closes = _Closes(bars, sessions)
@@ -102,11 +140,11 @@ def daily_equity(fills: Iterable[Fill], capital: Decimal, sessions: Sequence[dat
     return equity, invested
 
 
-def max_drawdown(dates: Sequence[date], equity: Sequence[Decimal], capital: Decimal) -> dict:
+def max_drawdown(dates: Sequence[date], equity: Sequence[Decimal], capital: Decimal) -> Drawdown:
     """The largest fall from a running peak (the starting capital counts as the first peak), in percent of that
     peak: {"value", "pct", "peak_date", "trough_date"}; dates are None for the starting capital or no fall."""
     peak, peak_day = capital, None
-    best = {"value": "0.00", "pct": 0.0, "peak_date": None, "trough_date": None}
+    best: Drawdown = {"value": "0.00", "pct": 0.0, "peak_date": None, "trough_date": None}
     worst = 0.0
     for day, value in zip(dates, equity, strict=True):
         if value > peak:
@@ -116,11 +154,11 @@ def max_drawdown(dates: Sequence[date], equity: Sequence[Decimal], capital: Deci
         if pct > worst:
             worst = pct
             best = {"value": str((peak - value).quantize(_CENT)), "pct": round(100 * pct, 4),
-                    "peak_date": peak_day and peak_day.isoformat(), "trough_date": day.isoformat()}
+                    "peak_date": None if peak_day is None else peak_day.isoformat(), "trough_date": day.isoformat()}
     return best
 
 
-def summary(equity: Sequence[Decimal], capital: Decimal) -> dict:
+def summary(equity: Sequence[Decimal], capital: Decimal) -> Growth:
     """CAGR and annualised Sharpe of a daily equity series that started from `capital` (None when undefined)."""
     if not equity:
         return {"cagr": None, "sharpe": None}
@@ -133,7 +171,7 @@ def summary(equity: Sequence[Decimal], capital: Decimal) -> dict:
     return {"cagr": round(cagr, 6), "sharpe": None if sharpe is None else round(sharpe, 4)}
 
 
-def benchmark(bars: Any, sessions: Sequence[date], capital: Decimal) -> dict:
+def benchmark(bars: BarSource, sessions: Sequence[date], capital: Decimal) -> Benchmark:
     """Equal-weight buy-and-hold of the source's symbols over `sessions` (see the module contract)."""
     closes = _Closes(bars, sessions)
     held = ~np.isnan(closes.first_open)
@@ -147,12 +185,12 @@ def benchmark(bars: Any, sessions: Sequence[date], capital: Decimal) -> dict:
             "final_value": series[sessions[-1].isoformat()], "series": series}
 
 
-def performance_report(fills: Iterable[Fill], *, capital: Decimal, sessions: Sequence[date], bars: Any,
-                       trades: Sequence[Mapping[str, Any]] = ()) -> dict:
+def performance_report(fills: Iterable[Fill], *, capital: Decimal, sessions: Sequence[date], bars: BarSource,
+                       trades: Sequence[ReportTrade] = ()) -> Performance:
     """The report's performance fields for a run over `sessions` (its trading days, in order): max_drawdown,
     exposure, cagr, sharpe, win_rate (of `trades`, the report's closed trades), benchmark, equity_curve."""
     equity, invested = daily_equity(fills, capital, sessions, bars)
-    exposure = {
+    exposure: Exposure = {
         "sessions_with_position": round(sum(1 for v in invested if v) / len(sessions), 6) if sessions else 0.0,
         "average_deployed": round(sum(float(v / e) for v, e in zip(invested, equity, strict=True) if e > 0)
                                   / len(sessions), 6) if sessions else 0.0,
@@ -168,7 +206,7 @@ def performance_report(fills: Iterable[Fill], *, capital: Decimal, sessions: Seq
     }
 
 
-def performance_from_store(store: Any, *, capital: Decimal, sessions: Sequence[date], bars: Any,
-                           trades: Sequence[Mapping[str, Any]] = ()) -> dict:
+def performance_from_store(store: Store, *, capital: Decimal, sessions: Sequence[date], bars: BarSource,
+                           trades: Sequence[ReportTrade] = ()) -> Performance:
     """`performance_report` over the fills of the paper exchange kept in `store`."""
     return performance_report(fills_from_store(store), capital=capital, sessions=sessions, bars=bars, trades=trades)

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from swingtrader.account_view import order_activity, read_account
 from swingtrader.broker import paper_store
 from swingtrader.broker.base import Broker
 from swingtrader.clock import IST, SimClock
-from swingtrader.performance import performance_from_store
+from swingtrader.performance import Benchmark, Drawdown, Exposure, performance_from_store
 from swingtrader.service import ClockMode, ServiceHooks, build_service, paper_broker
 from swingtrader.store import Store
 from swingtrader.store.db import sqlite_url
@@ -27,6 +27,51 @@ if TYPE_CHECKING:
     from swingtrader.config import Settings
     from swingtrader.market.bars import BarSource
     from swingtrader.market.calendar import TradingCalendar
+
+
+class ReportTrade(TypedDict):
+    symbol: str
+    entry_date: str
+    entry_price: str
+    quantity: int
+    exit_date: str
+    exit_price: str
+    exit_reason: str
+    net_pnl: str
+
+
+class Pnl(TypedDict):
+    gross: str
+    charges: str
+    net: str
+
+
+class SimulationReport(TypedDict):
+    """`simulate --json` (money as decimal strings, dates ISO). The performance fields
+    (`swingtrader.performance.Performance`) are there whenever the range holds a trading day; `broker_calls` and
+    `faults` when the run went through the fake Kotak Neo server."""
+
+    start: str
+    end: str
+    trading_days: int
+    logins: int
+    task_runs: dict[str, dict[str, int]]
+    orders: dict[str, int]
+    open_orders: int
+    open_positions: int
+    duplicate_client_tags: int
+    trades: list[ReportTrade]
+    pnl: Pnl
+    final_equity: str
+    broker_calls: NotRequired[dict[str, int]]
+    faults: NotRequired[dict[str, int]]
+    max_drawdown: NotRequired[Drawdown]
+    exposure: NotRequired[Exposure]
+    cagr: NotRequired[float | None]
+    sharpe: NotRequired[float | None]
+    win_rate: NotRequired[float | None]
+    benchmark: NotRequired[Benchmark]
+    equity_curve: NotRequired[dict[str, str]]
 
 
 class SimulationMismatch(Exception):
@@ -49,7 +94,7 @@ def run_simulation(
     spec: SimulationSpec, settings: Settings, *, bars: BarSource, calendar: TradingCalendar, db: Path | None = None,
     store_url: str | None = None, broker_kind: str = "paper", faults: str | None = None,
     redact: Callable[[str], str] = str,
-) -> dict[str, Any]:
+) -> SimulationReport:
     """Run (or resume) the simulation in the SQLite file `db` (or the store at `store_url`, e.g. PostgreSQL;
     a fresh temporary file when neither is given) and return its report (see `report`)."""
     if store_url is None:
@@ -67,7 +112,7 @@ def run_simulation(
 def _run(
     spec: SimulationSpec, settings: Settings, store: Store, *, bars: BarSource, calendar: TradingCalendar,
     broker_kind: str, faults: str | None, redact: Callable[[str], str],
-) -> dict[str, Any]:
+) -> SimulationReport:
     state = ServiceState(store).simulation()
     if state is not None and state != spec.as_state():
         raise SimulationMismatch(f"the store holds another simulation: {state}")
@@ -75,13 +120,14 @@ def _run(
     resume_at = ledger.last_scheduled_at()
     first = calendar.sessions(spec.start, spec.end)
     if not first:
-        return report(store, spec, calendar, extra={})
+        return report(store, spec, calendar)
     start_at = resume_at.astimezone(IST) if resume_at else datetime.combine(first[0].date, time(8, 0), tzinfo=IST)
     clock = SimClock(start_at)
     if state is None:
         ServiceState(store).set_simulation(spec.as_state(), clock.now())
     exchange = paper_broker(settings, store, clock, bars, calendar, initial_cash=spec.capital)
-    extra: dict[str, Any] = {}
+    calls: dict[str, int] | None = None
+    fault_counts: dict[str, int] | None = None
     fake = None
     broker: Broker = exchange
     if broker_kind == "kotak-fake":
@@ -105,19 +151,18 @@ def _run(
             service.ledger.close()
     finally:
         if fake is not None:
-            extra["broker_calls"] = client.call_counts()
-            extra["faults"] = fake.fault_counts()
+            calls, fault_counts = client.call_counts(), fake.fault_counts()
             fake.stop()
-    out = report(store, spec, calendar, extra=extra)
+    out = report(store, spec, calendar, broker_calls=calls, faults=fault_counts)
     sessions = [s.date for s in calendar.sessions(spec.start, spec.end)]
     performance = performance_from_store(store, capital=spec.capital, sessions=sessions, bars=bars,
                                          trades=out["trades"])
     ServiceState(store).set_performance(performance, clock.now())  # the dashboard's trades page shows it
-    out.update(performance)
-    return out
+    return {**out, **performance}
 
 
-def report(store: Store, spec: SimulationSpec, calendar: Any, *, extra: dict) -> dict:
+def report(store: Store, spec: SimulationSpec, calendar: TradingCalendar, *, broker_calls: dict[str, int] | None = None,
+           faults: dict[str, int] | None = None) -> SimulationReport:
     """The simulation report (money as decimal strings), a formatter over the read model (`account_view`) as of
     the end of the simulated range: task outcomes, order counts, trades, P&L and the final equity (the read
     model's; the capital when nothing ran). `duplicate_client_tags` comes from the paper exchange."""
@@ -132,7 +177,7 @@ def report(store: Store, spec: SimulationSpec, calendar: Any, *, extra: dict) ->
     gross = sum((r["gross_pnl"] for r in account.trades), Decimal(0))
     charges = sum((r["charges"] for r in account.trades), Decimal(0))
     equity = spec.capital if account.equity is None else account.equity
-    out = {
+    out: SimulationReport = {
         "start": spec.start.isoformat(),
         "end": spec.end.isoformat(),
         "trading_days": len(calendar.sessions(spec.start, spec.end)),
@@ -156,5 +201,8 @@ def report(store: Store, spec: SimulationSpec, calendar: Any, *, extra: dict) ->
         "pnl": {"gross": str(gross), "charges": str(charges), "net": str(account.realised_pnl)},
         "final_equity": str(equity.quantize(Decimal("0.01"))),
     }
-    out.update(extra)
+    if broker_calls is not None:
+        out["broker_calls"] = broker_calls
+    if faults is not None:
+        out["faults"] = faults
     return out

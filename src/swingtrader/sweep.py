@@ -26,13 +26,63 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, final
 
-__all__ = ["Job", "Window", "load_grid", "parse_walk_forward", "rank", "row_of", "run_jobs", "run_point",
-           "walk_forward_windows"]
+if TYPE_CHECKING:  # simulate (the whole service) is imported where a point runs, not with this module
+    from dask.distributed import Client
+
+    from swingtrader.config import Settings
+    from swingtrader.market.bars import BarSource
+    from swingtrader.market.calendar import TradingCalendar
+    from swingtrader.simulate import SimulationReport
+
+    class PointReport(SimulationReport):
+        """A point's `simulate --json` report and the setting overrides it ran with."""
+
+        params: dict[str, Any]  # TOML values
+
+__all__ = ["Figures", "Job", "Row", "SweepRow", "WalkForwardRow", "Window", "figures", "load_grid",
+           "parse_walk_forward", "rank", "row_of", "run_jobs", "run_point", "walk_forward_windows"]
 
 ROW_FIELDS = ("net_pnl", "cagr", "max_drawdown", "max_drawdown_pct", "win_rate", "trades", "exposure", "sharpe",
               "final_equity")
+
+
+class Figures(TypedDict):
+    """A point's headline figures (the `ROW_FIELDS`, in that order)."""
+
+    net_pnl: str
+    cagr: float | None
+    max_drawdown: str
+    max_drawdown_pct: float
+    win_rate: float | None
+    trades: int
+    exposure: float
+    sharpe: float | None
+    final_equity: str
+
+
+class Row(Figures):
+    params: dict[str, Any]
+
+
+@final
+class SweepRow(Row):
+    """A row of a plain sweep's `results.json`; `report` names the point's report."""
+
+    report: str
+
+
+@final
+class WalkForwardRow(Row):
+    """A row of a walk-forward's `results.json`: also its `window` and the chosen point's training figures."""
+
+    window: dict[str, str]  # train_start, train_end, test_start, test_end
+    train: Figures
+    report: str
+
+
+R = TypeVar("R", bound=Row)
 
 
 class SweepError(Exception):
@@ -82,18 +132,18 @@ def load_grid(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*values)], shared
 
 
-def settings_for(job: Job) -> Any:
+def settings_for(job: Job) -> Settings:
     """The job's settings; `ConfigError` names a bad value."""
     from swingtrader.config import load_settings
 
     return load_settings(job.config, **job.shared, **job.params)
 
 
-_BARS: dict[tuple, Any] = {}
-_CALENDARS: dict[tuple, Any] = {}
+_BARS: dict[tuple[str, tuple[str, ...], str], BarSource] = {}
+_CALENDARS: dict[tuple[str, str], TradingCalendar] = {}
 
 
-def _inputs(settings: Any, data: str) -> tuple[Any, Any]:
+def _inputs(settings: Settings, data: str) -> tuple[BarSource, TradingCalendar]:
     """Bars and calendar for a job, loaded once per process (parsed files cached in the data directory)."""
     from swingtrader.market.bars import open_bar_source
     from swingtrader.market.calendar import TradingCalendar
@@ -108,7 +158,7 @@ def _inputs(settings: Any, data: str) -> tuple[Any, Any]:
     return _BARS[key], _CALENDARS[ckey]
 
 
-def run_point(job: Job) -> dict:
+def run_point(job: Job) -> PointReport:
     """Simulate one job in a fresh store (deleted afterwards) and return its `simulate --json` report (with its
     performance fields, `swingtrader.performance`)."""
     from swingtrader.simulate import SimulationSpec, run_simulation
@@ -121,11 +171,10 @@ def run_point(job: Job) -> dict:
         report = run_simulation(spec, settings, bars=bars, calendar=calendar, db=tmp / "sim.sqlite")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    report["params"] = job.params
-    return report
+    return {**report, "params": job.params}
 
 
-def row_of(report: dict) -> dict:
+def row_of(report: PointReport) -> Row:
     """A results row: the point's params and headline figures (money as decimal strings)."""
     return {
         "params": report["params"],
@@ -141,19 +190,26 @@ def row_of(report: dict) -> dict:
     }
 
 
-def rank(rows: Sequence[dict]) -> list[dict]:
+def figures(row: Row) -> Figures:
+    """The headline figures of `row`, without its params."""
+    return {"net_pnl": row["net_pnl"], "cagr": row["cagr"], "max_drawdown": row["max_drawdown"],
+            "max_drawdown_pct": row["max_drawdown_pct"], "win_rate": row["win_rate"], "trades": row["trades"],
+            "exposure": row["exposure"], "sharpe": row["sharpe"], "final_equity": row["final_equity"]}
+
+
+def rank(rows: Sequence[R]) -> list[R]:
     """Best first: highest net P&L; ties keep their order."""
     return sorted(rows, key=lambda r: -Decimal(r["net_pnl"]))
 
 
-def run_jobs(jobs: Sequence[Job], *, workers: int = 1, cluster: str | Any | None = None,
-             on_done: Callable[[], None] = lambda: None) -> list[dict]:
+def run_jobs(jobs: Sequence[Job], *, workers: int = 1, cluster: str | Client | None = None,
+             on_done: Callable[[], None] = lambda: None) -> list[PointReport]:
     """The reports of `jobs`, in job order: serially (`workers` 1), in a local process pool of `workers`, or on
     the Dask cluster at `cluster` (an address or a `dask.distributed.Client`). `on_done` is called per job."""
     if cluster is not None:
         return _on_dask(jobs, cluster, on_done)
     if workers <= 1:
-        out = []
+        out: list[PointReport] = []
         for job in jobs:
             out.append(run_point(job))
             on_done()
@@ -167,7 +223,7 @@ def run_jobs(jobs: Sequence[Job], *, workers: int = 1, cluster: str | Any | None
         return [f.result() for f in futures]
 
 
-def _on_dask(jobs: Sequence[Job], cluster: str | Any, on_done: Callable[[], None]) -> list[dict]:
+def _on_dask(jobs: Sequence[Job], cluster: str | Client, on_done: Callable[[], None]) -> list[PointReport]:
     from dask.distributed import Client, as_completed
 
     client = cluster if isinstance(cluster, Client) else Client(cluster)
@@ -175,7 +231,8 @@ def _on_dask(jobs: Sequence[Job], cluster: str | Any, on_done: Callable[[], None
         futures = client.map(run_point, list(jobs), pure=False)
         for _ in as_completed(futures):
             on_done()
-        return client.gather(futures)
+        reports: list[PointReport] = client.gather(futures)  # untyped in dask: each is what run_point returned
+        return reports
     finally:
         if client is not cluster:
             client.close()
@@ -233,15 +290,15 @@ def walk_forward_windows(start: date, sessions: Sequence[date], train: tuple[int
 # --- a sweep directory ------------------------------------------------------------------------------------------
 
 
-def sweep(jobs: Sequence[Job], **run: Any) -> tuple[list[dict], list[dict]]:
+def sweep(jobs: Sequence[Job], **run: Any) -> tuple[list[SweepRow], list[PointReport]]:
     """(ranked rows, reports in job order) of a plain sweep; each row names its report (`points/NNN.json`)."""
     reports = run_jobs(jobs, **run)
-    rows = [{**row_of(r), "report": f"points/{i:03d}.json"} for i, r in enumerate(reports)]
+    rows: list[SweepRow] = [{**row_of(r), "report": f"points/{i:03d}.json"} for i, r in enumerate(reports)]
     return rank(rows), reports
 
 
 def walk_forward(points: Sequence[dict[str, Any]], windows: Sequence[Window], base: Job, **run: Any
-                 ) -> tuple[list[dict], list[dict]]:
+                 ) -> tuple[list[WalkForwardRow], list[PointReport]]:
     """(out-of-sample rows, their reports), one per window in date order. Every training run goes in one batch,
     then every test run; a row carries its window and the chosen point's training figures under `train`."""
     from dataclasses import replace
@@ -252,12 +309,13 @@ def walk_forward(points: Sequence[dict[str, Any]], windows: Sequence[Window], ba
     test_jobs = [replace(base, params=b["params"], start=w.test_start, end=w.test_end)
                  for w, b in zip(windows, best, strict=True)]
     reports = run_jobs(test_jobs, **run)
-    rows = [{"window": w.as_dict(), **row_of(r), "train": {k: b[k] for k in ROW_FIELDS},
+    rows: list[WalkForwardRow] = [{"window": w.as_dict(), **row_of(r), "train": figures(b),
              "report": f"points/{i:03d}.json"} for i, (w, b, r) in enumerate(zip(windows, best, reports, strict=True))]
     return rows, reports
 
 
-def write(out: Path, rows: Sequence[dict], reports: Sequence[dict], meta: dict[str, Any]) -> None:
+def write(out: Path, rows: Sequence[SweepRow] | Sequence[WalkForwardRow], reports: Sequence[PointReport],
+          meta: dict[str, Any]) -> None:
     """`out/results.json` (rows), `out/results.csv`, `out/sweep.json` (how it was run) and each report under
     `out/points/`."""
     import csv
@@ -269,14 +327,18 @@ def write(out: Path, rows: Sequence[dict], reports: Sequence[dict], meta: dict[s
     (out / "results.json").write_text(json.dumps(list(rows), indent=2) + "\n")
     (out / "sweep.json").write_text(json.dumps(meta, indent=2) + "\n")
     keys = sorted({k for r in rows for k in r["params"]})
-    window = ["train_start", "train_end", "test_start", "test_end"] if rows and "window" in rows[0] else []
+    window: list[str] = ["train_start", "train_end", "test_start", "test_end"] if rows and "window" in rows[0] else []
     with (out / "results.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow([*window, *keys, *ROW_FIELDS, "report"])
         for r in rows:
-            w.writerow([*(r["window"][k] for k in window), *(_cell(r["params"].get(k)) for k in keys),
-                        *(_cell(r[k]) for k in ROW_FIELDS), r["report"]])
+            w.writerow([*(_window(r)[k] for k in window), *(_cell(r["params"].get(k)) for k in keys),
+                        *(_cell(v) for v in figures(r).values()), r["report"]])
 
 
-def _cell(value: Any) -> Any:
+def _window(row: SweepRow | WalkForwardRow) -> dict[str, str]:
+    return row["window"] if "window" in row else {}
+
+
+def _cell(value: object) -> object:
     return ";".join(map(str, value)) if isinstance(value, list) else "" if value is None else value

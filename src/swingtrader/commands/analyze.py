@@ -17,6 +17,7 @@ import sys
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from swingtrader.commands._common import bars_or_exit, open_bars_or_exit, settings_or_exit
 
@@ -74,7 +75,7 @@ def default_settings(environ: Mapping[str, str]) -> tuple[Path, str] | None:
     return Path(values["data_dir"]), values["data"]
 
 
-def _table(report: dict) -> str:
+def _table(report: dict[str, Any]) -> str:
     candidates = report["candidates"]
     lines = [f"as of {report['as_of']}: {report['symbols_analysed']} symbols analysed, "
              f"{len(candidates)} candidate{'' if len(candidates) == 1 else 's'}"]

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from swingtrader.commands._common import bars_or_exit, calendar_or_exit, fail, parse_date, settings_or_exit
 
+if TYPE_CHECKING:
+    from swingtrader.simulate import SimulationReport
 
-def main(args: Any) -> int:
+
+def main(args: argparse.Namespace) -> int:
     start = parse_date(args.start, "--start")
     end = parse_date(args.end, "--end")
     if end < start:
@@ -55,7 +59,7 @@ def main(args: Any) -> int:
     return 0
 
 
-def _print_summary(r: dict) -> None:
+def _print_summary(r: SimulationReport) -> None:
     print(f"simulated {r['start']} .. {r['end']}: {r['trading_days']} trading days, {r['logins']} logins")
     for task, runs in sorted(r["task_runs"].items()):
         print(f"  {task:22s} " + " ".join(f"{k}={v}" for k, v in runs.items()))

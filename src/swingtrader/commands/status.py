@@ -6,6 +6,7 @@ A formatter over the read model (`account_view`): the store is the one the setti
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections import Counter
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from swingtrader.commands._common import fail, settings_or_exit
 
 
-def main(args: Any) -> int:
+def main(args: argparse.Namespace) -> int:
     settings = settings_or_exit(args)
     from swingtrader.account_view import read_account, recent_failures, task_runs_on
     from swingtrader.clock import LiveClock
@@ -34,17 +35,19 @@ def main(args: Any) -> int:
     finally:
         store.dispose()
     next_slot = account.next_slot
-    result = {
+    run_counts = dict(sorted(runs.items()))
+    failed = [
+        {"task": f["task"], "date": f["trading_date"].isoformat(), "slot": f["slot"], "error": f["error"]}
+        for f in failures
+    ]
+    result: dict[str, Any] = {
         "store": store.location,
         "mode": account.mode,
         "paused": account.paused,
         "next": None if next_slot is None else {"task": next_slot.task, "at": next_slot.at.isoformat()},
         "last_trading_date": day.isoformat() if day else None,
-        "runs": dict(sorted(runs.items())),
-        "recent_failures": [
-            {"task": f["task"], "date": f["trading_date"].isoformat(), "slot": f["slot"], "error": f["error"]}
-            for f in failures
-        ],
+        "runs": run_counts,
+        "recent_failures": failed,
         "open_positions": [
             {"symbol": p.symbol, "quantity": p.quantity, "average_price": str(p.average_price),
              "price": None if p.price is None else str(p.price.value)}
@@ -65,9 +68,9 @@ def main(args: Any) -> int:
     print(f"last trading date: {result['last_trading_date']}")
     if account.prices is not None:
         print(f"prices: bars of {account.prices.as_of} ({account.prices.age_days} trading days old)")
-    for key, n in result["runs"].items():
+    for key, n in run_counts.items():
         print(f"  {key}: {n}")
-    for f in result["recent_failures"]:
+    for f in failed:
         print(f"  FAILED {f['task']} {f['date']} {f['slot']}: {f['error']}")
     print(f"open positions: {len(account.positions)}, open orders: {account.open_orders}")
     print(f"realised P&L: {result['realised_pnl']}  cash: {result['cash']}  equity: {result['equity']}")

@@ -67,6 +67,7 @@ def main(args: Any) -> int:
     meta = {"grid": str(args.grid), "start": start.isoformat(), "end": end.isoformat(), "data": args.data,
             "points": len(points), "walk_forward": args.walk_forward}
     out = Path(args.out)
+    rows: list[sw.SweepRow] | list[sw.WalkForwardRow]
     if windows_spec is None:
         progress = Progress(len(points), "sweep")
         rows, reports = sw.sweep([replace(base, params=p) for p in points], **run,

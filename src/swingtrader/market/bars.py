@@ -7,7 +7,7 @@ raises `DataFileError`, whose message names the file (and the symbol, line, date
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
@@ -96,7 +96,8 @@ class BarSource:
         rows = np.flatnonzero(~np.isnan(p.close[:, col]))
 
         def take(a: np.ndarray) -> np.ndarray:
-            return a[rows, col]
+            column: np.ndarray = a[rows, col]
+            return column
 
         volume = None if p.volume is None else take(p.volume)
         return Bars(symbol, p.dates[rows], take(p.open), take(p.high), take(p.low), take(p.close), volume)
@@ -157,7 +158,8 @@ def open_bar_source(
 # --- reading and checking files ---------------------------------------------------------------------------------
 
 
-_DTYPES = {"symbol": "category", "date": "category", **dict.fromkeys((*PRICE_COLUMNS, "volume"), "float64")}
+_DTYPES: Mapping[Hashable, str] = {"symbol": "category", "date": "category",
+                                   **dict.fromkeys((*PRICE_COLUMNS, "volume"), "float64")}
 
 
 _ARROW_MIN_BYTES = 4 << 20  # below this pyarrow's import costs more than its parser saves
@@ -289,7 +291,8 @@ def _parse_days(dates: pd.Series, where: Callable[[int], str]) -> np.ndarray:
         row = int(np.argmax(bad))
         raw = "" if codes[row] < 0 else cat.categories[codes[row]]
         raise DataFileError(f"{where(row)}: unparseable date {raw!r} (expected YYYY-MM-DD)")
-    return cat_days[codes]
+    days: np.ndarray = cat_days[codes]
+    return days
 
 
 def _check_values(df: pd.DataFrame, where: Callable[[int], str]) -> dict[str, np.ndarray]:
@@ -395,7 +398,7 @@ def _load_long(path: Path, symbols: list[str] | None) -> BarSource:
         raise DataFileError(f"{path}: no bars")
     codes = df["symbol"].array.codes.astype(np.int64)
     if (codes < 0).any():
-        raise DataFileError(f"{path}: line {int(df.index[np.argmax(codes < 0)]) + 2}: empty symbol")
+        raise DataFileError(f"{path}: line {int(df.index[int(np.argmax(codes < 0))]) + 2}: empty symbol")
     names = [str(s) for s in df["symbol"].cat.categories]
     where = _where(path, df, names, codes)
     days = _parse_days(df["date"], where)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from swingtrader.clock import IST
 
@@ -53,6 +53,15 @@ _HOLIDAY_KINDS = ("holiday", "holiday_with_muhurat")
 SessionKind = Literal["regular", "special", "muhurat"]
 _Windows = tuple[tuple[time, time], ...]
 _Day = tuple[SessionKind, _Windows] | None  # (kind, windows), or None for a closed day
+
+
+class _LibraryData(TypedDict):
+    """What the library says, as cached JSON (see `_compute_library_data`)."""
+
+    library: str
+    years: list[int]  # [first, last]
+    regular: list[list[str]]  # [[since, "HH:MM-HH:MM"], ...]
+    days: dict[str, tuple[Literal["special", "muhurat"], str] | None]  # ISO date -> [kind, windows] or closed
 
 
 @dataclass(frozen=True)
@@ -96,7 +105,7 @@ class CalendarDataMissing(Exception):
 class TradingCalendar:
     """Sessions by date; build it with `load`. Immutable, so it is safe to share between threads."""
 
-    def __init__(self, library: Mapping[str, Any], overrides: dict[date, _Day], override_years: set[int]) -> None:
+    def __init__(self, library: _LibraryData, overrides: dict[date, _Day], override_years: set[int]) -> None:
         first, last = library["years"]
         self._library_years = range(first, last + 1)
         self._regular = [(date.fromisoformat(since), _parse_windows(hours)) for since, hours in library["regular"]]
@@ -191,7 +200,7 @@ def _at(day: date, moment: time) -> datetime:
 
 def _parse_windows(text: str) -> _Windows:
     """`"09:15-10:00;11:30-12:30"` -> ordered, non-overlapping (start, end) pairs; ValueError otherwise."""
-    windows = []
+    windows: list[tuple[time, time]] = []
     for part in text.split(";"):
         start_text, sep, end_text = part.strip().partition("-")
         start, end = time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip())
@@ -238,21 +247,23 @@ def _override_rule(kind: str, sessions: str, note: str) -> _Day:
     return ("special", windows)
 
 
-def _library_data(cache_dir: Path | None) -> dict[str, Any]:
+def _library_data(cache_dir: Path | None) -> _LibraryData:
     """The library's calendar as JSON data, from `cache_dir` or computed by a child process (and then cached)."""
     name = f"xnse-v{_CACHE_FORMAT}-{_LIBRARY}-{importlib.metadata.version(_LIBRARY)}.json"
     if cache_dir is None:
         with tempfile.TemporaryDirectory(prefix="swingtrader-calendar-") as tmp:
             out = Path(tmp) / name
             _run_child(out)
-            return json.loads(out.read_text(encoding="utf-8"))
+            data: _LibraryData = json.loads(out.read_text(encoding="utf-8"))
+            return data
     path = Path(cache_dir) / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{name}.{os.getpid()}.partial")
         _run_child(partial)
         partial.replace(path)
-    return json.loads(path.read_text(encoding="utf-8"))
+    cached: _LibraryData = json.loads(path.read_text(encoding="utf-8"))
+    return cached
 
 
 def _run_child(out: Path) -> None:
@@ -267,7 +278,7 @@ def _run_child(out: Path) -> None:
         raise RuntimeError(f"calendar child process failed (exit {done.returncode}): {tail[0]}")
 
 
-def _compute_library_data() -> dict[str, Any]:
+def _compute_library_data() -> _LibraryData:
     """Run the library (imports pandas: child process only) and reduce it to what differs from plain weekdays.
 
     `days` maps each weekday without a session to None, and each session on a weekend or with hours other than
@@ -282,7 +293,7 @@ def _compute_library_data() -> dict[str, Any]:
     schedule = cal.schedule(f"{first}-01-01", f"{last}-12-31", tz=IST.key)
     opens, closes = (schedule[column].dt.strftime("%H:%M") for column in ("market_open", "market_close"))
     sessions = dict(zip(schedule.index.strftime("%Y-%m-%d"), zip(opens, closes, strict=True), strict=True))
-    days: dict[str, Any] = {}
+    days: dict[str, tuple[Literal["special", "muhurat"], str] | None] = {}
     day = date(first, 1, 1)
     while day.year <= last:
         key = day.isoformat()
@@ -291,7 +302,7 @@ def _compute_library_data() -> dict[str, Any]:
         if hours is None and day.weekday() < 5:
             days[key] = None
         elif hours is not None and (day.weekday() >= 5 or "-".join(hours) != regular_hours):
-            days[key] = ["muhurat" if hours[0] > regular_hours[:5] else "special", "-".join(hours)]
+            days[key] = ("muhurat" if hours[0] > regular_hours[:5] else "special", "-".join(hours))
         day += timedelta(days=1)
     return {"library": f"{_LIBRARY} {mcal.__version__}", "years": [first, last], "regular": regular, "days": days}
 
@@ -302,7 +313,8 @@ def _regular_periods(times: Mapping[str, Any], origin: date) -> list[list[str]]:
     changes = sorted({e[0] for key in ("market_open", "market_close") for e in times[key] if e[0] and e[0] > start})
 
     def on(key: str, day: str) -> str:
-        return [entry[1] for entry in times[key] if entry[0] is None or entry[0] <= day][-1].strftime("%H:%M")
+        moment: time = [entry[1] for entry in times[key] if entry[0] is None or entry[0] <= day][-1]
+        return moment.strftime("%H:%M")
 
     return [[since, f"{on('market_open', since)}-{on('market_close', since)}"]
             for since in [start, *changes]]

@@ -9,13 +9,13 @@ Every method takes an optional connection to run inside the caller's transaction
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, func, select
 
@@ -23,6 +23,7 @@ from swingtrader.store import tables as t
 from swingtrader.store.db import Store
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class StateKey(StrEnum):
@@ -133,7 +134,7 @@ class ServiceState:
 
     # ---- mode ----------------------------------------------------------------------------------------------
     def mode(self, conn: Connection | None = None) -> str | None:
-        return self._valid(StateKey.MODE, self._get(StateKey.MODE, conn), lambda v: v if isinstance(v, str) else None)
+        return self._valid(StateKey.MODE, self._get(StateKey.MODE, conn), _str)
 
     def set_mode(self, label: str, now: datetime, conn: Connection | None = None) -> None:
         self._set(StateKey.MODE, label, now, conn)
@@ -208,7 +209,8 @@ class ServiceState:
             with self._store.begin() as own:
                 yield own
 
-    def _get(self, key: StateKey, conn: Connection | None) -> Any:
+    def _get(self, key: StateKey, conn: Connection | None) -> object:
+        """The key's JSON value (None when absent)."""
         query = select(t.service_state.c.value).where(t.service_state.c.key == key.value)
         if conn is not None:
             return conn.execute(query).scalar()
@@ -223,13 +225,17 @@ class ServiceState:
                 c.execute(st.insert().values(key=key.value, value=value, updated_at=now))
 
     @staticmethod
-    def _valid(key: StateKey, raw: Any, parse: Any) -> Any:
+    def _valid(key: StateKey, raw: object, parse: Callable[[Any], _T | None]) -> _T | None:
         if raw is None:
             return None
         parsed = parse(raw)
         if parsed is None:
             log.warning("service_state %s holds an unreadable value: ignored", key.value)
         return parsed
+
+
+def _str(raw: object) -> str | None:
+    return raw if isinstance(raw, str) else None
 
 
 def _next_slot(raw: Any) -> NextSlot | None:

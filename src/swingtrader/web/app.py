@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -36,9 +36,14 @@ from swingtrader.web.guard import ErrorGuard
 from swingtrader.web.hosts import HostGuard, allowed_hosts
 from swingtrader.web.logtail import log_tail, newest_log
 
-__all__ = ["ServiceControl", "create_app"]
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+__all__ = ["ServiceControl", "WebSettings", "create_app"]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+_R = TypeVar("_R", bound=Response)
 _HERE = Path(__file__).parent
 _MAX_PAGE = 10**9  # beyond any store; keeps the row offset inside SQLite's 64-bit integers
 NAV = (
@@ -52,10 +57,24 @@ NAV = (
 )
 
 
+class WebSettings(Protocol):
+    """The settings the dashboard reads (`swingtrader.config.Settings` has them). `web_host` and
+    `web_allowed_hosts` are read too when present."""
+
+    @property
+    def web_password(self) -> SecretStr | None: ...
+
+    @property
+    def kill_switch(self) -> bool: ...
+
+    @property
+    def effective_log_dir(self) -> Path: ...
+
+
 def create_app(
     store: Store,
     *,
-    settings: Any = None,
+    settings: WebSettings | None = None,
     control: ServiceControl | None = None,
     read_only: bool = False,
     log_file: Path | None = None,
@@ -88,8 +107,9 @@ def create_app(
 
     app = FastAPI(title="swingtrader", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(ErrorGuard)
-    app.add_middleware(HostGuard, hosts=allowed_hosts(bind_host or getattr(settings, "web_host", "127.0.0.1"),
-                                                      getattr(settings, "web_allowed_hosts", ())))
+    settings_host: str = getattr(settings, "web_host", "127.0.0.1")
+    extra_hosts: list[str] | tuple[()] = getattr(settings, "web_allowed_hosts", ())
+    app.add_middleware(HostGuard, hosts=allowed_hosts(bind_host or settings_host, extra_hosts))
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     viewer = [Depends(guard.require_viewer)]
 
@@ -172,7 +192,13 @@ def create_app(
 
 
 def _add_actions(app: FastAPI, guard: Guard, control: ServiceControl | None) -> None:
+    """The action routes; without `control` the guard refuses every action before it runs."""
     actor = [Depends(guard.require_actor)]
+
+    def service() -> ServiceControl:
+        if control is None:  # unreachable: `guard.actions_off` is set whenever there is no control
+            raise HTTPException(403, "this dashboard is read-only")
+        return control
 
     def act(what: str, fn: Callable[[], Any]) -> JSONResponse:
         log.info("dashboard action: %s", what)
@@ -184,21 +210,21 @@ def _add_actions(app: FastAPI, guard: Guard, control: ServiceControl | None) -> 
 
     @app.post("/api/actions/pause", dependencies=actor)
     def pause() -> JSONResponse:
-        return act("pause", control.pause_new_orders)
+        return act("pause", service().pause_new_orders)
 
     @app.post("/api/actions/resume", dependencies=actor)
     def resume() -> JSONResponse:
-        return act("resume", control.resume_new_orders)
+        return act("resume", service().resume_new_orders)
 
     @app.post("/api/actions/run-task/{task}", dependencies=actor)
     def run_task(task: str) -> JSONResponse:
         if task not in TASK_NAMES:
             raise HTTPException(404, f"unknown task {task!r}; tasks: {', '.join(TASK_NAMES)}")
-        return act(f"run-task {task}", lambda: control.run_task_now(task))
+        return act(f"run-task {task}", lambda: service().run_task_now(task))
 
     @app.post("/api/actions/relogin", dependencies=actor)
     def relogin() -> JSONResponse:
-        return act("relogin", control.force_relogin)
+        return act("relogin", service().force_relogin)
 
 
 def _trades_charts(data: dict[str, Any]) -> dict[str, str]:
@@ -209,7 +235,7 @@ def _trades_charts(data: dict[str, Any]) -> dict[str, str]:
     return {"equity_svg": equity_svg(data["equity_curve"]), "benchmark_svg": bench}
 
 
-def _with_csrf_cookie(response: Response, token: str, new: bool) -> Response:
+def _with_csrf_cookie(response: _R, token: str, new: bool) -> _R:
     if new:
         response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", path="/")
     return response
@@ -232,12 +258,12 @@ def _readiness(store: Store, control: ServiceControl | None, clock: Clock, max_a
         "ok": age is not None and age <= max_age_s,
         "detail": "no heartbeat recorded" if age is None else f"last tick {age:.0f} s ago (max {max_age_s:.0f})",
     }
-    session = _call(control.session_state, {})
+    session: dict[str, Any] = _call(control.session_state, {})
     checks["session"] = {"ok": bool(session.get("logged_in")), "detail": to_jsonable(session)}
     return checks
 
 
-def _call(fn: Callable[[], Any], fallback: Any) -> Any:
+def _call(fn: Callable[[], _T], fallback: _T) -> _T:
     """Ask the service something for display; a failure there shows as `fallback` and is logged."""
     try:
         return fn()

@@ -24,7 +24,7 @@ def money(value: Decimal | int | float | None) -> str:
     whole, frac = f"{abs(amount):.2f}".split(".")
     if len(whole) > 3:
         head, tail = whole[:-3], whole[-3:]
-        groups = []
+        groups: list[str] = []
         while len(head) > 2:
             groups.insert(0, head[-2:])
             head = head[:-2]

@@ -90,7 +90,7 @@ def plan_rows(runs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
         for m in members:
             counts[m["status"]] = counts.get(m["status"], 0) + 1
         durations = [m["duration_s"] for m in members if m["duration_s"] is not None]
-        worst = next((s for s in ("failed", "running", "missed") if s in counts), max(counts, key=counts.get))
+        worst = next((s for s in ("failed", "running", "missed") if s in counts), max(counts, key=lambda s: counts[s]))
         rows.append({
             "task": task,
             "slot": f"{members[0]['slot']}–{members[-1]['slot']}",
@@ -111,7 +111,7 @@ def orders(store: Store, *, page: int = 1, status: str | None = None) -> dict[st
     """Orders, newest first, paginated; counts by status over all orders."""
     o = t.orders
     with store.connect() as conn:
-        counts = dict(conn.execute(select(o.c.status, func.count()).group_by(o.c.status)).all())
+        counts: dict[str, int] = {s: n for s, n in conn.execute(select(o.c.status, func.count()).group_by(o.c.status))}
         where = [o.c.status == status] if status else []
         total = conn.execute(select(func.count()).select_from(o).where(*where)).scalar_one()
         rows = conn.execute(
@@ -208,7 +208,7 @@ def tasks(store: Store, *, page: int = 1, task: str | None = None, status: str |
             .limit(PER_PAGE).offset((page - 1) * PER_PAGE)
         ).all()
         names = conn.execute(select(tr.c.task).distinct().order_by(tr.c.task)).scalars().all()
-    runs = [_run(r._mapping) for r in rows]
+    runs = [_run(dict(r._mapping)) for r in rows]
     return {"runs": runs, "task": task, "status": status, "tasks": names, **_pages(total, page)}
 
 
@@ -262,7 +262,7 @@ def _position(conn: Connection, p: Position) -> dict[str, Any]:
         "target": target,
         "target_status": sell.status if sell else None,
         "target_date": sell.trading_date if sell else None,
-        "target_active": bool(sell) and sell.status in OPEN_ORDER_STATUSES,
+        "target_active": sell is not None and sell.status in OPEN_ORDER_STATUSES,
         "last_price": price,
         "price_as_of": p.price.day if p.price is not None else None,
         "price_source": p.price.source if p.price is not None else None,

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -36,7 +36,7 @@ def load_sweep(directory: Path) -> dict[str, Any]:
             "rows": rows, "curves": curves, "error": None}
 
 
-def add_sweep_page(app: FastAPI, templates: Jinja2Templates, directory: Path, *, dependencies: list,
+def add_sweep_page(app: FastAPI, templates: Jinja2Templates, directory: Path, *, dependencies: Sequence[params.Depends],
                    nav: Sequence[tuple[str, str, str]], mode: Callable[[], str]) -> None:
     """Mount GET /sweep (the page, with `nav` and a link to itself) and GET /api/sweep (its data as JSON)."""
     nav = (*nav, ("sweep", "/sweep", "Sweep"))
