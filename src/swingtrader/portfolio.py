@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, select
 
 from swingtrader.broker.base import Side
 from swingtrader.clock import Clock, ist_date
@@ -152,7 +153,7 @@ _EXIT_REASONS = {
 }
 
 
-def _position(r) -> Position:
+def _position(r: Row[Any]) -> Position:
     return Position(
         id=r.id, symbol=r.symbol, quantity=r.quantity, average_price=r.average_price, cost=r.cost,
         buy_charges=r.buy_charges, entry_date=r.entry_date, last_buy_date=r.last_buy_date,

@@ -24,12 +24,19 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
 
 from swingtrader.clock import IST, Clock, ist_date
 from swingtrader.market.calendar import CalendarDataMissing
 from swingtrader.store.db import StoreError
 from swingtrader.store.ledger import FINAL, Ledger, RunStatus, SlotTaken
 from swingtrader.task_names import TASK_NAMES
+
+if TYPE_CHECKING:
+    from swingtrader.market.calendar import TradingCalendar
+
+Unrun = tuple[str, date, str, RunStatus, datetime, str]
+"""A slot recorded without running: (task, trading date, slot, missed | skipped, scheduled at, reason)."""
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +46,8 @@ PREOPEN = timedelta(minutes=15)
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One line of the plan. `every` set means an intraday task repeated inside the session windows."""
+    """One line of the plan: a daily task `at` a time, or (`every` set) an intraday task repeated inside the
+    session windows; exactly one of the two."""
 
     name: str
     at: time | None = None
@@ -47,6 +55,17 @@ class TaskSpec:
     first_offset: timedelta = timedelta(0)
     deadline: str = "next_preopen"  # "open" | "close" | "next_preopen" | "next_slot"
     requires: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.at is None) == (self.every is None):
+            raise ValueError(f"task {self.name}: give exactly one of `at` and `every`")
+
+    @property
+    def interval(self) -> timedelta:
+        """How often an intraday task repeats (`every`); a daily task has none."""
+        if self.every is None:
+            raise ValueError(f"task {self.name} is a daily task")
+        return self.every
 
 
 DEFAULT_PLAN: tuple[TaskSpec, ...] = (
@@ -75,7 +94,8 @@ class Slot:
 class Plan:
     """Turns sessions into ordered slots."""
 
-    def __init__(self, calendar, special_session_tasks: tuple[str, ...], specs=DEFAULT_PLAN) -> None:
+    def __init__(self, calendar: TradingCalendar, special_session_tasks: tuple[str, ...],
+                 specs: tuple[TaskSpec, ...] = DEFAULT_PLAN) -> None:
         self._calendar = calendar
         self._special = frozenset(special_session_tasks)
         self._specs = specs
@@ -103,7 +123,7 @@ class Plan:
         for order, spec in enumerate(self._specs):
             if session.kind != "regular" and spec.name not in self._special:
                 continue
-            if spec.every is None:
+            if spec.at is not None:
                 at = datetime.combine(day, spec.at, tzinfo=IST)
                 if session.kind != "regular" and at < session.open - PREOPEN:
                     at = session.open if spec.deadline != "open" else session.open - PREOPEN
@@ -114,7 +134,7 @@ class Plan:
             times = [
                 moment
                 for start, end in session.windows
-                for moment in _steps(start + spec.first_offset, end, spec.every)
+                for moment in _steps(start + spec.first_offset, end, spec.interval)
             ]
             for i, at in enumerate(times):
                 deadline = times[i + 1] if i + 1 < len(times) else session.close
@@ -148,8 +168,8 @@ class Scheduler:
         plan: Plan,
         ledger: Ledger,
         clock: Clock,
-        calendar,
-        run_task: Callable[[Slot], dict | None],
+        calendar: TradingCalendar,
+        run_task: Callable[[Slot], dict[str, Any] | None],
         *,
         stop: threading.Event | None = None,
         heartbeat: Callable[[], None] | None = None,
@@ -160,7 +180,7 @@ class Scheduler:
         transient: tuple[type[Exception], ...] = (),
         retries: int = 2,
         retry_delay: timedelta = timedelta(seconds=30),
-        fast_forward: Callable[[Slot, Sequence[Slot]], tuple[int, dict | None]] | None = None,
+        fast_forward: Callable[[Slot, Sequence[Slot]], tuple[int, dict[str, Any] | None]] | None = None,
     ) -> None:
         """`fast_forward(slot, following)` (virtual clocks only): called after `slot` ran and succeeded, with
         the rest of that day's slots; returns how many of the first of them are proven to change nothing if
@@ -214,7 +234,7 @@ class Scheduler:
         while not self.stop.is_set():
             self._on_day(day, self._plan.slots(day))
             statuses = self._ledger.statuses(day)
-            pending_unrun: list[tuple[str, date, str, RunStatus, datetime, str]] = []
+            pending_unrun: list[Unrun] = []
             slots = self._plan.slots(day)
             idle, idle_detail = 0, None
             for i, slot in enumerate(slots):
@@ -232,6 +252,7 @@ class Scheduler:
                     self._on_next(slot)
                     if not self._wait(slot.at):
                         return
+                status: RunStatus | None
                 if idle > 0 and (slot.task, slot.slot) not in statuses and self._clock.now() < slot.deadline:
                     idle -= 1
                     self._flush(pending_unrun)
@@ -249,7 +270,7 @@ class Scheduler:
                 return
             day = self._calendar.next_session(day).date
 
-    def _flush(self, rows: list) -> None:
+    def _flush(self, rows: list[Unrun]) -> None:
         if rows:
             self._ledger.record_unrun_many(rows, self._clock.now())
             rows.clear()
@@ -265,14 +286,16 @@ class Scheduler:
             self._heartbeat()
         return True
 
-    def _record_idle(self, slot: Slot, detail: dict | None) -> RunStatus:
+    def _record_idle(self, slot: Slot, detail: dict[str, Any] | None) -> RunStatus:
         """Record a slot `fast_forward` proved idle, as running it would (see `_execute`)."""
         now = self._clock.now()
         self._ledger.record_run(slot.task, slot.trading_date, slot.slot, RunStatus.SUCCEEDED, slot.at, now, now,
                                 detail=detail)
         return RunStatus.SUCCEEDED
 
-    def _process(self, slot: Slot, statuses: dict, unrun: list) -> RunStatus | None:
+    def _process(
+        self, slot: Slot, statuses: dict[tuple[str, str], RunStatus], unrun: list[Unrun]
+    ) -> RunStatus | None:
         now = self._clock.now()
         if now >= slot.deadline:
             status = RunStatus.MISSED if (not slot.intraday or now >= slot.session_close) else RunStatus.SKIPPED
@@ -317,7 +340,7 @@ class Scheduler:
         self._ledger.finish(claim, status, self._clock.now(), error=error, detail=detail)
         return status
 
-    def _call(self, slot: Slot) -> tuple[RunStatus, str | None, dict | None, bool]:
+    def _call(self, slot: Slot) -> tuple[RunStatus, str | None, dict[str, Any] | None, bool]:
         """Run the task; (status, error, detail, whether the failure was transient)."""
         try:
             detail = self._run_task(slot)

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import SecretStr
 
@@ -50,19 +51,24 @@ from swingtrader.market.costs import CostRates, delivery_charges
 from swingtrader.market.ticks import is_on_tick, round_to_tick
 from swingtrader.store import Store
 
+if TYPE_CHECKING:
+    from swingtrader.market.calendar import TradingCalendar
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
 PREOPEN_LEAD = timedelta(minutes=15)
 _KEEP_IN_MEMORY = timedelta(days=7)  # finished orders older than this live only in the store
 
 
-def _locked(method: Callable) -> Callable:
+def _locked(method: _F) -> _F:
     """Serialise the exchange: callers may share it across threads."""
 
     @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
+    def wrapper(self: PaperBroker, *args: Any, **kwargs: Any) -> Any:
         with self._lock:
             return method(self, *args, **kwargs)
 
-    return wrapper
+    return wrapper  # type: ignore[return-value]  # same signature as `method`, by functools.wraps
 
 
 class PaperBroker:
@@ -75,7 +81,7 @@ class PaperBroker:
         store: Store,
         clock: Clock,
         path: IntradayPath,
-        calendar,
+        calendar: TradingCalendar,
         *,
         initial_cash: Decimal,
         costs: CostRates | None = None,
@@ -193,7 +199,7 @@ class PaperBroker:
             if h is None or order.quantity > self._sellable(h, self._clock.now()) - reserved:
                 raise OrderRejected(f"not enough sellable {order.symbol}", reason="insufficient_holdings")
             return Decimal(0)
-        ref = order.price if order.order_type is OrderType.LIMIT else upper
+        ref = order.price if order.order_type is OrderType.LIMIT and order.price is not None else upper
         value = ref * order.quantity
         need = value + delivery_charges("BUY", value, day, self._costs).total
         if need > self._available(exclude=exclude):

@@ -119,7 +119,7 @@ def insert_fill(conn: Connection, order: Order, quantity: int, price: Decimal, c
 def fills_since(conn: Connection, start: datetime | None = None) -> list[Any]:
     """The exchange's fills (all of them without `start`), in the order they happened."""
     q = select(t.paper_fills).order_by(t.paper_fills.c.id)
-    return conn.execute(q if start is None else q.where(t.paper_fills.c.at >= start)).all()
+    return list(conn.execute(q if start is None else q.where(t.paper_fills.c.at >= start)).all())
 
 
 def account_cash(conn: Connection) -> Decimal | None:

@@ -17,10 +17,13 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from swingtrader.broker.base import OrderType, Side
+from swingtrader.broker.base import Order, OrderType, Side
 from swingtrader.market.ticks import round_to_tick
+
+if TYPE_CHECKING:
+    from swingtrader.market.bars import BarSource
 
 _ONE_DAY = timedelta(days=1)
 
@@ -116,7 +119,7 @@ _Bar = tuple[float, float, float, float, float]
 class BarLookup:
     """Adapts a `BarSource` (full-history arrays per symbol) to the per-day lookups the path needs."""
 
-    def __init__(self, source) -> None:
+    def __init__(self, source: BarSource) -> None:
         self._source = source
         self._by_symbol: dict[str, tuple[list[date], dict[date, _Bar]]] = {}
 
@@ -145,7 +148,7 @@ class BarLookup:
         return None if i == 0 else rows[days[i - 1]][3]
 
 
-def fill_price(path: IntradayPath, order, day: date, t0: datetime, t1: datetime) -> Decimal | None:
+def fill_price(path: IntradayPath, order: Order, day: date, t0: datetime, t1: datetime) -> Decimal | None:
     """Where a working order fills over [t0, t1] of `day`'s session, or None if it does not.
 
     A market order, or a limit that is marketable at t0, fills at the t0 price; a resting limit fills at its
@@ -153,11 +156,11 @@ def fill_price(path: IntradayPath, order, day: date, t0: datetime, t1: datetime)
     p0 = path.price_at(order.symbol, day, t0)
     if p0 is None:
         return None
-    buy = order.side is Side.BUY
-    if order.order_type is OrderType.MARKET or (p0 <= order.price if buy else p0 >= order.price):
+    buy, limit = order.side is Side.BUY, order.price
+    if order.order_type is OrderType.MARKET or limit is None or (p0 <= limit if buy else p0 >= limit):
         return p0
     span = path.range_between(order.symbol, day, t0, t1)
     if span is None:
         return None
     low, high = span
-    return order.price if (low <= order.price if buy else high >= order.price) else None
+    return limit if (low <= limit if buy else high >= limit) else None

@@ -6,13 +6,15 @@ raises `DataFileError`, whose message names the file (and the symbol, line, date
 
 from __future__ import annotations
 
+import gzip
+import io
 import zlib
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -206,7 +208,7 @@ def _read_csv_arrow(path: Path) -> pd.DataFrame | None:
                 strings_can_be_null=False))
     except Exception:  # whatever it is, the pandas parser reads the file again and reports it
         return None
-    df = table.to_pandas(self_destruct=True, split_blocks=True, memory_pool=pool)
+    df: pd.DataFrame = table.to_pandas(self_destruct=True, split_blocks=True, memory_pool=pool)
     del table
     _trim_malloc()
     for c, kind in types.items():
@@ -229,15 +231,16 @@ def _trim_malloc() -> None:
         trim(0)
 
 
-def _open_binary(path: Path) -> BinaryIO:
+def _open_binary(path: Path) -> io.BufferedIOBase:
     """The file's bytes, a `.gz` one inflated (by `isal` when installed: about three times zlib's speed)."""
     if not path.name.endswith(".gz"):
         return path.open("rb")
     try:
-        from isal import igzip as gz
+        from isal import igzip
     except ImportError:
-        import gzip as gz
-    return gz.open(path, "rb")
+        return gzip.open(path, "rb")
+    stream: io.BufferedIOBase = igzip.open(path, "rb")
+    return stream
 
 
 def _read_csv_pandas(path: Path, required: tuple[str, ...]) -> pd.DataFrame:

@@ -23,11 +23,12 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, text
+from sqlalchemy import Connection, Row, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from swingtrader.store import tables as t
 from swingtrader.store.db import Store
+from swingtrader.store.types import UtcDateTime
 
 # The hot path (hundreds of thousands of rows in a simulated year): a plain statement, typed by the columns.
 BATCH = 240  # buffered intraday rows (see `Ledger.record_run`)
@@ -107,7 +108,7 @@ class Ledger:
                         attempts=1,
                     )
                 )
-                return Claim(res.inserted_primary_key[0], task, trading_date, slot, resumed=False)
+                return Claim(_inserted_id(res), task, trading_date, slot, resumed=False)
             status = RunStatus(row.status)
             if status is RunStatus.SUCCEEDED or (status in RETRYABLE and not manual):
                 raise SlotTaken(task, trading_date, slot, status)
@@ -175,7 +176,7 @@ class Ledger:
             return
         if self._raw is None:
             self._raw = self._store.engine.raw_connection()
-        utc = t.task_runs.c.started_at.type  # the column types' own conversions, as the SQL layer applies them
+        utc = UtcDateTime()  # the column type's own conversion, as the SQL layer applies it
         values = [
             (r["task"], r["day"].isoformat(), r["slot"], r["status"], utc.process_bind_param(r["scheduled_at"], None),
              utc.process_bind_param(r["started_at"], None), utc.process_bind_param(r["finished_at"], None),
@@ -272,9 +273,17 @@ class Ledger:
         return out
 
     @staticmethod
-    def _row(conn: Connection, task: str, trading_date: date, slot: str):
+    def _row(conn: Connection, task: str, trading_date: date, slot: str) -> Row[Any] | None:
         return conn.execute(
             select(t.task_runs).where(
                 t.task_runs.c.task == task, t.task_runs.c.trading_date == trading_date, t.task_runs.c.slot == slot
             )
         ).first()
+
+
+def _inserted_id(result: Any) -> int:
+    """The primary key of the row an INSERT just wrote."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the insert returned no primary key")
+    return int(key[0])

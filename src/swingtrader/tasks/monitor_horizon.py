@@ -26,10 +26,11 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from swingtrader.broker.base import OrderStatus, OrderType
-from swingtrader.broker.prices import fill_price
+from swingtrader.broker.base import Order, OrderStatus, OrderType
+from swingtrader.broker.prices import IntradayPath, fill_price
 from swingtrader.clock import ist_date
 from swingtrader.orders import LocalStatus
 from swingtrader.schedule import Slot
@@ -82,23 +83,25 @@ def idle_minutes(
         if not _exact_legs(path.points(order.symbol, day)):
             return 0, detail
     idle = len(minutes)
-    for order in sells:  # a target moving soon is the usual bound, and the cheaper one to find
+    for sell in sells:  # a target moving soon is the usual bound, and the cheaper one to find
         if idle == 0:
             return 0, detail
-        points = path.points(order.symbol, day)
+        points = path.points(sell.symbol, day)
         candidates = minutes[:idle]
-        idle = _first_true(lambda m, o=order: _moves(ctx, path, o, day, m), candidates,
-                           _monotone_runs(candidates, points))
+        idle = _first_true(partial(_moves, ctx, path, sell, day), candidates, _monotone_runs(candidates, points))
     for order, live_from in working:
         if idle == 0:
             break
         t0 = max(now, live_from)
         candidates = list(minutes[:idle + 1])  # a fill at minute `idle` still bounds it
-        first_fill = _first_true(lambda m, o=order, t0=t0: fill_price(path, o, day, t0, m) is not None,
-                                 candidates, [candidates])
+        first_fill = _first_true(partial(_fills, path, order, day, t0), candidates, [candidates])
         if first_fill < len(candidates):  # that minute runs, and the one before it
             idle = max(first_fill - 1, 0)
     return idle, detail
+
+
+def _fills(path: IntradayPath, order: Order, day: date, t0: datetime, moment: datetime) -> bool:
+    return fill_price(path, order, day, t0, moment) is not None
 
 
 def _moves(ctx: TaskContext, path: Any, order: Any, day: date, moment: datetime) -> bool:

@@ -227,7 +227,7 @@ def _add_actions(app: FastAPI, guard: Guard, control: ServiceControl | None) -> 
         return act("relogin", service().force_relogin)
 
 
-def _trades_charts(data: dict[str, Any]) -> dict[str, str]:
+def _trades_charts(data: dict[str, Any]) -> dict[str, str | None]:
     """The trades page's charts: cumulative net P&L by exit date, and with a simulation's report the daily
     equity against the benchmark."""
     perf = data["performance"]

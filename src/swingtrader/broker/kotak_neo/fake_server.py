@@ -314,7 +314,7 @@ class FakeKotakServer:
 
 
 def _reveal(secret: Any) -> str:
-    return secret.get_secret_value()
+    return str(secret.get_secret_value())
 
 
 def _fields(h: dict[str, str], body: bytes) -> dict[str, Any] | None:

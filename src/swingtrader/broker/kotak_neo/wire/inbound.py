@@ -399,7 +399,8 @@ def _quote(row: Any) -> QuoteRow | None:
         log.warning("quotes: instrument refused (stCode %s: %s)", row.get("stCode"), row.get("errMsg"))
         return None
     what = f"quotes row {row.get('exchange_token')!r}"
-    ohlc = row.get("ohlc") if isinstance(row.get("ohlc"), dict) else {}
+    raw_ohlc = row.get("ohlc")
+    ohlc: Mapping[str, Any] = raw_ohlc if isinstance(raw_ohlc, dict) else {}
     token = str(_field(row, "exchange_token", what)).strip()
     return QuoteRow(
         token=token,
