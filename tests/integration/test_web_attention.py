@@ -1,6 +1,7 @@
 """What needs a person, shown on the dashboard through real HTTP requests: lost orders (overview and orders page),
 order statuses Kotak sent that we do not know (from the running service's session manager, over the real Kotak
-client against the fake server), the age of the paper prices, and the re-login after three refused logins."""
+client against the fake server), the age of the paper prices, and the one login breaker reset after three refused
+logins by the dashboard's re-login and through the owner's control endpoint (`broker-check --reset-login`)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,15 @@ from swingtrader.broker.kotak_neo.harness import FakeKotak, client_for, fake_cre
 from swingtrader.clock import SimClock
 from swingtrader.config import load_settings
 from swingtrader.control import LiveControl
+from swingtrader.control_server import request_reset_login
 from swingtrader.market.bars import open_bar_source
 from swingtrader.market.calendar import TradingCalendar
+from swingtrader.owner import start_control
 from swingtrader.service import ClockMode, Service, build_service
 from swingtrader.store import Store
 from swingtrader.store import tables as t
 from swingtrader.store.db import sqlite_url
+from swingtrader.store.lease import Lease, current
 from swingtrader.store.state import ServiceState
 from swingtrader.web import create_app, start_web_in_thread
 from tests.integration.kotak_support import MemoryExchange, sim_clock
@@ -203,3 +207,32 @@ def _until_logged_in(running: Running, limit_s: float = 20) -> dict[str, Any]:
         time.sleep(0.05)
     raise AssertionError("the dashboard's re-login did not log in")
 
+
+
+def test_the_owners_control_endpoint_resets_its_login_breaker(running: Running, tmp_path: Path) -> None:
+    """What `broker-check --reset-login` asks of the running service: the owner's control endpoint
+    (`owner.start_control`, as `run` starts it) resets the service's one breaker, then a login goes through."""
+    service, settings = running.service, running.service.settings
+    lease = Lease(service.store, running.clock, mode="paper", expiry=timedelta(seconds=60))
+    lease.acquire()
+    control = start_control(service, lease, settings)
+    try:
+        url = current(service.store).control_url
+        assert url and url.startswith("http://127.0.0.1:")
+        for _ in range(3):
+            running.fake.serve_next("login", 400, b'{"error": [{"code": "10522", "message": "Invalid TOTP"}]}')
+            with pytest.raises(LoginFailed, match="Invalid TOTP"):
+                service.broker.login()
+            running.clock.advance(timedelta(seconds=30))
+        assert service.broker.login_blocked
+        (tmp_path / "elsewhere").mkdir()
+        with pytest.raises(OSError):  # no token file: nobody else's process may ask
+            request_reset_login(url, tmp_path / "elsewhere")
+        assert service.broker.login_blocked
+        assert request_reset_login(url, settings.data_dir) == (200, {"was_blocked": True})
+        assert not service.broker.login_blocked
+        assert service.broker.login().expires_at > running.clock.now()
+        assert request_reset_login(url, settings.data_dir) == (200, {"was_blocked": False})
+    finally:
+        control.stop()
+        lease.release()
