@@ -4,6 +4,8 @@
 Every figure is defined here once:
 - open orders: local orders whose status is active (`sending`, `pending`, `open`, `unknown`, `lost`): any of them may
   be working at the broker;
+- lost orders: orders in `lost` (a send of unknown outcome nothing proved present or absent by its deadline: a person
+  must decide), oldest first, each since its last `lost` event (its last update when the store has none);
 - positions: strategy positions whose status is open;
 - realised P&L: the sum of `trades.net_pnl` (after charges);
 - latest price of a symbol: the newest by time of its end-of-day mark (the holding's close the broker reported
@@ -104,6 +106,19 @@ class SessionEventRow:
 
 
 @dataclass(frozen=True)
+class LostOrder:
+    id: int
+    tag: str
+    trading_date: date
+    symbol: str
+    side: str
+    quantity: int
+    price: Decimal | None
+    since: datetime
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class AccountView:
     """The account at `as_of` (see the module docstring for each definition)."""
 
@@ -126,6 +141,7 @@ class AccountView:
     last_session_event: SessionEventRow | None
     last_trading_date: date | None  # the newest day in the ledger up to `as_of`'s IST date
     prices: PriceAge | None = None  # the running service's newest bars and their age (market/refresh.py)
+    lost_orders: tuple[LostOrder, ...] = ()
 
     def realised_on(self, day: date | None) -> Decimal:
         return sum((r["net_pnl"] for r in self.trades if r["exit_date"] == day), Decimal(0))
@@ -175,10 +191,25 @@ def account_in(conn: Connection, store: Store, now: datetime) -> AccountView:
         logins_today=logins_today,
         last_session_event=None if last is None else SessionEventRow(last.event, last.at, last.detail),
         prices=state.prices(conn),
+        lost_orders=lost_orders(conn) if by_status.get(LocalStatus.LOST.value) else (),
         last_trading_date=conn.execute(
             select(func.max(t.task_runs.c.trading_date)).where(t.task_runs.c.trading_date <= ist_date(now))
         ).scalar(),
     )
+
+
+def lost_orders(conn: Connection) -> tuple[LostOrder, ...]:
+    """The orders in `lost`, oldest first (see the module docstring)."""
+    o, ev = t.orders, t.order_events
+    lost_at = (select(func.max(ev.c.at)).where(ev.c.order_id == o.c.id, ev.c.event == LocalStatus.LOST.value)
+               .scalar_subquery())
+    rows = conn.execute(
+        select(o.c.id, o.c.tag, o.c.trading_date, o.c.symbol, o.c.side, o.c.quantity, o.c.price, o.c.reason,
+               func.coalesce(lost_at, o.c.updated_at).label("since"))
+        .where(o.c.status == LocalStatus.LOST.value).order_by(o.c.id)
+    ).all()
+    return tuple(LostOrder(r.id, r.tag, r.trading_date, r.symbol, r.side, r.quantity, r.price, r.since, r.reason)
+                 for r in rows)
 
 
 def latest_price(conn: Connection, symbol: str, since: date, snapshot: AccountSnapshot | None) -> Price | None:

@@ -83,6 +83,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("broker-check", help="log in to the live broker, print funds, holdings and orders")
     _add_config(p)
+    p.add_argument("--reset-login", action="store_true",
+                   help="only ask the running service to reset its login breaker (after refused logins)")
 
     p = sub.add_parser("kotak-fake", help="serve a fake Kotak Neo API for tests and demos")
     _add_config(p)

@@ -1,4 +1,5 @@
-"""`LiveControl`: the running service's answers to the dashboard (pause, run a task now, re-login, state).
+"""`LiveControl`: the running service's answers to the dashboard (pause, run a task now, re-login, state, order
+statuses the broker sent that we do not know).
 
 Called from web request threads: every method returns promptly; slow work runs in a short-lived thread and
 goes through the same ledger and locks as the scheduler."""
@@ -81,6 +82,9 @@ class LiveControl:
             "expires_at": None if info is None else info.expires_at,
             "logins_today": logins,
         }
+
+    def unknown_statuses(self) -> dict[str, int]:
+        return self._service.broker.unknown_statuses()
 
     def mode(self) -> str:
         return self._mode

@@ -5,7 +5,9 @@ HTTP on 127.0.0.1 only, a random port (its URL is recorded in the lease row), st
 the service's start-up path). Every request carries `Authorization: Bearer <token>`: the token is random per
 start, written to `<data_dir>/control.token` readable by the owner's user only (0600), as the dashboard's
 actions need its password. `POST /run-task` with JSON `{"task", "date", "force"}` answers
-`{"slot", "status"}` (200), `{"error"}` (409 refused, 400 bad request) or 401.
+`{"slot", "status"}` (200), `{"error"}` (409 refused, 400 bad request) or 401. `POST /reset-login` (no body)
+resets the owner's login breaker (a person looked, as the dashboard's re-login does) and answers
+`{"was_blocked": bool}` (200) or 401.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 
 TOKEN_FILE = "control.token"
 RunTask = Callable[[str, date, bool], tuple[str, str]]  # (task, day, force) -> (slot, status)
+ResetLogin = Callable[[], bool]  # resets the login breaker; returns whether it was blocked
 
 
 class Refused(Exception):
@@ -33,10 +36,11 @@ class Refused(Exception):
 
 
 class ControlServer:
-    """Serve `run_task` on 127.0.0.1; `start` returns the URL, `stop` shuts it down."""
+    """Serve `run_task` and `reset_login` on 127.0.0.1; `start` returns the URL, `stop` shuts it down."""
 
-    def __init__(self, run_task: RunTask, data_dir: Path) -> None:
+    def __init__(self, run_task: RunTask, data_dir: Path, reset_login: ResetLogin | None = None) -> None:
         self._run_task = run_task
+        self._reset_login = reset_login
         self._token = secrets.token_urlsafe(32)
         self._token_file = Path(data_dir) / TOKEN_FILE
         self._server: ThreadingHTTPServer | None = None
@@ -46,7 +50,7 @@ class ControlServer:
         with os.fdopen(fd, "w") as fh:
             fh.write(self._token)
         os.chmod(self._token_file, 0o600)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self._run_task, self._token))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self._run_task, self._reset_login, self._token))
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="control", daemon=True).start()
         return f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -58,12 +62,16 @@ class ControlServer:
         self._token_file.unlink(missing_ok=True)
 
 
-def _handler(run_task: RunTask, token: str) -> type[BaseHTTPRequestHandler]:
+def _handler(run_task: RunTask, reset_login: ResetLogin | None, token: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             given = self.headers.get("Authorization", "").removeprefix("Bearer ")
             if not hmac.compare_digest(given.encode(), token.encode()):
                 return self._reply(401, {"error": "not authorised"})
+            if self.path == "/reset-login" and reset_login is not None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                log.warning("login breaker reset requested through the control endpoint")
+                return self._reply(200, {"was_blocked": bool(reset_login())})
             if self.path != "/run-task":
                 return self._reply(404, {"error": f"no such endpoint {self.path}"})
             try:
@@ -95,12 +103,21 @@ def request_run_task(url: str, data_dir: Path, task: str, day: date, force: bool
                      ) -> tuple[int, dict[str, Any]]:
     """Ask the owner at `url` to run a task; (HTTP status, JSON body). Raises `OSError` if it cannot be
     reached or the token file is missing."""
+    return _post(url, "/run-task", data_dir, {"task": task, "date": day.isoformat(), "force": force}, timeout)
+
+
+def request_reset_login(url: str, data_dir: Path, timeout: float = 30) -> tuple[int, dict[str, Any]]:
+    """Ask the owner at `url` to reset its login breaker; (HTTP status, JSON body). Raises `OSError` as
+    `request_run_task`."""
+    return _post(url, "/reset-login", data_dir, {}, timeout)
+
+
+def _post(url: str, path: str, data_dir: Path, body: dict[str, Any], timeout: float) -> tuple[int, dict[str, Any]]:
     import urllib.error
     import urllib.request
 
     token = (Path(data_dir) / TOKEN_FILE).read_text().strip()
-    req = urllib.request.Request(f"{url}/run-task", method="POST",
-                                 data=json.dumps({"task": task, "date": day.isoformat(), "force": force}).encode(),
+    req = urllib.request.Request(f"{url}{path}", method="POST", data=json.dumps(body).encode(),
                                  headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:

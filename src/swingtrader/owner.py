@@ -91,7 +91,8 @@ def simulation_store_or_exit(db: Any, clock: Any) -> None:
 
 
 def start_control(service: Any, lease: Lease, settings: Any) -> Any:
-    """Serve the owner's control endpoint and record its URL in the lease row; returns the server."""
+    """Serve the owner's control endpoint (run a task, reset the login breaker) and record its URL in the lease
+    row; returns the server."""
     from swingtrader.control_server import ControlServer, Refused
     from swingtrader.manual_runs import ManualRunRefused, run_manual
     from swingtrader.schedule import TASKS
@@ -106,7 +107,12 @@ def start_control(service: Any, lease: Lease, settings: Any) -> Any:
             raise Refused(str(exc)) from None
         return slot, status.value
 
-    server = ControlServer(run_task, settings.data_dir)
+    def reset_login() -> bool:
+        blocked = service.broker.login_blocked
+        service.broker.reset_failures()
+        return blocked
+
+    server = ControlServer(run_task, settings.data_dir, reset_login)
     lease.publish(server.start())
     return server
 

@@ -46,6 +46,9 @@ class RecordingControl:
     def session_state(self) -> dict[str, Any]:
         return {"logged_in": True, "expires_at": datetime(2024, 3, 7, tzinfo=IST), "logins_today": 1}
 
+    def unknown_statuses(self) -> dict[str, int]:
+        return {}
+
     def mode(self) -> str:
         return "paper"
 

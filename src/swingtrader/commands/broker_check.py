@@ -1,7 +1,13 @@
-"""`swingtrader broker-check [--config FILE]`: log in to Kotak Neo, print funds, holdings and open orders, exit.
+"""`swingtrader broker-check [--config FILE] [--reset-login]`: log in to Kotak Neo, print funds, holdings and open
+orders, exit.
 
 Refuses (exit 2) naming every missing credential; a refused login or a failed read exits 1 with the broker's
 classified error. Prints no secret: credentials and the session token are redacted from the logs too.
+
+`--reset-login` logs nothing in: it asks the running service that owns the store (its lease row names its control
+endpoint, `control_server.py`) to reset its login breaker, the one `SessionManager` that stops logging in after
+repeated refusals until a person looks. With no running owner there is nothing to reset (exit 0); an owner that
+cannot be asked exits 1.
 """
 
 from __future__ import annotations
@@ -9,12 +15,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from swingtrader.commands._common import fail, settings_or_exit
 
 
 def main(args: argparse.Namespace) -> int:
     settings = settings_or_exit(args)
+    if getattr(args, "reset_login", False):
+        return _reset_owner_login(settings)
     missing = settings.missing_live_credentials()
     if missing:
         fail(f"broker-check needs the Kotak Neo credentials; missing: {', '.join(missing)}")
@@ -59,3 +68,50 @@ def main(args: argparse.Namespace) -> int:
               f"{o.status.value}{' AMO' if o.amo else ''} filled {o.filled_quantity} tag {o.tag or '-'}")
     return 0
 
+
+
+def _reset_owner_login(settings: Any) -> int:
+    from swingtrader.clock import LiveClock
+    from swingtrader.control_server import request_reset_login
+    from swingtrader.runtime import open_store
+    from swingtrader.store import StoreError
+    from swingtrader.store.lease import current
+
+    now = LiveClock().now()
+    holder = None
+    if _store_exists(settings):
+        try:
+            store = open_store(settings)
+        except StoreError as exc:
+            fail(str(exc))
+        try:
+            holder = current(store)
+        finally:
+            store.dispose()
+    if holder is None or not holder.live(now):
+        print("no running service owns the store: there is no login breaker to reset "
+              "(a plain broker-check starts with its own)")
+        return 0
+    if not holder.control_url:
+        fail(f"the store is in use: {holder.describe(now)}; it takes no requests", 1)
+    try:
+        code, body = request_reset_login(holder.control_url, settings.data_dir)
+    except OSError as exc:
+        fail(f"the store is in use: {holder.describe(now)}; cannot reach it at {holder.control_url}: {exc}", 1)
+    if code != 200:
+        fail(f"the running service (pid {holder.pid}) refused: {body.get('error', code)}", 1)
+    was = "it had stopped logging in after refused logins" if body.get("was_blocked") else "it was not blocked"
+    print(f"the running service (pid {holder.pid}) reset its login breaker ({was}); it logs in again at its next "
+          "broker call")
+    return 0
+
+
+def _store_exists(settings: Any) -> bool:
+    """False only for a SQLite store whose file is missing or empty (opening it would create it)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return True
+    path = Path(url.database)
+    return path.is_file() and path.stat().st_size > 0

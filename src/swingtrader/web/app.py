@@ -86,9 +86,10 @@ def create_app(
 ) -> FastAPI:
     """The dashboard app. Without `control`, or with `read_only`, it only reads the store.
 
-    `settings` supplies `web_password`, `kill_switch` and, when `log_file` is not given, `effective_log_dir`
-    for the Logs page. `broker_calls` is the service's counter exposed on /metrics. /readyz needs the service's
-    heartbeat (`ServiceState.heartbeat`) fresher than `heartbeat_max_age_s` when a control is attached.
+    `settings` supplies `web_password`, `kill_switch`, `paper_max_price_age_days` (prices older show as stale)
+    and, when `log_file` is not given, `effective_log_dir` for the Logs page. `broker_calls` is the service's
+    counter exposed on /metrics. /readyz needs the service's heartbeat (`ServiceState.heartbeat`) fresher than
+    `heartbeat_max_age_s` when a control is attached.
     Requests must be addressed to `bind_host` (default `settings.web_host`), loopback or
     `settings.web_allowed_hosts` (see `web.hosts`).
     `sweep_dir` adds the Sweep page over a `swingtrader sweep` output directory.
@@ -96,6 +97,7 @@ def create_app(
     clock = clock or LiveClock()
     password = settings.web_password if settings is not None else None
     kill_switch = bool(settings.kill_switch) if settings is not None else False
+    max_price_age_days = getattr(settings, "paper_max_price_age_days", None)
     actions_off = "this dashboard is read-only" if control is None or read_only else None
     guard = Guard(password, actions_off=actions_off)
     if log_file is None and settings is not None:
@@ -119,6 +121,9 @@ def create_app(
     def session() -> dict[str, Any] | None:
         return None if control is None else _call(control.session_state, {"logged_in": None, "error": "unavailable"})
 
+    def unknown_statuses() -> dict[str, int] | None:
+        return None if control is None else _call(control.unknown_statuses, {})
+
     def page_number(request: Request) -> int:
         raw = request.query_params.get("page", "1")
         if not raw.isdigit() or not 1 <= int(raw) <= _MAX_PAGE:
@@ -126,8 +131,10 @@ def create_app(
         return int(raw)
 
     loaders: dict[str, Callable[[Request], dict[str, Any]]] = {
-        "overview": lambda r: {**queries.overview(store, clock.now(), session=session()), "mode": mode(),
-                               "kill_switch": kill_switch, "heartbeat_max_age_s": heartbeat_max_age_s},
+        "overview": lambda r: {**queries.overview(store, clock.now(), session=session(),
+                                                  unknown_statuses=unknown_statuses(),
+                                                  max_price_age_days=max_price_age_days),
+                               "mode": mode(), "kill_switch": kill_switch, "heartbeat_max_age_s": heartbeat_max_age_s},
         "orders": lambda r: queries.orders(store, page=page_number(r), status=r.query_params.get("status") or None),
         "positions": lambda r: queries.positions(store, clock.now()),
         "trades": lambda r: queries.trades(store, clock.now()),

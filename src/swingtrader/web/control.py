@@ -28,6 +28,11 @@ class ServiceControl(Protocol):
         """`{"logged_in": bool, "expires_at": aware datetime | None, "logins_today": int}`."""
         ...
 
+    def unknown_statuses(self) -> dict[str, int]:
+        """Order status strings the broker sent that the service does not know (treated as still active), with
+        how many times each was met; {} when none."""
+        ...
+
     def mode(self) -> str:
         """The settings' mode, `"paper"` or `"live"`, with `" (read-only)"` appended when
         `SWINGTRADER_READ_ONLY` is set (`swingtrader.runtime.mode_label`)."""

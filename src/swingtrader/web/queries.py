@@ -9,6 +9,7 @@ here add paging and presentation. Money columns are exact strings in the store, 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,25 +21,33 @@ from swingtrader.account_view import (
     OPEN_ORDER_STATUSES,
     AccountView,
     Position,
+    lost_orders,
     read_account,
     recent_failures,
     task_runs_on,
 )
 from swingtrader.clock import ist_date
+from swingtrader.orders import LocalStatus
 from swingtrader.store import Store
 from swingtrader.store import tables as t
-from swingtrader.store.state import NextSlot, PlannedSlot
+from swingtrader.store.state import NextSlot, PlannedSlot, PriceAge
 from swingtrader.web.performance import performance
 
 COALESCED_TASKS = ("monitor_sell_orders",)  # one slot a minute: shown as one summary row
 PER_PAGE = 50
 
 
-def overview(store: Store, now: datetime, *, session: dict[str, Any] | None) -> dict[str, Any]:
+def overview(store: Store, now: datetime, *, session: dict[str, Any] | None,
+             unknown_statuses: Mapping[str, int] | None = None, max_price_age_days: int | None = None
+             ) -> dict[str, Any]:
     """The day at a glance. `session` comes from the running service; None derives it from session events.
+    `unknown_statuses` (order status strings the broker sent that we do not know, with how often) also comes
+    from the running service; a read-only dashboard has none. `prices` is the age of the running service's bars,
+    `stale` when older than `max_price_age_days` trading days (paper fills are refused then).
 
     The plan shown is for today (IST) or, when today has no runs yet, the latest trading day in the ledger.
-    Figures (open orders, positions, realised P&L, cash, equity) are the read model's (`account_view`).
+    Figures (open orders, lost orders, positions, realised P&L, cash, equity) are the read model's
+    (`account_view`).
     """
     today = ist_date(now)
     account = read_account(store, now)
@@ -71,6 +80,9 @@ def overview(store: Store, now: datetime, *, session: dict[str, Any] | None) -> 
         "open_orders": account.open_orders,
         "realised_day": account.realised_on(plan_day),
         "realised_total": account.realised_pnl,
+        "lost_orders": [asdict(o) for o in account.lost_orders],
+        "unknown_statuses": dict(sorted((unknown_statuses or {}).items())),
+        "prices": _prices(account.prices, max_price_age_days),
     }
 
 
@@ -108,16 +120,19 @@ def plan_rows(runs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def orders(store: Store, *, page: int = 1, status: str | None = None) -> dict[str, Any]:
-    """Orders, newest first, paginated; counts by status over all orders."""
+    """Orders, newest first, paginated; counts by status over all orders; every lost order (`lost`,
+    `account_view.lost_orders`) on every page."""
     o = t.orders
     with store.connect() as conn:
         counts: dict[str, int] = {s: n for s, n in conn.execute(select(o.c.status, func.count()).group_by(o.c.status))}
+        lost = lost_orders(conn) if counts.get(LocalStatus.LOST.value) else ()
         where = [o.c.status == status] if status else []
         total = conn.execute(select(func.count()).select_from(o).where(*where)).scalar_one()
         rows = conn.execute(
             select(o).where(*where).order_by(o.c.id.desc()).limit(PER_PAGE).offset((page - 1) * PER_PAGE)
         ).all()
-    return {"counts": counts, "status": status, "orders": [dict(r._mapping) for r in rows], **_pages(total, page)}
+    return {"counts": counts, "status": status, "lost": [asdict(r) for r in lost],
+            "orders": [dict(r._mapping) for r in rows], **_pages(total, page)}
 
 
 def positions(store: Store, now: datetime) -> dict[str, Any]:
@@ -240,6 +255,14 @@ def _session_from_events(account: AccountView) -> dict[str, Any]:
         "logins_today": account.logins_today,
         "last_event": None if last is None else {"event": last.event, "at": last.at, "detail": last.detail},
     }
+
+
+def _prices(prices: PriceAge | None, max_age_days: int | None) -> dict[str, Any] | None:
+    if prices is None:
+        return None
+    stale = max_age_days is not None and prices.age_days > max_age_days
+    return {"as_of": prices.as_of, "age_days": prices.age_days, "at": prices.at, "max_age_days": max_age_days,
+            "stale": stale}
 
 
 def _next_slot(slot: NextSlot | None, now: datetime) -> dict[str, Any] | None:
