@@ -108,7 +108,7 @@ def start_control(service: Any, lease: Lease, settings: Any) -> Any:
         return slot, status.value
 
     def reset_login() -> bool:
-        blocked = service.broker.login_blocked
+        blocked = bool(service.broker.login_blocked)
         service.broker.reset_failures()
         return blocked
 

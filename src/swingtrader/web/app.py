@@ -122,7 +122,8 @@ def create_app(
         return None if control is None else _call(control.session_state, {"logged_in": None, "error": "unavailable"})
 
     def unknown_statuses() -> dict[str, int] | None:
-        return None if control is None else _call(control.unknown_statuses, {})
+        none_seen: dict[str, int] = {}
+        return None if control is None else _call(control.unknown_statuses, none_seen)
 
     def page_number(request: Request) -> int:
         raw = request.query_params.get("page", "1")
