@@ -180,6 +180,7 @@ class OrderRecord:
     average_price: Decimal | None
     reason: str | None
     attempt: int = 1
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,7 @@ class OrderManager:
         self._active: dict[int, OrderRecord] | None = None  # write-through cache of active orders
         self._doubts: dict[int, _Doubt] = {}
         self._modifies: dict[int, tuple[Decimal, int, str]] = {}  # modifies whose outcome is unknown
+        self._on_missing: Callable[[list[OrderRecord]], None] | None = None  # `settle_missing_at_next_reconcile`
 
     # ---- queries -----------------------------------------------------------------------------------------
     def by_tag(self, tag: str) -> OrderRecord | None:
@@ -266,6 +268,12 @@ class OrderManager:
         if not rec.status.in_doubt or rec.broker_order_id is not None:
             self._doubts.pop(rec.id, None)
         return rec
+
+    def symbols_since(self, day: date) -> set[str]:
+        """Symbols of our orders (any status) of trading dates from `day` on."""
+        q = select(t.orders.c.symbol).where(t.orders.c.trading_date >= day).distinct()
+        with self._store.connect() as conn:
+            return set(conn.execute(q).scalars())
 
     def for_day(self, trading_date: date, task: str | None = None) -> list[OrderRecord]:
         q = select(t.orders).where(t.orders.c.trading_date == trading_date)
@@ -389,7 +397,37 @@ class OrderManager:
                     self._apply(self._modified_if_shown(rec, match), match)
                 continue
             self._look_up(rec, book, read_at)
+        settle, self._on_missing = self._on_missing, None
+        if settle is not None:
+            try:
+                settle(self.missing(book))
+            except BaseException:
+                self._on_missing = settle  # not done: the next reconcile tries again
+                raise
         return book
+
+    def missing(self, book: Sequence[Order]) -> list[OrderRecord]:
+        """Acknowledged active orders that `book` (today's order book) does not show."""
+        shown = {o.order_id for o in book}
+        return [r for r in self.active() if r.broker_order_id is not None and r.broker_order_id not in shown]
+
+    def settle_missing_at_next_reconcile(self, settle: Callable[[list[OrderRecord]], None]) -> None:
+        """Have the next successful `reconcile` hand the orders its book does not show to `settle` (once; again
+        at the following reconcile if `settle` raised). The start-up recovery (`swingtrader.recovery`)."""
+        self._on_missing = settle
+
+    def settle(self, rec: OrderRecord, order: Order, *, at: datetime | None) -> OrderRecord:
+        """Record the broker's final word on an order found outside today's book (a single-order read, the
+        trade book): like a book row, with a new fill dated `at` (the broker's time; now if None)."""
+        return self._apply(rec, order, at=at)
+
+    def expire(self, rec: OrderRecord, why: str) -> OrderRecord:
+        """A DAY order whose session closed and that the broker no longer shows: it expired (`cancelled`, reason
+        `expired`). Never for an order in doubt (the never-twice state machine owns those)."""
+        if rec.broker_order_id is None or not rec.status.is_active:
+            raise ValueError(f"order {rec.tag} is not an acknowledged active order")
+        return self._update(rec, status=LocalStatus.CANCELLED, reason="expired", event="expired",
+                            detail={"why": why})
 
     def _modified_if_shown(self, rec: OrderRecord, order: Order) -> OrderRecord:
         """Record a modify whose reply was lost once the book shows its price and quantity."""
@@ -479,7 +517,7 @@ class OrderManager:
         return rec if row is None else _record(row)
 
     # ---- internals ---------------------------------------------------------------------------------------
-    def _apply(self, rec: OrderRecord, order: Order) -> OrderRecord:
+    def _apply(self, rec: OrderRecord, order: Order, at: datetime | None = None) -> OrderRecord:
         """Mirror the broker's view of one order. The status change, the fill and the position update are one
         transaction, so a crash can never record a fill without its position or the other way round. A status
         the adapter did not know keeps the order active as it was (fills still count)."""
@@ -500,7 +538,7 @@ class OrderManager:
                     Decimal("0.0001")
                 )
         try:
-            rec, fill = self._apply_in_transaction(rec, order, status, new_fill, fill_price)
+            rec, fill = self._apply_in_transaction(rec, order, status, new_fill, fill_price, at or self._clock.now())
         except BaseException:
             self._active = None  # the cache may hold the rolled-back state: reload it next time
             raise
@@ -511,7 +549,8 @@ class OrderManager:
         return rec
 
     def _apply_in_transaction(
-        self, rec: OrderRecord, order: Order, status: LocalStatus, new_fill: int, fill_price: Decimal | None
+        self, rec: OrderRecord, order: Order, status: LocalStatus, new_fill: int, fill_price: Decimal | None,
+        at: datetime,
     ) -> tuple[OrderRecord, FillEvent | None]:
         with self._store.begin() as conn:
             rec = self._update(
@@ -521,7 +560,7 @@ class OrderManager:
             )
             fill = None
             if new_fill > 0 and fill_price is not None:
-                fill = FillEvent(rec, new_fill, fill_price, self._clock.now())
+                fill = FillEvent(rec, new_fill, fill_price, at)
                 conn.execute(
                     t.fills.insert().values(
                         order_id=rec.id, symbol=rec.symbol, side=rec.side.value, quantity=fill.quantity,
@@ -598,5 +637,5 @@ def _record(row) -> OrderRecord:
         purpose=row.purpose, symbol=row.symbol, side=Side(row.side), quantity=row.quantity,
         order_type=OrderType(row.order_type), price=row.price, amo=row.amo, status=LocalStatus(row.status),
         filled_quantity=row.filled_quantity, average_price=row.average_price, reason=row.reason,
-        attempt=row.attempt,
+        attempt=row.attempt, created_at=row.created_at,
     )
