@@ -228,7 +228,7 @@ class OrderManager:
         self._active: dict[int, OrderRecord] | None = None  # write-through cache of active orders
         self._doubts: dict[int, _Doubt] = {}
         self._modifies: dict[int, tuple[Decimal, int, str]] = {}  # modifies whose outcome is unknown
-        self._on_missing: Callable[[list[OrderRecord]], None] | None = None  # `settle_missing_at_next_reconcile`
+        self._recover: Callable[[Sequence[Order]], None] | None = None  # `recover_at_next_reconcile`
 
     # ---- queries -----------------------------------------------------------------------------------------
     def by_tag(self, tag: str) -> OrderRecord | None:
@@ -389,6 +389,13 @@ class OrderManager:
                 if rec.broker_order_id is None and rec.status.in_doubt:
                     self._failed_lookup(rec)  # a lookup that could not be made still counts towards `lost`
             raise
+        recover, self._recover = self._recover, None
+        if recover is not None:
+            try:
+                recover(book)
+            except BaseException:
+                self._recover = recover  # not done: the next reconcile tries again
+                raise
         by_id = {o.order_id: o for o in book}
         for rec in self.active():
             if rec.broker_order_id is not None:
@@ -397,13 +404,6 @@ class OrderManager:
                     self._apply(self._modified_if_shown(rec, match), match)
                 continue
             self._look_up(rec, book, read_at)
-        settle, self._on_missing = self._on_missing, None
-        if settle is not None:
-            try:
-                settle(self.missing(book))
-            except BaseException:
-                self._on_missing = settle  # not done: the next reconcile tries again
-                raise
         return book
 
     def missing(self, book: Sequence[Order]) -> list[OrderRecord]:
@@ -411,15 +411,16 @@ class OrderManager:
         shown = {o.order_id for o in book}
         return [r for r in self.active() if r.broker_order_id is not None and r.broker_order_id not in shown]
 
-    def settle_missing_at_next_reconcile(self, settle: Callable[[list[OrderRecord]], None]) -> None:
-        """Have the next successful `reconcile` hand the orders its book does not show to `settle` (once; again
-        at the following reconcile if `settle` raised). The start-up recovery (`swingtrader.recovery`)."""
-        self._on_missing = settle
+    def recover_at_next_reconcile(self, recover: Callable[[Sequence[Order]], None]) -> None:
+        """Have the next successful `reconcile` hand its book to `recover` before it updates any order (once;
+        again at the following reconcile if `recover` raised): the start-up recovery (`swingtrader.recovery`)."""
+        self._recover = recover
 
     def settle(self, rec: OrderRecord, order: Order, *, at: datetime | None) -> OrderRecord:
         """Record the broker's final word on an order found outside today's book (a single-order read, the
-        trade book): like a book row, with a new fill dated `at` (the broker's time; now if None)."""
-        return self._apply(rec, order, at=at)
+        trade book): like a book row, with a new fill dated `at` (the broker's time; now if None) and the
+        broker's reason for a cancellation (`expired`) kept too."""
+        return self._apply(rec, order, at=at, cancel_reason=True)
 
     def expire(self, rec: OrderRecord, why: str) -> OrderRecord:
         """A DAY order whose session closed and that the broker no longer shows: it expired (`cancelled`, reason
@@ -517,7 +518,9 @@ class OrderManager:
         return rec if row is None else _record(row)
 
     # ---- internals ---------------------------------------------------------------------------------------
-    def _apply(self, rec: OrderRecord, order: Order, at: datetime | None = None) -> OrderRecord:
+    def _apply(
+        self, rec: OrderRecord, order: Order, at: datetime | None = None, cancel_reason: bool = False
+    ) -> OrderRecord:
         """Mirror the broker's view of one order. The status change, the fill and the position update are one
         transaction, so a crash can never record a fill without its position or the other way round. A status
         the adapter did not know keeps the order active as it was (fills still count)."""
@@ -538,7 +541,11 @@ class OrderManager:
                     Decimal("0.0001")
                 )
         try:
-            rec, fill = self._apply_in_transaction(rec, order, status, new_fill, fill_price, at or self._clock.now())
+            reason = order.reject_reason if status is LocalStatus.REJECTED else rec.reason
+            if cancel_reason and status is LocalStatus.CANCELLED:
+                reason = order.reject_reason or reason
+            rec, fill = self._apply_in_transaction(rec, order, status, new_fill, fill_price, reason,
+                                                   at or self._clock.now())
         except BaseException:
             self._active = None  # the cache may hold the rolled-back state: reload it next time
             raise
@@ -550,12 +557,12 @@ class OrderManager:
 
     def _apply_in_transaction(
         self, rec: OrderRecord, order: Order, status: LocalStatus, new_fill: int, fill_price: Decimal | None,
-        at: datetime,
+        reason: str | None, at: datetime,
     ) -> tuple[OrderRecord, FillEvent | None]:
         with self._store.begin() as conn:
             rec = self._update(
                 rec, status=status, filled_quantity=order.filled_quantity, average_price=order.average_price,
-                reason=order.reject_reason if status is LocalStatus.REJECTED else rec.reason, event=status.value,
+                reason=reason, event=status.value,
                 conn=conn,
             )
             fill = None

@@ -24,6 +24,7 @@ shares are always flagged. Symbols with an order still working are skipped (a fi
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -43,15 +44,17 @@ symbols are the account holder's own and are never counted)."""
 
 
 def arm_at_start(ctx: TaskContext) -> None:
-    """The start-up hook: the first reconcile after start settles the orders its book does not show and
-    checks the holdings (again at the next reconcile if the broker failed)."""
+    """The start-up hook: the first reconcile after start records the fills its book shows at the trade book's
+    times, settles the orders its book does not show and checks the holdings (again at the next reconcile if
+    the broker failed)."""
     recovery = Recovery(ctx)
 
-    def settle(missing: list[OrderRecord]) -> None:
-        recovery.settle_missing(missing)
+    def recover(book: Sequence[Order]) -> None:
+        recovery.catch_up(book)
+        recovery.settle_missing(ctx.orders.missing(book))
         recovery.check_holdings(ist_date(ctx.clock.now()), shortfalls=True)
 
-    ctx.orders.settle_missing_at_next_reconcile(settle)
+    ctx.orders.recover_at_next_reconcile(recover)
 
 
 class Recovery:
@@ -63,9 +66,17 @@ class Recovery:
         self._holdings: dict[str, Holding] | None = None
 
     # ---- orders ------------------------------------------------------------------------------------------
+    def catch_up(self, book: Sequence[Order]) -> None:
+        """Record fills the book shows that happened while the service was down, at the trade book's times."""
+        self._trades = self._holdings = None
+        by_id = {o.order_id: o for o in book}
+        for rec in self._ctx.orders.active():
+            row = by_id.get(rec.broker_order_id or "")
+            if row is not None and row.filled_quantity > rec.filled_quantity:
+                self._ctx.orders.settle(rec, row, at=row.filled_at or self._trade_time(rec))
+
     def settle_missing(self, missing: list[OrderRecord]) -> list[dict[str, Any]]:
         """Settle each order (acknowledged, active, absent from today's book); returns what became of each."""
-        self._trades = self._holdings = None
         out = []
         for rec in missing:
             outcome = self._settle(rec)
