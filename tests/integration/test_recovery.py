@@ -11,10 +11,12 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
+from swingtrader.account_view import read_account
 from swingtrader.broker import paper_store
-from swingtrader.broker.base import Side
+from swingtrader.broker.base import OrderRequest, OrderType, Side
 from swingtrader.clock import IST, SimClock
 from swingtrader.config import load_settings
 from swingtrader.market.bars import open_bar_source
@@ -33,8 +35,8 @@ def at(day: date, hh: int, mm: int) -> datetime:
 class World:
     """The store, data and settings a service is (re)started on; `start` builds one as `run` does."""
 
-    def __init__(self, tmp_path, nifty_dir) -> None:
-        self.settings = load_settings(None, data_dir=tmp_path)
+    def __init__(self, tmp_path, nifty_dir, **overrides) -> None:
+        self.settings = load_settings(None, data_dir=tmp_path, **overrides)
         self.calendar = TradingCalendar.load(cache_dir=tmp_path / "cache")
         self.bars = open_bar_source(str(nifty_dir))
         self.store = Store.open(f"sqlite:///{tmp_path / 'r.sqlite'}")
@@ -114,4 +116,27 @@ def test_a_restart_after_downtime_settles_fills_and_expiries(tmp_path, nifty_dir
     assert positions_of(service) == holdings_of(exchange)
     assert flags(w.store) == []
     assert not [a for a in w.alerts if a[0] == "holdings_mismatch"]
+    w.store.dispose()
+
+
+@pytest.mark.parametrize("mode", ["flag", "adopt"])
+def test_extra_holdings_are_flagged_or_adopted_at_the_evening_reconcile(tmp_path, nifty_dir, mode):
+    w = World(tmp_path, nifty_dir, holdings_mismatch=mode)
+    d, d1 = date(2024, 1, 19), date(2024, 1, 23)
+    service, exchange = w.start(at(date(2024, 1, 1), 8, 0), recover=False)
+    w.run(service, at(d, 16, 10), start_day=date(2024, 1, 1))
+    exchange.place_order(OrderRequest(symbol="EICHERMOT", side=Side.BUY, quantity=5, order_type=OrderType.MARKET,
+                                      price=None, tag="HAND-1", amo=True))  # the account holder, by hand
+    w.run(service, at(d1, 18, 5), start_day=d)
+    held, ours = holdings_of(exchange)["EICHERMOT"][0], positions_of(service)["EICHERMOT"][0]
+    [flag] = flags(w.store)
+    assert (flag.trading_date, flag.symbol, flag.kind) == (d1, "EICHERMOT", "holdings_mismatch")
+    assert ("holdings_mismatch", f"EICHERMOT: holdings {held}, positions {held - 5}") in w.alerts
+    if mode == "flag":
+        assert flag.detail == {"ours": ours, "held": ours + 5, "difference": 5, "action": "flagged"}
+    else:
+        assert ours == held
+        assert flag.detail == {"ours": held - 5, "held": held, "difference": 5, "action": "adopted"}
+    view = read_account(w.store, at(d1, 18, 6))
+    assert [(f["symbol"], f["detail"]["difference"]) for f in view.holdings_flags] == [("EICHERMOT", 5)]
     w.store.dispose()
