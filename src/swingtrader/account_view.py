@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, TypedDict
 
@@ -37,11 +37,14 @@ from swingtrader.orders import LocalStatus
 from swingtrader.store import Store
 from swingtrader.store import tables as t
 from swingtrader.store.state import AccountSnapshot, NextSlot, PriceAge, PublishedPlan, ServiceState
+from swingtrader.tasks.events import SignalKind
 
 OPEN_ORDER_STATUSES = tuple(s.value for s in LocalStatus if s.is_active)
 LOGIN_EVENTS = (SessionEvent.LOGIN.value,)
 _CLOSE = time(15, 30)
 _PRICE_KEYS = ("ltp",)  # the position monitor records the last traded price in its signals
+_HOLDING_KINDS = (SignalKind.HOLDINGS_MISMATCH.value, SignalKind.HOLDING_MISSING.value)
+_FLAGS_FOR = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,7 @@ class AccountView:
     last_trading_date: date | None  # the newest day in the ledger up to `as_of`'s IST date
     prices: PriceAge | None = None  # the running service's newest bars and their age (market/refresh.py)
     lost_orders: tuple[LostOrder, ...] = ()
+    holdings_flags: tuple[Mapping[str, Any], ...] = ()  # holdings that differed from positions lately, newest first
 
     def realised_on(self, day: date | None) -> Decimal:
         return sum((r["net_pnl"] for r in self.trades if r["exit_date"] == day), Decimal(0))
@@ -192,6 +196,7 @@ def account_in(conn: Connection, store: Store, now: datetime) -> AccountView:
         last_session_event=None if last is None else SessionEventRow(last.event, last.at, last.detail),
         prices=state.prices(conn),
         lost_orders=lost_orders(conn) if by_status.get(LocalStatus.LOST.value) else (),
+        holdings_flags=holdings_flags(conn, ist_date(now) - _FLAGS_FOR),
         last_trading_date=conn.execute(
             select(func.max(t.task_runs.c.trading_date)).where(t.task_runs.c.trading_date <= ist_date(now))
         ).scalar(),
@@ -239,6 +244,17 @@ def latest_price(conn: Connection, symbol: str, since: date, snapshot: AccountSn
     if close is not None:
         found.append((0, Price(datetime.combine(close.as_of, _CLOSE, IST), "analysis close", close.close)))
     return max(found, key=lambda x: (x[1].at, x[0]))[1] if found else None
+
+
+def holdings_flags(conn: Connection, since: date) -> tuple[Mapping[str, Any], ...]:
+    """The `holdings_mismatch` and `holding_missing` signals of trading dates from `since` on (recovery.py,
+    eod_cleanup): trading date, symbol, kind, when, and the detail (ours, held, difference, action)."""
+    sig = t.signals
+    rows = conn.execute(
+        select(sig.c.trading_date, sig.c.symbol, sig.c.kind, sig.c.at, sig.c.detail)
+        .where(sig.c.kind.in_(_HOLDING_KINDS), sig.c.trading_date >= since).order_by(sig.c.at.desc(), sig.c.id.desc())
+    ).all()
+    return tuple(dict(r._mapping) for r in rows)
 
 
 def order_activity(store: Store) -> dict[str, int]:

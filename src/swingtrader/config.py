@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     max_order_value: _Money = Decimal("250000")
     max_deployed_capital: _Money = Decimal("1000000")
     kill_switch: bool = False
+    holdings_mismatch: Literal["flag", "adopt"] = "flag"  # broker holdings above our positions (recovery.py)
     # schedule (times are IST)
     special_session_tasks: Annotated[list[str], NoDecode] = ["monitor_sell_orders"]
     # paper broker and costs

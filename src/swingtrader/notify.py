@@ -39,6 +39,7 @@ class NotificationKind(StrEnum):
     DAILY_SUMMARY = "daily_summary"
     DATA_MISSING = "data_missing"  # the analysis had no bars for its day (market/refresh.py)
     LEASE_TAKEN_OVER = "lease_taken_over"  # this process took an expired instance lease over (store/lease.py)
+    HOLDINGS_MISMATCH = "holdings_mismatch"  # broker holdings differ from our positions (recovery.py)
 
 
 KINDS: dict[NotificationKind, str] = {
@@ -54,6 +55,7 @@ KINDS: dict[NotificationKind, str] = {
     NotificationKind.DAILY_SUMMARY: "info",
     NotificationKind.DATA_MISSING: "failure",
     NotificationKind.LEASE_TAKEN_OVER: "warning",
+    NotificationKind.HOLDINGS_MISMATCH: "warning",
 }
 """kind -> apprise notification type."""
 

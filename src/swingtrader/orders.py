@@ -180,6 +180,7 @@ class OrderRecord:
     average_price: Decimal | None
     reason: str | None
     attempt: int = 1
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,7 @@ class OrderManager:
         self._active: dict[int, OrderRecord] | None = None  # write-through cache of active orders
         self._doubts: dict[int, _Doubt] = {}
         self._modifies: dict[int, tuple[Decimal, int, str]] = {}  # modifies whose outcome is unknown
+        self._recover: Callable[[Sequence[Order]], None] | None = None  # `recover_at_next_reconcile`
 
     # ---- queries -----------------------------------------------------------------------------------------
     def by_tag(self, tag: str) -> OrderRecord | None:
@@ -266,6 +268,12 @@ class OrderManager:
         if not rec.status.in_doubt or rec.broker_order_id is not None:
             self._doubts.pop(rec.id, None)
         return rec
+
+    def symbols_since(self, day: date) -> set[str]:
+        """Symbols of our orders (any status) of trading dates from `day` on."""
+        q = select(t.orders.c.symbol).where(t.orders.c.trading_date >= day).distinct()
+        with self._store.connect() as conn:
+            return set(conn.execute(q).scalars())
 
     def for_day(self, trading_date: date, task: str | None = None) -> list[OrderRecord]:
         q = select(t.orders).where(t.orders.c.trading_date == trading_date)
@@ -381,6 +389,13 @@ class OrderManager:
                 if rec.broker_order_id is None and rec.status.in_doubt:
                     self._failed_lookup(rec)  # a lookup that could not be made still counts towards `lost`
             raise
+        recover, self._recover = self._recover, None
+        if recover is not None:
+            try:
+                recover(book)
+            except BaseException:
+                self._recover = recover  # not done: the next reconcile tries again
+                raise
         by_id = {o.order_id: o for o in book}
         for rec in self.active():
             if rec.broker_order_id is not None:
@@ -390,6 +405,30 @@ class OrderManager:
                 continue
             self._look_up(rec, book, read_at)
         return book
+
+    def missing(self, book: Sequence[Order]) -> list[OrderRecord]:
+        """Acknowledged active orders that `book` (today's order book) does not show."""
+        shown = {o.order_id for o in book}
+        return [r for r in self.active() if r.broker_order_id is not None and r.broker_order_id not in shown]
+
+    def recover_at_next_reconcile(self, recover: Callable[[Sequence[Order]], None]) -> None:
+        """Have the next successful `reconcile` hand its book to `recover` before it updates any order (once;
+        again at the following reconcile if `recover` raised): the start-up recovery (`swingtrader.recovery`)."""
+        self._recover = recover
+
+    def settle(self, rec: OrderRecord, order: Order, *, at: datetime | None) -> OrderRecord:
+        """Record the broker's final word on an order found outside today's book (a single-order read, the
+        trade book): like a book row, with a new fill dated `at` (the broker's time; now if None) and the
+        broker's reason for a cancellation (`expired`) kept too."""
+        return self._apply(rec, order, at=at, cancel_reason=True)
+
+    def expire(self, rec: OrderRecord, why: str) -> OrderRecord:
+        """A DAY order whose session closed and that the broker no longer shows: it expired (`cancelled`, reason
+        `expired`). Never for an order in doubt (the never-twice state machine owns those)."""
+        if rec.broker_order_id is None or not rec.status.is_active:
+            raise ValueError(f"order {rec.tag} is not an acknowledged active order")
+        return self._update(rec, status=LocalStatus.CANCELLED, reason="expired", event="expired",
+                            detail={"why": why})
 
     def _modified_if_shown(self, rec: OrderRecord, order: Order) -> OrderRecord:
         """Record a modify whose reply was lost once the book shows its price and quantity."""
@@ -479,7 +518,9 @@ class OrderManager:
         return rec if row is None else _record(row)
 
     # ---- internals ---------------------------------------------------------------------------------------
-    def _apply(self, rec: OrderRecord, order: Order) -> OrderRecord:
+    def _apply(
+        self, rec: OrderRecord, order: Order, at: datetime | None = None, cancel_reason: bool = False
+    ) -> OrderRecord:
         """Mirror the broker's view of one order. The status change, the fill and the position update are one
         transaction, so a crash can never record a fill without its position or the other way round. A status
         the adapter did not know keeps the order active as it was (fills still count)."""
@@ -500,7 +541,11 @@ class OrderManager:
                     Decimal("0.0001")
                 )
         try:
-            rec, fill = self._apply_in_transaction(rec, order, status, new_fill, fill_price)
+            reason = order.reject_reason if status is LocalStatus.REJECTED else rec.reason
+            if cancel_reason and status is LocalStatus.CANCELLED:
+                reason = order.reject_reason or reason
+            rec, fill = self._apply_in_transaction(rec, order, status, new_fill, fill_price, reason,
+                                                   at or self._clock.now())
         except BaseException:
             self._active = None  # the cache may hold the rolled-back state: reload it next time
             raise
@@ -511,17 +556,18 @@ class OrderManager:
         return rec
 
     def _apply_in_transaction(
-        self, rec: OrderRecord, order: Order, status: LocalStatus, new_fill: int, fill_price: Decimal | None
+        self, rec: OrderRecord, order: Order, status: LocalStatus, new_fill: int, fill_price: Decimal | None,
+        reason: str | None, at: datetime,
     ) -> tuple[OrderRecord, FillEvent | None]:
         with self._store.begin() as conn:
             rec = self._update(
                 rec, status=status, filled_quantity=order.filled_quantity, average_price=order.average_price,
-                reason=order.reject_reason if status is LocalStatus.REJECTED else rec.reason, event=status.value,
+                reason=reason, event=status.value,
                 conn=conn,
             )
             fill = None
             if new_fill > 0 and fill_price is not None:
-                fill = FillEvent(rec, new_fill, fill_price, self._clock.now())
+                fill = FillEvent(rec, new_fill, fill_price, at)
                 conn.execute(
                     t.fills.insert().values(
                         order_id=rec.id, symbol=rec.symbol, side=rec.side.value, quantity=fill.quantity,
@@ -598,5 +644,5 @@ def _record(row) -> OrderRecord:
         purpose=row.purpose, symbol=row.symbol, side=Side(row.side), quantity=row.quantity,
         order_type=OrderType(row.order_type), price=row.price, amo=row.amo, status=LocalStatus(row.status),
         filled_quantity=row.filled_quantity, average_price=row.average_price, reason=row.reason,
-        attempt=row.attempt,
+        attempt=row.attempt, created_at=row.created_at,
     )

@@ -7,7 +7,7 @@ A sell fill closes that quantity as a trade at the actual fill price, with buy-s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -69,16 +69,23 @@ class Portfolio:
                 .values(add_levels=list(levels))
             )
 
+    def adopt(self, symbol: str, qty: int, price: Decimal, at: datetime) -> None:
+        """Take `qty` shares found in the account into the strategy's positions at `price` (a holdings
+        mismatch adopted at reconcile: swingtrader.recovery), as a buy on `at`'s date."""
+        self._open = None
+        with self._store.begin() as conn:
+            self._buy(symbol, qty, price, at, conn)
+
     def apply_fill(self, fill: FillEvent, conn: Connection) -> None:
         """Update positions from one of our fills, inside the order manager's transaction."""
         self._open = None
         if fill.order.side is Side.BUY:
-            self._buy(fill.order.symbol, fill.quantity, fill.price, fill, conn)
+            self._buy(fill.order.symbol, fill.quantity, fill.price, fill.at, conn)
         else:
             self.close(fill.order.symbol, fill.quantity, fill.price, _exit_reason(fill.order.purpose), fill, conn)
 
-    def _buy(self, symbol: str, qty: int, price: Decimal, fill: FillEvent, conn: Connection) -> None:
-        day = ist_date(fill.at)
+    def _buy(self, symbol: str, qty: int, price: Decimal, at: datetime, conn: Connection) -> None:
+        day = ist_date(at)
         value = price * qty
         charges = delivery_charges("BUY", value, day, self._costs).total
         row = conn.execute(
@@ -88,7 +95,7 @@ class Portfolio:
             conn.execute(
                 t.positions.insert().values(
                     symbol=symbol, status="open", quantity=qty, average_price=price, cost=value,
-                    buy_charges=charges, entry_date=day, last_buy_date=day, add_levels=[], opened_at=fill.at,
+                    buy_charges=charges, entry_date=day, last_buy_date=day, add_levels=[], opened_at=at,
                 )
             )
             return

@@ -129,6 +129,7 @@ class Order:
     amo: bool = False
     placed_at: datetime | None = None
     reject_reason: str | None = None
+    filled_at: datetime | None = None  # the last execution, where the read reports it (a single-order read)
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,11 @@ class Broker(Protocol):
 
     def fills(self) -> list[Fill]:
         """Today's executions."""
+        ...
+
+    def order(self, order_id: str) -> list[Order]:
+        """One order's rows by its order number, as the broker reports it now (newest first); empty when the
+        broker no longer shows that order (a broker may show only today's orders)."""
         ...
 
     def holdings(self) -> list[Holding]:

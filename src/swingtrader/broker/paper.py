@@ -274,6 +274,14 @@ class PaperBroker:
         ]
 
     @_locked
+    def order(self, order_id: str) -> list[Order]:
+        """One order at any date (the exchange keeps every order), with its last fill's time."""
+        self._require_session()
+        with self._store.connect() as conn:
+            row = ps.load_order(conn, order_id)
+        return [] if row is None else [row.order]
+
+    @_locked
     def fills(self) -> list[Fill]:
         start = datetime.combine(ist_date(self._require_session()), datetime.min.time(), tzinfo=IST)
         with self._store.connect() as conn:

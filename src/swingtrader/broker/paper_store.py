@@ -6,7 +6,7 @@ model and the simulation report use the public readers here (`account_cash`, `du
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -67,6 +67,17 @@ def load_book(conn: Connection, since: date) -> list[BookRow]:
         )
     ).all()
     return [BookRow(_order_from_row(r), r.blocked, r.placed_at, r.session_date) for r in rows]
+
+
+def load_order(conn: Connection, order_id: str) -> BookRow | None:
+    """One order by its number, at any date, with the time of its last fill (`filled_at`), if any."""
+    r = conn.execute(select(t.paper_orders).where(t.paper_orders.c.order_id == order_id)).first()
+    if r is None:
+        return None
+    pf = t.paper_fills
+    filled_at = conn.execute(select(func.max(pf.c.at)).where(pf.c.order_id == order_id)).scalar()
+    order = replace(_order_from_row(r), filled_at=filled_at)
+    return BookRow(order, r.blocked, r.placed_at, r.session_date)
 
 
 def load_holdings(conn: Connection) -> dict[str, PaperHolding]:

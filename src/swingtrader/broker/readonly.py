@@ -48,6 +48,9 @@ class ReadOnlyBroker:
     def fills(self) -> list[Fill]:
         return self._inner.fills()
 
+    def order(self, order_id: str) -> list[Order]:
+        return self._inner.order(order_id)
+
     def holdings(self) -> list[Holding]:
         return self._inner.holdings()
 

@@ -178,6 +178,9 @@ class SessionManager:
     def fills(self) -> list[Fill]:
         return self._read("fills", self._broker.fills)
 
+    def order(self, order_id: str) -> list[Order]:
+        return self._read("order", lambda: self._broker.order(order_id))
+
     def holdings(self) -> list[Holding]:
         return self._read("holdings", self._broker.holdings)
 

@@ -110,6 +110,9 @@ def main(args: argparse.Namespace) -> int:
     web = _start_web(settings, service, store, calls, mode_label(settings), clock) if settings.web_enabled else None
     service.install_signal_handlers()
     _first_login(service)
+    from swingtrader.recovery import arm_at_start
+
+    arm_at_start(service.context)  # the first reconcile settles what happened while the service was down
     watchdog = Watchdog(systemd, heartbeat=lambda: beat.monotonic, interval_s=watchdog_interval(),
                         max_age_s=120.0).start()
     systemd.ready("scheduler running")

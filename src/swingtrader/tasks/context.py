@@ -43,6 +43,7 @@ class TaskContext:
     store: Store  # for `service_state` only
     special_session_tasks: frozenset[str] = frozenset()
     feed: DataFeed | None = None  # `run` only: keeps `bars` current (market/refresh.py)
+    holdings_mismatch: str = "flag"  # "flag" | "adopt": extra broker holdings (swingtrader.recovery)
     _snapshots: dict[tuple[str, date], Snapshot | None] = field(default_factory=dict)
 
     @property

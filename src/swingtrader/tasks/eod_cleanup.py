@@ -1,6 +1,7 @@
 """18:00: reconcile with the broker and write the daily summary.
 
-A strategy position whose shares left the account through a sell we did not send is closed as `manual_exit`
+Orders the day's book no longer shows are settled and extra holdings reported (`swingtrader.recovery`). A
+strategy position whose shares left the account through a sell we did not send is closed as `manual_exit`
 at that sell's price; a holding that vanished without such a sell is flagged (`holding_missing`), never
 silently dropped.
 """
@@ -13,6 +14,7 @@ from typing import Any
 from swingtrader.account_view import read_account
 from swingtrader.broker.base import Side
 from swingtrader.notify import NotificationKind
+from swingtrader.recovery import Recovery
 from swingtrader.schedule import Slot
 from swingtrader.store.state import ServiceState
 from swingtrader.tasks.context import TaskContext
@@ -21,7 +23,8 @@ from swingtrader.tasks.events import HoldingMissing
 
 def run(ctx: TaskContext, slot: Slot) -> dict[str, Any]:
     day = slot.trading_date
-    ctx.orders.reconcile()
+    recovery = Recovery(ctx)
+    settled = recovery.settle_missing(ctx.orders.missing(ctx.orders.reconcile()))
     holdings = {h.symbol: h for h in ctx.broker.holdings()}
     fills = ctx.broker.fills()
     ours = [*ctx.orders.for_day(day), *ctx.orders.active()]
@@ -44,6 +47,7 @@ def run(ctx: TaskContext, slot: Slot) -> dict[str, Any]:
         else:
             ctx.signal(day, p.symbol, HoldingMissing(p.quantity, held))
             flagged.append(p.symbol)
+    mismatches = recovery.check_holdings(day, shortfalls=False, holdings=holdings)  # shortfalls: flagged above
     orders_today = ctx.orders.for_day(day)
     positions = ctx.portfolio.open_positions()
     funds = ctx.broker.funds()
@@ -56,6 +60,8 @@ def run(ctx: TaskContext, slot: Slot) -> dict[str, Any]:
         "open_positions": len(positions),
         "manual_exits": manual,
         "flagged": flagged,
+        "settled": settled,
+        "holdings_mismatch": mismatches,
         "cash": str(cash),
         "equity": str(equity),
     }

@@ -16,6 +16,7 @@ class SignalKind(StrEnum):
     MAX_HOLDING = "max_holding"
     TARGET_BELOW_LOSS_LIMIT = "target_below_loss_limit"
     HOLDING_MISSING = "holding_missing"
+    HOLDINGS_MISMATCH = "holdings_mismatch"
 
 
 class Signal(Protocol):
@@ -61,3 +62,17 @@ class HoldingMissing:
 
     def detail(self) -> dict[str, Any]:
         return {"expected": self.expected, "held": self.held}
+
+
+@dataclass(frozen=True)
+class HoldingsMismatch:
+    """The account's holdings of a symbol differ from the strategy's position (recovery.py): `action` is
+    `adopted` (extra shares taken into the position) or `flagged` (left for a person)."""
+
+    ours: int
+    held: int
+    action: str
+    kind: SignalKind = SignalKind.HOLDINGS_MISMATCH
+
+    def detail(self) -> dict[str, Any]:
+        return {"ours": self.ours, "held": self.held, "difference": self.held - self.ours, "action": self.action}
