@@ -100,6 +100,23 @@ def _place_buys(store: Store, clock: SimClock, calendar, bars, delays: list[floa
     ledger.close()
 
 
+def _next_service_reconciles(store: Store, calendar, bars) -> None:
+    """The next owner's reconciles, minutes apart: an intent a writer stored but may not have sent is sent only
+    once a read of the books made past the settle delay proves it absent (orders.py)."""
+    clock = SimClock(at(DAY, 16, 6))
+    lease = Lease(store, LiveClock(), mode="paper", expiry=timedelta(seconds=60))
+    lease.acquire()
+    lease.install()
+    broker = PaperBroker(store, clock, paper_path(bars, calendar), calendar, initial_cash=Decimal("100000"))
+    broker.login()
+    risk = RiskLimits(Decimal(10**6), Decimal(10**7), Decimal(20), lambda: False, lambda: Decimal(0))
+    orders = OrderManager(store, broker, clock, risk)
+    for _ in range(4):
+        orders.reconcile()
+        clock.advance(timedelta(minutes=2))
+    lease.release()
+
+
 @pytest.fixture(scope="module")
 def calendar(tmp_path_factory):
     return TradingCalendar.load(cache_dir=tmp_path_factory.mktemp("cal"))
@@ -123,11 +140,16 @@ def test_one_exchange_order_per_tag_whatever_the_interleaving(tmp_path, calendar
         assert not th.is_alive()
     assert "done" in outcomes, outcomes
     with store.connect() as conn:
+        tags = [o.tag for o in conn.execute(t.paper_orders.select()).all()]
+    assert len(tags) == len(set(tags)) <= TAGS  # never twice; an intent left in doubt waits for proof of absence
+    _next_service_reconciles(store, calendar, bars)
+    with store.connect() as conn:
         exchange = conn.execute(t.paper_orders.select()).all()
         local = conn.execute(t.orders.select()).all()
         run = conn.execute(t.task_runs.select()).one()
-    tags = sorted(o.tag for o in exchange)
-    assert tags == sorted({_intent(a).tag for a in range(1, TAGS + 1)})  # each tag once, none lost
+    tags = [o.tag for o in exchange]
+    assert len(tags) == len(set(tags)) == TAGS  # each intent's tag once at the exchange, none lost
+    assert sorted(r.attempt for r in local) == list(range(1, TAGS + 1))  # one stored intent per attempt
     assert sorted((r.tag, r.broker_order_id) for r in local) == sorted((o.tag, o.order_id) for o in exchange)
     assert run.status == "succeeded"
     store.dispose()

@@ -24,14 +24,16 @@ from swingtrader.commands._common import bars_or_exit, open_bars_or_exit, settin
 _PREFIX = "SWINGTRADER_"
 SETTING_NAMES = frozenset((  # `Settings`' fields; a test keeps the two the same
     "brokerage_per_order", "buy_limit_premium", "calendar_override_file", "capital_per_trade", "data", "data_dir",
-    "database_url", "dp_charge", "ema_exit", "ema_trend", "exchange_txn_rate", "gst_rate", "initial_capital",
-    "kill_switch", "kotak_consumer_key", "kotak_login_url", "kotak_mobile_number", "kotak_mpin",
-    "kotak_orders_per_second", "kotak_reads_per_second", "kotak_timeout_seconds", "kotak_totp_secret", "kotak_ucc",
-    "log_dir", "log_level", "log_retention_days", "max_deployed_capital", "max_holding_days", "max_order_value",
-    "max_positions", "max_target_loss_pct", "min_avg_volume", "min_history", "min_volume_ratio", "mode",
-    "notify_urls", "paper_price_band_pct", "read_only", "rsi_add_levels", "rsi_entry", "rsi_exit", "rsi_period",
-    "sebi_rate", "special_session_tasks", "stamp_duty_rate", "stop_loss_pct", "stt_rate", "universe",
-    "use_market_amo", "web_allowed_hosts", "web_enabled", "web_host", "web_password", "web_port",
+    "data_wait_minutes", "database_url", "dp_charge", "ema_exit", "ema_trend", "exchange_txn_rate", "gst_rate",
+    "holdings_mismatch", "initial_capital", "kill_switch", "kotak_consumer_key", "kotak_login_url",
+    "kotak_mobile_number", "kotak_mpin", "kotak_orders_per_second", "kotak_reads_per_second",
+    "kotak_timeout_seconds", "kotak_totp_secret", "kotak_ucc", "lease_expiry_seconds", "log_dir", "log_level",
+    "log_retention_days", "max_deployed_capital", "max_holding_days", "max_order_value", "max_positions",
+    "max_target_loss_pct", "min_avg_volume", "min_history", "min_volume_ratio", "mode", "notify_urls",
+    "paper_max_price_age_days", "paper_price_band_pct", "read_only", "rsi_add_levels", "rsi_entry", "rsi_exit",
+    "rsi_period", "sebi_rate", "sim_fast_forward", "special_session_tasks", "stamp_duty_rate", "stop_loss_pct",
+    "stt_rate", "universe", "use_market_amo", "web_allowed_hosts", "web_enabled", "web_host", "web_password",
+    "web_port",
 ))
 
 
