@@ -15,7 +15,7 @@ from swingtrader.config import load_settings
 from swingtrader.market.bars import open_bar_source
 from swingtrader.market.calendar import TradingCalendar
 from swingtrader.schedule import Scheduler
-from swingtrader.service import build_service, paper_path
+from swingtrader.service import ClockMode, ServiceHooks, build_service, paper_path
 from swingtrader.store import Store
 
 FAULTS = "lost_reply=0.01,status_noise=0.3,tag_rewrite=1,visibility_delay=2s,seed=11"
@@ -33,8 +33,9 @@ def test_monitor_reads_at_most_twice_per_cycle_against_the_realistic_fake(nifty_
     calls: list[str] = []
     per_cycle: list[Counter] = []
     with start_fake(exchange, clock, faults=FAULTS, symbols=bars.symbols()) as fake, client_for(fake, clock) as client:
-        service = build_service(settings, clock=clock, calendar=calendar, store=store, bars=bars, raw_broker=client,
-                                publish_state=False, on_call=lambda op, _outcome: calls.append(op))
+        service = build_service(settings, clock=clock, clock_mode=ClockMode.VIRTUAL, calendar=calendar, store=store,
+                                bars=bars, broker=client,
+                                hooks=ServiceHooks(on_call=lambda op, _outcome: calls.append(op)))
 
         def counting(slot):
             if slot.task != "monitor_sell_orders":
