@@ -38,7 +38,7 @@ _Money = Annotated[Decimal, Field(gt=0, le=MAX_MONEY, allow_inf_nan=False)]
 _Rate = Annotated[Decimal, Field(ge=0)]
 _RsiLevel = Annotated[float, Field(gt=0, lt=100)]
 _PerSecond = Annotated[float, Field(ge=0.01, le=1000, allow_inf_nan=False)]
-_Seconds = Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)]
+_Seconds = Annotated[float, Field(ge=0.5, le=300, allow_inf_nan=False)]  # a total deadline per broker call
 _LIVE_CREDENTIALS = ("kotak_consumer_key", "kotak_mobile_number", "kotak_ucc", "kotak_totp_secret", "kotak_mpin")
 _SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9&._-]*")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

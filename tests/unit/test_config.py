@@ -257,3 +257,8 @@ def test_import_stays_light() -> None:
     code = "import sys, swingtrader.config; print(sorted({'pandas', 'numpy', 'sqlalchemy'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("value", ["0", "1e-300", "0.1", "inf", "nan", "301"])
+def test_the_broker_deadline_is_bounded(value: str) -> None:
+    assert any("KOTAK_TIMEOUT_SECONDS" in p for p in problems_of(kotak_timeout_seconds=value))

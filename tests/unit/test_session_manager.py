@@ -3,8 +3,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from pydantic import SecretStr
 
-from swingtrader.broker.base import LoginFailed
+from swingtrader.broker.base import Funds, LoginFailed, SessionInfo
 from swingtrader.broker.session import SessionManager
 from swingtrader.market.calendar import TradingCalendar
 from tests.unit.paper_fixtures import at, make_market
@@ -44,16 +45,48 @@ def test_twenty_threads_hitting_an_expired_session_cause_one_relogin(tmp_path, c
     assert events.count("expired") == 1
 
 
-def test_relogin_is_proactive_before_the_token_expires(tmp_path, calendar):
+def test_a_token_that_dies_at_midnight_is_renewed_once_after_midnight(tmp_path, calendar):
     broker, clock, _, _ = make_market(tmp_path, calendar, at(MON, 9, 0))
-    session = SessionManager(broker, clock, refresh_margin=timedelta(minutes=5))
+    events = []
+    session = SessionManager(broker, clock, refresh_margin=timedelta(minutes=5),
+                             on_event=lambda e, d: events.append(e))
     session.orders()
-    clock.sleep_until(at(MON, 23, 56))
-    session.orders()  # within 5 minutes of the midnight expiry: logs in again first
-    assert session.logins == 2
-    clock.sleep_until(at(MON + timedelta(days=1), 9, 0))
-    session.funds()
-    assert session.logins == 3  # the token from 23:56 expired at midnight
+    minute = at(MON, 23, 50)
+    while minute <= at(MON + timedelta(days=1), 0, 10):  # a call every 30 s across midnight
+        clock.sleep_until(minute)
+        session.funds()
+        minute += timedelta(seconds=30)
+    assert session.logins == 2  # 09:00, then once after midnight: a new token at 23:55 would die at midnight too
+    assert session.session.expires_at == at(MON + timedelta(days=2), 0, 0)
+    assert events == ["login", "login"]  # no call met an expired token
+
+
+class EightHourTokens:
+    """A broker whose tokens last eight hours from their login (no calendar boundary)."""
+
+    name = "eight-hour"
+
+    def __init__(self, clock):
+        self.clock, self.logins = clock, []
+
+    def login(self):
+        self.logins.append(self.clock.now())
+        return SessionInfo(token=SecretStr(f"t{len(self.logins)}"), expires_at=self.clock.now() + timedelta(hours=8))
+
+    def funds(self):
+        return Funds(available_cash=Decimal("1000"))
+
+
+def test_a_token_with_a_lifetime_is_refreshed_early_once_per_expiry(tmp_path, calendar):
+    _, clock, _, _ = make_market(tmp_path, calendar, at(MON, 9, 0))
+    broker = EightHourTokens(clock)
+    session = SessionManager(broker, clock, refresh_margin=timedelta(minutes=5))
+    moment = at(MON, 9, 0)
+    while moment < at(MON + timedelta(days=1), 2, 0):  # a call every minute for 17 hours
+        clock.sleep_until(moment)
+        session.funds()
+        moment += timedelta(minutes=1)
+    assert broker.logins == [at(MON, 9, 0), at(MON, 16, 55), at(MON + timedelta(days=1), 0, 50)]
 
 
 class FailingLogin:

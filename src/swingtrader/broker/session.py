@@ -1,7 +1,11 @@
 """`SessionManager`: every broker call shares one logged-in session.
 
-- Logs in lazily on the first call, and again proactively when the token is within `refresh_margin` of its
-  expiry (no call is made on a token known to be expired).
+- Logs in lazily on the first call, and again once the token has expired (no call is made on a token known to
+  be expired). Inside `refresh_margin` of the expiry it logs in early only if the new token would outlive the old
+  one by at least the margin: the new expiry is predicted from the last login (a token that ended at the first
+  IST midnight after its login is expected to do so again; any other token to last as long again), and an early
+  login that did not extend the session is not repeated for that token. So a token that dies at midnight is
+  renewed once, after midnight: at most one full login per expiry.
 - On `SessionExpired` from any caller, exactly one re-login runs (single flight); concurrent callers wait for it.
   Reads are then retried once. Writes are not retried: the caller gets `AmbiguousOutcome` and resolves the
   order by its client tag (the order manager does this).
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import TypeVar
@@ -33,7 +37,7 @@ from swingtrader.broker.base import (
     SessionExpired,
     SessionInfo,
 )
-from swingtrader.clock import Clock
+from swingtrader.clock import IST, Clock, ist_date
 
 T = TypeVar("T")
 
@@ -69,6 +73,8 @@ class SessionManager:
         self._on_call = on_call or (lambda _op, _outcome: None)
         self._lock = threading.Lock()
         self._info: SessionInfo | None = None
+        self._logged_in_at: datetime | None = None
+        self._early_refresh_failed_for: datetime | None = None  # the expiry an early login did not extend
         self._generation = 0
         self._failures = 0
         self.logins = 0
@@ -103,6 +109,7 @@ class SessionManager:
             raise LoginFailed(
                 f"{self._failures} consecutive login failures: not trying again until a human checks the credentials"
             )
+        now = self._clock.now()
         try:
             info = self._broker.login()
         except LoginFailed as exc:
@@ -110,7 +117,9 @@ class SessionManager:
             self._on_event(SessionEvent.LOGIN_FAILED, str(exc))
             raise
         self._failures = 0
-        self._info = info
+        old, self._info, self._logged_in_at = self._info, info, now
+        if old is not None and now < old.expires_at and info.expires_at < old.expires_at + self._margin:
+            self._early_refresh_failed_for = info.expires_at
         self._generation += 1
         self.logins += 1
         self._on_secret(info.token.get_secret_value())
@@ -119,14 +128,29 @@ class SessionManager:
 
     def _ensure(self) -> int:
         """Make sure a fresh-enough session exists; return its generation."""
-        info = self._info
-        if info is not None and self._clock.now() < info.expires_at - self._margin:
+        if not self._login_due():
             return self._generation
         with self._lock:
-            info = self._info
-            if info is None or self._clock.now() >= info.expires_at - self._margin:
+            if self._login_due():
                 self._login_locked()
             return self._generation
+
+    def _login_due(self) -> bool:
+        info, now = self._info, self._clock.now()
+        if info is None or now >= info.expires_at:
+            return True
+        if now < info.expires_at - self._margin or info.expires_at == self._early_refresh_failed_for:
+            return False
+        return self._predicted_expiry(now) >= info.expires_at + self._margin
+
+    def _predicted_expiry(self, now: datetime) -> datetime:
+        """When a token from a login at `now` would expire, judged by the last login."""
+        info, at = self._info, self._logged_in_at
+        if info is None or at is None:
+            return now
+        if info.expires_at == _next_ist_midnight(at):
+            return _next_ist_midnight(now)
+        return now + (info.expires_at - at)
 
     def _relogin_after_expiry(self, seen_generation: int) -> None:
         with self._lock:
@@ -189,3 +213,7 @@ class SessionManager:
 
     def quotes(self, symbols: list[str]) -> dict[str, Quote]:
         return self._read("quotes", lambda: self._broker.quotes(symbols))
+
+
+def _next_ist_midnight(moment: datetime) -> datetime:
+    return datetime.combine(ist_date(moment) + timedelta(days=1), time(0), tzinfo=IST)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from swingtrader.notify import Notifier, Notify
     from swingtrader.schedule import Slot
     from swingtrader.service import Service
+    from swingtrader.startup import StartupState
     from swingtrader.store import Store
     from swingtrader.web.server import WebHandle
 
@@ -105,24 +106,29 @@ def main(args: argparse.Namespace) -> int:
     except CalendarDataMissing as exc:
         fail(str(exc))
     from swingtrader.owner import start_control
+    from swingtrader.startup import StartupState
 
     control = start_control(service, lease, settings)  # other writers' requests, run under this lease
-    web = _start_web(settings, service, store, calls, mode_label(settings), clock) if settings.web_enabled else None
+    startup = StartupState()
+    web = (_start_web(settings, service, store, calls, mode_label(settings), clock, startup)
+           if settings.web_enabled else None)
     service.install_signal_handlers()
-    _first_login(service)
-    from swingtrader.recovery import arm_at_start
-
-    arm_at_start(service.context)  # the first reconcile settles what happened while the service was down
-    watchdog = Watchdog(systemd, heartbeat=lambda: beat.monotonic, interval_s=watchdog_interval(),
-                        max_age_s=120.0).start()
-    systemd.ready("scheduler running")
-    log.info("swingtrader started in %s mode; store %s", mode_label(settings), store.location)
-    service.notify(NotificationKind.SERVICE_STARTED, "swingtrader started", f"mode {mode_label(settings)}")
-    if previous is not None:
-        service.notify(NotificationKind.LEASE_TAKEN_OVER, "swingtrader took the store over",
-                       previous.describe(clock.now()))
+    watchdog = None
     code = 0
     try:
+        if not _first_login(service, startup):
+            return 0  # stopped while logging in: the clean-up below still runs
+        from swingtrader.recovery import arm_at_start
+
+        arm_at_start(service.context)  # the first reconcile settles what happened while the service was down
+        watchdog = Watchdog(systemd, heartbeat=lambda: beat.monotonic, interval_s=watchdog_interval(),
+                            max_age_s=120.0).start()
+        systemd.ready("scheduler running")
+        log.info("swingtrader started in %s mode; store %s", mode_label(settings), store.location)
+        service.notify(NotificationKind.SERVICE_STARTED, "swingtrader started", f"mode {mode_label(settings)}")
+        if previous is not None:
+            service.notify(NotificationKind.LEASE_TAKEN_OVER, "swingtrader took the store over",
+                           previous.describe(clock.now()))
         service.scheduler.run()
     except CalendarDataMissing as exc:
         log.error("%s: trading stops here; add the holidays with SWINGTRADER_CALENDAR_OVERRIDE_FILE or upgrade "
@@ -135,7 +141,8 @@ def main(args: argparse.Namespace) -> int:
         code = 1
     finally:
         systemd.stopping()
-        watchdog.stop()
+        if watchdog is not None:
+            watchdog.stop()
         control.stop()
         log.info("swingtrader stopped")
         service.notify(NotificationKind.SERVICE_STOPPED, "swingtrader stopped", "stopped on request")
@@ -150,17 +157,37 @@ def main(args: argparse.Namespace) -> int:
     return code
 
 
-def _first_login(service: Service) -> None:
+def _first_login(service: Service, startup: StartupState) -> bool:
     """Log in once at start, so bad credentials show at once; a failure is reported and retried by the first
-    task that needs the broker (after three refusals the session manager waits for a human)."""
+    task that needs the broker (after three refusals the session manager waits for a human). The login (bounded
+    by the broker's deadline) runs on a worker thread while this one waits for it or for SIGINT/SIGTERM; False
+    when a stop was requested first (the login thread is then left to end on its own)."""
     from swingtrader.broker.errors import BrokerError
     from swingtrader.notify import NotificationKind
 
+    done = threading.Event()
+
+    def login() -> None:
+        try:
+            service.broker.login()
+        except BrokerError as exc:
+            log.error("broker login failed at start: %s", exc)
+            service.notify(NotificationKind.RELOGIN_FAILED, "broker login failed at start", str(exc))
+        except Exception:  # reported, never silent: the first task that needs the broker tries again
+            log.exception("broker login failed at start")
+        finally:
+            done.set()
+
+    startup.begin("logging in")
+    threading.Thread(target=login, name="first-login", daemon=True).start()
     try:
-        service.broker.login()
-    except BrokerError as exc:
-        log.error("broker login failed at start: %s", exc)
-        service.notify(NotificationKind.RELOGIN_FAILED, "broker login failed at start", str(exc))
+        while not done.wait(0.2):
+            if service.stop_event.is_set():
+                log.warning("stop requested during the first broker login: stopping without waiting for it")
+                return False
+        return True
+    finally:
+        startup.finish()
 
 
 class _Heartbeat:
@@ -217,14 +244,16 @@ def _notifier(settings: Settings, redactor: RedactionFilter, clock: Clock) -> No
 
 
 def _start_web(
-    settings: Settings, service: Service, store: Store, calls: BrokerCallCounter, mode: str, clock: Clock
+    settings: Settings, service: Service, store: Store, calls: BrokerCallCounter, mode: str, clock: Clock,
+    startup: StartupState,
 ) -> WebHandle | None:
     from swingtrader.control import LiveControl
     from swingtrader.web.app import create_app
     from swingtrader.web.server import start_web_in_thread
 
     app = create_app(store, settings=settings, control=LiveControl(service, mode), read_only=settings.read_only,
-                     log_file=settings.effective_log_dir / "swingtrader.log", clock=clock, broker_calls=calls)
+                     log_file=settings.effective_log_dir / "swingtrader.log", clock=clock, broker_calls=calls,
+                     startup=startup)
     try:
         handle = start_web_in_thread(app, settings.web_host, settings.web_port)
     except OSError as exc:  # the dashboard is optional: trading goes on without it

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from swingtrader.clock import Clock, LiveClock
 from swingtrader.metrics import BrokerCallCounter, build_registry
+from swingtrader.startup import StartupState
 from swingtrader.store import Store
 from swingtrader.store.state import ServiceState
 from swingtrader.task_names import TASK_NAMES
@@ -83,6 +84,7 @@ def create_app(
     heartbeat_max_age_s: float = 180.0,
     bind_host: str | None = None,
     sweep_dir: Path | None = None,
+    startup: StartupState | None = None,
 ) -> FastAPI:
     """The dashboard app. Without `control`, or with `read_only`, it only reads the store.
 
@@ -92,7 +94,8 @@ def create_app(
     `heartbeat_max_age_s` when a control is attached.
     Requests must be addressed to `bind_host` (default `settings.web_host`), loopback or
     `settings.web_allowed_hosts` (see `web.hosts`).
-    `sweep_dir` adds the Sweep page over a `swingtrader sweep` output directory.
+    `sweep_dir` adds the Sweep page over a `swingtrader sweep` output directory. While `startup` describes a
+    start-up step (the first broker login), /healthz answers `{"status": "starting", "detail": ...}` (still 200).
     """
     clock = clock or LiveClock()
     password = settings.web_password if settings is not None else None
@@ -187,7 +190,8 @@ def create_app(
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
-        return {"status": "alive"}
+        starting = startup.describe() if startup is not None else None
+        return {"status": "alive"} if starting is None else {"status": "starting", "detail": starting}
 
     @app.get("/readyz")
     def readyz() -> JSONResponse:

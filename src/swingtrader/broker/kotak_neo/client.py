@@ -6,9 +6,14 @@ Contract:
   keeps no login breaker: the session manager owns the only one.
 - Replies are classified by one table (`wire/replies.py`); order statuses are an open set (an unknown one is
   `UNKNOWN`, logged once, listed by `unknown_statuses()`); an unreadable book row is skipped and named.
-- Reads retry `RateLimited` / `BrokerUnavailable` with bounded, jittered backoff (honouring `Retry-After`).
+- Reads retry `RateLimited` / `BrokerUnavailable` with bounded, jittered backoff (honouring `Retry-After`),
+  except a reply that outlived its deadline (error `code` "deadline"): the same call never waits twice.
   Writes are never re-sent: a write whose reply is lost or unreadable raises `AmbiguousOutcome`.
 - Orders are paced at `orders_per_second`, every other call at `reads_per_second`.
+- Every HTTP exchange (connect, send, the whole reply) ends within `timeout` seconds, a server that drips its
+  reply included, and a login (both steps) within `timeout` too: past it a read or a login raises
+  `BrokerUnavailable`, a write `AmbiguousOutcome` (it may have reached the broker). The instrument file download
+  gets `max(30, timeout) * 4` seconds.
 - Every failure is a typed `BrokerError`; no method returns an empty result in place of an error.
 """
 
@@ -45,6 +50,7 @@ from swingtrader.broker.base import (
     SessionInfo,
 )
 from swingtrader.broker.kotak_neo.auth import KotakCredentials, TotpGuard
+from swingtrader.broker.kotak_neo.deadline import deadline_transport, total_deadline
 from swingtrader.broker.kotak_neo.instruments import InstrumentMaster
 from swingtrader.broker.kotak_neo.ratelimit import Backoff, RateLimiter
 from swingtrader.broker.kotak_neo.wire import inbound as rx
@@ -53,6 +59,7 @@ from swingtrader.broker.kotak_neo.wire.master import Instrument, master_url_for,
 from swingtrader.clock import Clock
 
 log = logging.getLogger(__name__)
+_DEADLINE = "deadline"  # the `code` of an error raised because an exchange outlived its deadline (not retried)
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
@@ -78,8 +85,11 @@ class KotakNeoBroker:
         self._creds = credentials
         self._login_url = login_url.rstrip("/")
         self._clock = clock
-        self._own_http = http is None
-        self._http = http or httpx.Client(limits=httpx.Limits(max_connections=20, max_keepalive_connections=10))
+        self._own_http = http is None  # an injected client keeps the deadlines only on a `deadline_transport`
+        self._http = http or httpx.Client(
+            transport=deadline_transport(httpx.Limits(max_connections=20, max_keepalive_connections=10))
+        )
+        self._deadline = timeout
         self._timeout = httpx.Timeout(timeout)
         self._sleep = sleep
         self._order_pace = RateLimiter(orders_per_second, sleep=sleep)
@@ -121,27 +131,31 @@ class KotakNeoBroker:
         with self._login_lock:
             c = self._creds
             try:
-                code = self._totp.code()
-                body = self._exchange(
-                    tx.LOGIN,
-                    f"{self._login_url}/{tx.LOGIN.path}",
-                    tx.headers(tx.LOGIN, consumer_key=_s(c.consumer_key)),
-                    json_body=tx.login_body(_s(c.mobile_number), _s(c.ucc), code),
-                )
-                view = rx.parse_view_login(body)
-                body = self._exchange(
-                    tx.VALIDATE,
-                    f"{self._login_url}/{tx.VALIDATE.path}",
-                    tx.headers(tx.VALIDATE, consumer_key=_s(c.consumer_key), sid=view.sid, token=view.token),
-                    json_body=tx.validate_body(_s(c.mpin)),
-                )
-                session = rx.parse_trade_login(body)
+                code = self._totp.code()  # may wait for the next TOTP window: before the deadline starts
+                with total_deadline(self._deadline):
+                    session = self._two_step_login(c, code)
             except LoginFailed as exc:
                 log.error("Kotak Neo login refused: %s", exc)
                 raise
             self._session = session
             log.info("Kotak Neo login ok; session expires %s", session.expires_at.isoformat())
             return SessionInfo(token=SecretStr(session.token), expires_at=session.expires_at)
+
+    def _two_step_login(self, c: KotakCredentials, code: str) -> rx.TradeSession:
+        body = self._exchange(
+            tx.LOGIN,
+            f"{self._login_url}/{tx.LOGIN.path}",
+            tx.headers(tx.LOGIN, consumer_key=_s(c.consumer_key)),
+            json_body=tx.login_body(_s(c.mobile_number), _s(c.ucc), code),
+        )
+        view = rx.parse_view_login(body)
+        body = self._exchange(
+            tx.VALIDATE,
+            f"{self._login_url}/{tx.VALIDATE.path}",
+            tx.headers(tx.VALIDATE, consumer_key=_s(c.consumer_key), sid=view.sid, token=view.token),
+            json_body=tx.validate_body(_s(c.mpin)),
+        )
+        return rx.parse_trade_login(body)
 
     # ---- orders ---------------------------------------------------------------------------------------------
     def place_order(self, request: OrderRequest) -> str:
@@ -250,7 +264,7 @@ class KotakNeoBroker:
             except (RateLimited, BrokerUnavailable) as exc:
                 wait = self._backoff.delay(attempt, getattr(exc, "retry_after", None))
                 attempt += 1
-                if attempt >= self._backoff.attempts or wait > self._backoff.max_wait:
+                if exc.code == _DEADLINE or attempt >= self._backoff.attempts or wait > self._backoff.max_wait:
                     raise
                 log.warning("%s failed (%s); retry %d in %.2f s", ep.op, exc, attempt, wait)
                 self._sleep(wait)
@@ -279,12 +293,13 @@ class KotakNeoBroker:
         with self._counts_lock:
             self._counts[ep.op] += 1
         content = json.dumps(dict(json_body)) if json_body is not None else None
-        try:
-            resp = self._http.request(
-                ep.method, url, headers=headers, content=content, data=form, timeout=self._timeout
-            )
-        except httpx.TransportError as exc:
-            raise self._transport_error(ep, exc) from None
+        with total_deadline(self._deadline) as deadline:
+            try:
+                resp = self._http.request(
+                    ep.method, url, headers=headers, content=content, data=form, timeout=self._timeout
+                )
+            except httpx.TransportError as exc:
+                raise self._transport_error(ep, exc, late=deadline.expired) from None
         try:
             body = json.loads(resp.content) if resp.content else None
         except ValueError:
@@ -294,19 +309,21 @@ class KotakNeoBroker:
             raise error
         return body
 
-    @staticmethod
-    def _transport_error(ep: tx.Endpoint, exc: httpx.TransportError) -> Exception:
-        kind = type(exc).__name__
+    def _transport_error(self, ep: tx.Endpoint, exc: httpx.TransportError, *, late: bool) -> Exception:
+        kind = f"no complete reply within the {self._deadline:g} s deadline" if late else type(exc).__name__
+        code = _DEADLINE if late else None
         if ep.write and not isinstance(exc, _NOT_SENT):
-            return AmbiguousOutcome(f"{ep.op}: sent but no reply ({kind}); reconcile by the order's tag")
-        return BrokerUnavailable(f"{ep.op}: {kind} talking to Kotak Neo")
+            return AmbiguousOutcome(f"{ep.op}: sent but no reply ({kind}); reconcile by the order's tag", code=code)
+        return BrokerUnavailable(f"{ep.op}: {kind} talking to Kotak Neo", code=code)
 
     def _download_master(self) -> str:
         url = master_url_for(parse_master_paths(self._read(tx.MASTER)))
         with self._counts_lock:
             self._counts["instrument_file"] += 1
+        limit = max(self._deadline, 30.0)
         try:
-            resp = self._http.get(url, timeout=httpx.Timeout(max(self._timeout.read or 10.0, 30.0)))
+            with total_deadline(limit * 4):
+                resp = self._http.get(url, timeout=httpx.Timeout(limit))
             resp.raise_for_status()
         except httpx.HTTPError as exc:
             raise BrokerUnavailable(f"instrument master download failed ({type(exc).__name__})") from None
