@@ -36,8 +36,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, Row, bindparam, func, select
 
 from swingtrader.broker.base import (
     AmbiguousOutcome,
@@ -58,6 +59,7 @@ from swingtrader.broker.base import (
 from swingtrader.clock import Clock, ist_date
 from swingtrader.store import Store
 from swingtrader.store import tables as t
+from swingtrader.store.db import inserted_id
 
 log = logging.getLogger(__name__)
 
@@ -524,6 +526,7 @@ class OrderManager:
         """Mirror the broker's view of one order. The status change, the fill and the position update are one
         transaction, so a crash can never record a fill without its position or the other way round. A status
         the adapter did not know keeps the order active as it was (fills still count)."""
+        status: LocalStatus
         if order.status is OrderStatus.UNKNOWN:
             status = rec.status if rec.status in (LocalStatus.PENDING, LocalStatus.OPEN) else LocalStatus.OPEN
         else:
@@ -608,7 +611,7 @@ class OrderManager:
                     filled_quantity=0, average_price=None, reason=reason, created_at=now, updated_at=now,
                 )
             )
-            oid = res.inserted_primary_key[0]
+            oid = inserted_id(res)
             conn.execute(
                 t.order_events.insert().values(order_id=oid, at=now, event="created", status=status.value,
                                                detail={"reason": reason} if reason else None)
@@ -617,8 +620,8 @@ class OrderManager:
         return self._remember(_record(row))
 
     def _update(
-        self, rec: OrderRecord, *, event: str, detail: dict | None = None, conn: Connection | None = None,
-        **values: object,
+        self, rec: OrderRecord, *, event: str, detail: dict[str, Any] | None = None, conn: Connection | None = None,
+        **values: Any,
     ) -> OrderRecord:
         if conn is None:
             with self._store.begin() as own:
@@ -638,7 +641,7 @@ def _may_prove(rows: Sequence[Order] | Sequence[Fill], tag: str) -> bool:
     return not skipped or (len(tags) == len(skipped) and all(t_ is not None and t_ != tag for t_ in tags))
 
 
-def _record(row) -> OrderRecord:
+def _record(row: Row[Any]) -> OrderRecord:
     return OrderRecord(
         id=row.id, tag=row.tag, broker_order_id=row.broker_order_id, trading_date=row.trading_date, task=row.task,
         purpose=row.purpose, symbol=row.symbol, side=Side(row.side), quantity=row.quantity,

@@ -304,3 +304,11 @@ def _make_engine(url: str, busy_timeout_s: float) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def inserted_id(result: Any) -> int:
+    """The primary key of the row an INSERT just wrote (`result` is its `CursorResult`)."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the insert returned no primary key")
+    return int(key[0])

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Row, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from swingtrader.store import tables as t
-from swingtrader.store.db import Store
+from swingtrader.store.db import Store, inserted_id
 from swingtrader.store.types import UtcDateTime
 
 # The hot path (hundreds of thousands of rows in a simulated year): a plain statement, typed by the columns.
@@ -108,7 +108,7 @@ class Ledger:
                         attempts=1,
                     )
                 )
-                return Claim(_inserted_id(res), task, trading_date, slot, resumed=False)
+                return Claim(inserted_id(res), task, trading_date, slot, resumed=False)
             status = RunStatus(row.status)
             if status is RunStatus.SUCCEEDED or (status in RETRYABLE and not manual):
                 raise SlotTaken(task, trading_date, slot, status)
@@ -279,11 +279,3 @@ class Ledger:
                 t.task_runs.c.task == task, t.task_runs.c.trading_date == trading_date, t.task_runs.c.slot == slot
             )
         ).first()
-
-
-def _inserted_id(result: Any) -> int:
-    """The primary key of the row an INSERT just wrote."""
-    key = result.inserted_primary_key
-    if key is None:
-        raise RuntimeError("the insert returned no primary key")
-    return int(key[0])

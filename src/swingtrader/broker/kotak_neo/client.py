@@ -275,8 +275,8 @@ class KotakNeoBroker:
             session = self._trade_session()
             base, h = session.base_url, tx.headers(ep, consumer_key=ck, sid=session.sid, token=session.token)
         else:
-            session = self._session
-            base, h = (session.base_url if session else self._login_url), tx.headers(ep, consumer_key=ck)
+            known = self._session
+            base, h = (known.base_url if known else self._login_url), tx.headers(ep, consumer_key=ck)
         form = tx.form_body(fields) if fields is not None else None
         return self._exchange(ep, f"{base}/{path or ep.path}", h, form=form)
 
