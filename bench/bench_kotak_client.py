@@ -11,6 +11,7 @@ Run: `.venv/bin/python bench/bench_kotak_client.py [--orders N] [--imports N]`.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -80,19 +82,28 @@ def bench_round_trip(n: int) -> dict[str, float]:
                                                                      reads_per_second=1e9) as client:
         client.login()
         ins = client.instrument("RELIANCE")
-        request = OrderRequest("RELIANCE", Side.BUY, 1, OrderType.LIMIT, Decimal("2900.00"), "bench")
+        request = OrderRequest("RELIANCE", Side.BUY, 1, OrderType.LIMIT, Decimal("2900.00"), "B0000000")
+        serial = itertools.count(1)  # Kotak refuses a tag it saw today: every order gets its own, on both paths
+
+        def fresh() -> OrderRequest:
+            return replace(request, tag=f"B{next(serial):07d}")
+
         session = client._session  # the raw baseline sends exactly what the client sends
         assert session is not None and ins is not None
         headers = tx.headers(tx.PLACE, consumer_key=fake.credentials.consumer_key.get_secret_value(),
                              sid=session.sid, token=session.token)
         url = f"{session.base_url}/{tx.PLACE.path}"
-        form = tx.form_body(tx.place_fields(request, ins.trading_symbol))
+        symbol = ins.trading_symbol
+
         with httpx.Client() as raw:
+            def raw_place() -> object:
+                return raw.post(url, headers=headers, data=tx.form_body(tx.place_fields(fresh(), symbol))).json()
+
             for _ in range(50):  # warm both paths
-                raw.post(url, headers=headers, data=form)
-                client.place_order(request)
-            raw_times = _timed(lambda: raw.post(url, headers=headers, data=form).json(), n)
-            client_times = _timed(lambda: client.place_order(request), n)
+                raw_place()
+                client.place_order(fresh())
+            raw_times = _timed(raw_place, n)
+            client_times = _timed(lambda: client.place_order(fresh()), n)
     raw_med, client_med = statistics.median(raw_times), statistics.median(client_times)
     return {"orders": n, "raw_httpx_median_ms": raw_med * 1e3, "client_median_ms": client_med * 1e3,
             "client_overhead_median_us": (client_med - raw_med) * 1e6,
