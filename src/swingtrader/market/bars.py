@@ -120,7 +120,9 @@ class BarSource:
         if col is None:
             return None
         closes = self._panel.close[:, col]
-        row = int(np.searchsorted(self._panel.dates, np.datetime64(day, "D")))  # rows before `day`: [0, row)
+        row = self._row.get(day)  # rows before `day`: [0, row)
+        if row is None:
+            row = int(np.searchsorted(self._panel.dates, np.datetime64(day, "D")))
         while row > 0:
             row -= 1
             close = float(closes[row])
