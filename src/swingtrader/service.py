@@ -88,7 +88,8 @@ class ServiceHooks:
     stored or sent; `on_secret`: told each session token the broker hands out (for the log redactor);
     `on_call`: `(operation, outcome)` of every broker call; `heartbeat`: called between tasks and at least
     every `heartbeat_every` while waiting on a wall clock (it renews the instance lease); `announce`: one-line
-    status text (systemd STATUS)."""
+    status text (systemd STATUS); `idle`: the scheduler is done for now and about to wait for its next slot
+    (`run` gives memory back to the OS there)."""
 
     notify: Notify = _no_notify
     redact: Callable[[str], str] = str
@@ -97,6 +98,7 @@ class ServiceHooks:
     heartbeat: Callable[[], None] = _nothing
     heartbeat_every: timedelta = HEARTBEAT
     announce: Callable[[str], object] = _ignore
+    idle: Callable[[], None] = _nothing
 
 
 NO_HOOKS = ServiceHooks()
@@ -191,6 +193,7 @@ class Service:
     def _on_next(self, slot: Slot) -> None:
         ServiceState(self.store).set_next_slot(slot.task, slot.at, self.clock.now())
         self.hooks.announce(f"next: {slot.task} at {slot.at:%H:%M}")
+        self.hooks.idle()
 
     def _publish_plan(self, day: date, slots: list[Slot]) -> None:
         """Today's plan for the dashboard (slots not run yet show as planned)."""

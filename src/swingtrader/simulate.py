@@ -93,10 +93,11 @@ class SimulationSpec:
 def run_simulation(
     spec: SimulationSpec, settings: Settings, *, bars: BarSource, calendar: TradingCalendar, db: Path | None = None,
     store_url: str | None = None, broker_kind: str = "paper", faults: str | None = None,
-    redact: Callable[[str], str] = str,
+    redact: Callable[[str], str] = str, progress: Callable[[datetime], None] | None = None,
 ) -> SimulationReport:
     """Run (or resume) the simulation in the SQLite file `db` (or the store at `store_url`, e.g. PostgreSQL;
-    a fresh temporary file when neither is given) and return its report (see `report`)."""
+    a fresh temporary file when neither is given) and return its report (see `report`). `progress(now)` is
+    told the simulated time after every slot (e.g. to sample the process's resources)."""
     if store_url is None:
         if db is None:
             db = Path(tempfile.mkdtemp(prefix="swingtrader-sim-")) / "sim.sqlite"
@@ -104,14 +105,14 @@ def run_simulation(
     store = Store.open(store_url)
     try:
         return _run(spec, settings, store, bars=bars, calendar=calendar, broker_kind=broker_kind, faults=faults,
-                    redact=redact)
+                    redact=redact, progress=progress)
     finally:
         store.dispose()
 
 
 def _run(
     spec: SimulationSpec, settings: Settings, store: Store, *, bars: BarSource, calendar: TradingCalendar,
-    broker_kind: str, faults: str | None, redact: Callable[[str], str],
+    broker_kind: str, faults: str | None, redact: Callable[[str], str], progress: Callable[[datetime], None] | None,
 ) -> SimulationReport:
     state = ServiceState(store).simulation()
     if state is not None and state != spec.as_state():
@@ -142,7 +143,7 @@ def _run(
     try:
         service = build_service(
             settings, clock=clock, clock_mode=ClockMode.VIRTUAL, calendar=calendar, store=store, bars=bars,
-            broker=broker, hooks=ServiceHooks(redact=redact),
+            broker=broker, hooks=ServiceHooks(redact=redact, heartbeat=_told(progress, clock)),
         )
         until = datetime.combine(spec.end + timedelta(days=1), time(0, 0), tzinfo=IST)
         try:
@@ -159,6 +160,13 @@ def _run(
                                          trades=out["trades"])
     ServiceState(store).set_performance(performance, clock.now())  # the dashboard's trades page shows it
     return {**out, **performance}
+
+
+def _told(progress: Callable[[datetime], None] | None, clock: SimClock) -> Callable[[], None]:
+    """The scheduler's heartbeat (called after every slot), telling `progress` the simulated time."""
+    if progress is None:
+        return lambda: None
+    return lambda: progress(clock.now())
 
 
 def report(store: Store, spec: SimulationSpec, calendar: TradingCalendar, *, broker_calls: dict[str, int] | None = None,

@@ -65,6 +65,22 @@ def test_bar_lookups_for_days_and_symbols_without_bars(nifty_dir: Path) -> None:
         source.bars("NOSUCH")
 
 
+def test_last_close_before_skips_days_without_a_bar_and_reads_past_the_end(tmp_path: Path) -> None:
+    write(tmp_path / "AAA.csv", HEADER + "2024-01-01,10,11,9,10.5,1\n2024-01-02,10,11,9,10.25,1\n"
+          "2024-01-04,10,11,9,10.75,1\n2024-01-05,10,11,9,10.0,1\n")
+    write(tmp_path / "BBB.csv", HEADER + days_text(6, "2024-01-01"))  # 1-5 and 8 January: AAA has no 3rd
+    source = open_bar_source(str(tmp_path))
+    assert source.last_close_before("AAA", date(2024, 1, 4)) == 10.25  # the 3rd is NaN for AAA: its 2nd
+    assert source.last_close_before("AAA", date(2024, 1, 3)) == 10.25
+    assert source.last_close_before("AAA", date(2024, 1, 1)) is None
+    assert source.last_close_before("AAA", date(2024, 1, 31)) == 10.0
+    assert source.last_close_before("NOSUCH", date(2024, 1, 4)) is None
+    bars = source.bars("AAA")
+    for day in (date(2024, 1, d) for d in range(1, 11)):  # the same as a search over the symbol's own bars
+        before = [c for d, c in zip(bars.dates.tolist(), bars.close.tolist(), strict=True) if d < day]
+        assert source.last_close_before("AAA", day) == (before[-1] if before else None)
+
+
 def test_bundled_copy_equals_the_reference_directory(nifty_dir: Path, test_data: Path) -> None:
     """The per-symbol files written from the bundled sample are byte for byte `../shared/data/nifty50-daily`
     (SHA-256 sums recorded in tests/data), and both loaders read the same bars from them."""

@@ -12,7 +12,6 @@ Prices are exact `Decimal`s rounded to the tick (nearest).
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -31,7 +30,7 @@ _ONE_DAY = timedelta(days=1)
 class DailyBars(Protocol):
     """What the path needs from a bar source."""
 
-    def bar_on(self, symbol: str, day: date) -> tuple[float, float, float, float, float] | None: ...
+    def bar_on(self, symbol: str, day: date) -> tuple[float, float, float, float, float | None] | None: ...
 
     def last_close_before(self, symbol: str, day: date) -> float | None: ...
 
@@ -113,39 +112,18 @@ def _interpolate(pts: list[tuple[datetime, float]], moment: datetime) -> float:
 
 
 
-_Bar = tuple[float, float, float, float, float]
-
-
 class BarLookup:
-    """Adapts a `BarSource` (full-history arrays per symbol) to the per-day lookups the path needs."""
+    """Adapts a `BarSource` to the per-day lookups the path needs, reading its panel in place (no per-symbol
+    copy of the history as Python objects: a long-running paper exchange stays flat in memory)."""
 
     def __init__(self, source: BarSource) -> None:
         self._source = source
-        self._by_symbol: dict[str, tuple[list[date], dict[date, _Bar]]] = {}
 
-    def _symbol(self, symbol: str) -> tuple[list[date], dict[date, _Bar]]:
-        cached = self._by_symbol.get(symbol)
-        if cached is None:
-            try:
-                bars = self._source.bars(symbol)
-            except KeyError:
-                cached = ([], {})
-            else:
-                days = [d.item() for d in bars.dates.astype("datetime64[D]")]
-                vol = bars.volume if bars.volume is not None else [0.0] * len(days)
-                rows = zip(bars.open.tolist(), bars.high.tolist(), bars.low.tolist(), bars.close.tolist(), list(vol),
-                           strict=True)
-                cached = (days, dict(zip(days, rows, strict=True)))
-            self._by_symbol[symbol] = cached
-        return cached
-
-    def bar_on(self, symbol: str, day: date) -> _Bar | None:
-        return self._symbol(symbol)[1].get(day)
+    def bar_on(self, symbol: str, day: date) -> tuple[float, float, float, float, float | None] | None:
+        return self._source.bar_on(symbol, day)
 
     def last_close_before(self, symbol: str, day: date) -> float | None:
-        days, rows = self._symbol(symbol)
-        i = bisect_left(days, day)
-        return None if i == 0 else rows[days[i - 1]][3]
+        return self._source.last_close_before(symbol, day)
 
 
 def fill_price(path: IntradayPath, order: Order, day: date, t0: datetime, t1: datetime) -> Decimal | None:

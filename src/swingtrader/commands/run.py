@@ -94,8 +94,10 @@ def main(args: argparse.Namespace) -> int:
     from swingtrader.metrics import BrokerCallCounter
 
     calls = BrokerCallCounter()
+    from swingtrader.memory import release_memory
+
     hooks = ServiceHooks(redact=redactor.redact, on_secret=redactor.add_secret, on_call=calls.record, heartbeat=beat,
-                         heartbeat_every=beat_every, announce=systemd.status)
+                         heartbeat_every=beat_every, announce=systemd.status, idle=release_memory)
     if notifier is not None:
         hooks = replace(hooks, notify=notifier.notify)
     service = assemble(settings, clock, store=store, calendar=calendar, bars=bars, hooks=hooks)

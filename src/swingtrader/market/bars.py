@@ -116,6 +116,23 @@ class BarSource:
         volume = None if p.volume is None else float(p.volume[row, col])
         return float(p.open[row, col]), float(p.high[row, col]), float(p.low[row, col]), close, volume
 
+    def last_close_before(self, symbol: str, day: date) -> float | None:
+        """The close of `symbol`'s last bar strictly before `day`; None if it has none (or the source does not
+        know the symbol). Reads the panel in place: no per-symbol copy is kept."""
+        col = self._column.get(symbol)
+        if col is None:
+            return None
+        closes = self._panel.close[:, col]
+        row = self._row.get(day)  # rows before `day`: [0, row)
+        if row is None:
+            row = int(np.searchsorted(self._panel.dates, np.datetime64(day, "D")))
+        while row > 0:
+            row -= 1
+            close = float(closes[row])
+            if close == close:  # not NaN: a bar
+                return close
+        return None
+
 
 def open_bar_source(
     spec: str, *, cache_dir: Path | None = None, seed: int = 0, symbols: list[str] | None = None,

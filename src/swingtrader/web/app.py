@@ -189,9 +189,9 @@ def create_app(
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
+    def healthz() -> JSONResponse:  # a plain response: no pydantic model (keeps pydantic.v1 out of `run`)
         starting = startup.describe() if startup is not None else None
-        return {"status": "alive"} if starting is None else {"status": "starting", "detail": starting}
+        return JSONResponse({"status": "alive"} if starting is None else {"status": "starting", "detail": starting})
 
     @app.get("/readyz")
     def readyz() -> JSONResponse:
@@ -229,7 +229,8 @@ def _add_actions(app: FastAPI, guard: Guard, control: ServiceControl | None) -> 
         return act("resume", service().resume_new_orders)
 
     @app.post("/api/actions/run-task/{task}", dependencies=actor)
-    def run_task(task: str) -> JSONResponse:
+    def run_task(request: Request) -> JSONResponse:
+        task = request.path_params["task"]  # read here, not as a typed parameter: no pydantic field (or pydantic.v1)
         if task not in TASK_NAMES:
             raise HTTPException(404, f"unknown task {task!r}; tasks: {', '.join(TASK_NAMES)}")
         return act(f"run-task {task}", lambda: service().run_task_now(task))

@@ -57,7 +57,10 @@ def start_web_in_thread(app: FastAPI, host: str, port: int, *, startup_timeout: 
         sock.close()
         raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=3)
+    # h11, asyncio and no websockets named outright: "auto" would import (or probe for) httptools, uvloop and
+    # the websockets protocol, memory the dashboard never uses
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=3,
+                            http="h11", loop="asyncio", ws="none")
     server = uvicorn.Server(config)
     failure: list[BaseException] = []
 
