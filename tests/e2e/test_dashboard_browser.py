@@ -105,7 +105,8 @@ def test_every_page_in_a_real_browser(browser, simulated) -> None:
     net = Decimal(trade.net_pnl)
     text = page.locator("#trades tr", has_text=trade.symbol).first.inner_text()
     assert (("+" if net > 0 else "") + money(net)) in text
-    assert page.locator("svg.equity polyline").count() == 1
+    assert page.locator("svg.equity:not(.vs-benchmark) polyline").count() == 1  # cumulative net P&L
+    assert page.locator("svg.vs-benchmark polyline").count() == 2  # the simulation's equity and its benchmark
     page.goto(f"{url}/positions")
     assert holding is None or holding in page.locator("main table").inner_text()
     page.goto(f"{url}/tasks")

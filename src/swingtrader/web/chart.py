@@ -73,7 +73,7 @@ def equity_vs_benchmark_svg(points: Sequence[tuple[date, Decimal, Decimal | None
     line = " ".join(xy(d, v) for d, v in zip(days, equity, strict=True))
     bline = " ".join(xy(d, v) for d, v in zip(days, bench, strict=True) if v is not None)
     return (
-        f'<svg class="equity" viewBox="0 0 {_W} {_BENCH_H}" role="img" '
+        f'<svg class="equity vs-benchmark" viewBox="0 0 {_W} {_BENCH_H}" role="img" '
         f'aria-label="Equity {money(equity[-1])} against benchmark from {days[0]} to {days[-1]}">'
         f'<polyline class="benchmark" points="{bline}" fill="none" stroke="#9aa3b2" stroke-width="1.5" '
         f'stroke-dasharray="5 4"/>'
