@@ -40,7 +40,7 @@ def _simulate(tmp: Path, calendar: TradingCalendar, bars, *, fast: bool) -> tupl
     try:
         service.scheduler.run(start_day=START, until=datetime.combine(END + timedelta(days=1), time(0, 0), tzinfo=IST))
         service.ledger.close()
-        out = report(store, SimulationSpec(START, END, "bundled", settings.initial_capital), calendar, extra={})
+        out = report(store, SimulationSpec(START, END, "bundled", settings.initial_capital), calendar)
     finally:
         store.dispose()
     return out, db, calls
