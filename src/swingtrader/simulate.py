@@ -1,6 +1,10 @@
 """Replay the whole service on historical bars with a virtual clock (invariant 8: only the clock, the broker
 and the bar source are swapped). The run lives in a SQLite file; given the file of an interrupted run it
-resumes from the last slot the ledger recorded, and ends with the same orders, trades and P&L."""
+resumes from the last slot the ledger recorded, and ends with the same orders, trades and P&L.
+
+On a shared store (PostgreSQL) a simulation can hold the store's instance lease as `run` does
+(`instance_lease="owner"`), or wait as a standby for it to expire (`"standby"`) and then resume the run its
+holder left, the same way a resumed simulation does."""
 
 from __future__ import annotations
 
@@ -10,16 +14,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict
 
 from swingtrader.account_view import order_activity, read_account
 from swingtrader.broker import paper_store
 from swingtrader.broker.base import Broker
-from swingtrader.clock import IST, SimClock
+from swingtrader.clock import IST, LiveClock, SimClock
 from swingtrader.performance import Benchmark, Drawdown, Exposure, performance_from_store
 from swingtrader.service import ClockMode, ServiceHooks, build_service, paper_broker
 from swingtrader.store import Store
 from swingtrader.store.db import sqlite_url
+from swingtrader.store.lease import Lease, LeaseLost
 from swingtrader.store.ledger import Ledger
 from swingtrader.store.state import ServiceState
 
@@ -94,20 +99,51 @@ def run_simulation(
     spec: SimulationSpec, settings: Settings, *, bars: BarSource, calendar: TradingCalendar, db: Path | None = None,
     store_url: str | None = None, broker_kind: str = "paper", faults: str | None = None,
     redact: Callable[[str], str] = str, progress: Callable[[datetime], None] | None = None,
+    instance_lease: Literal["owner", "standby"] | None = None,
 ) -> SimulationReport:
     """Run (or resume) the simulation in the SQLite file `db` (or the store at `store_url`, e.g. PostgreSQL;
     a fresh temporary file when neither is given) and return its report (see `report`). `progress(now)` is
-    told the simulated time after every slot (e.g. to sample the process's resources)."""
+    told the simulated time after every slot (e.g. to sample the process's resources).
+
+    `instance_lease`: "owner" takes the store's lease first (`LeaseHeld` while another process's is live),
+    "standby" waits until the holder's lease expires and takes it over (`LeaseLost` if SIGINT/SIGTERM comes
+    first); either way every write is fenced by it, a thread renews it every quarter of the settings' lease
+    expiry, and it is given up when the run ends. Losing it mid-run raises `LeaseLost`."""
     if store_url is None:
         if db is None:
             db = Path(tempfile.mkdtemp(prefix="swingtrader-sim-")) / "sim.sqlite"
         store_url = sqlite_url(db)
     store = Store.open(store_url)
     try:
-        return _run(spec, settings, store, bars=bars, calendar=calendar, broker_kind=broker_kind, faults=faults,
-                    redact=redact, progress=progress)
+        lease = None if instance_lease is None else _take_lease(store, settings, standby=instance_lease == "standby")
+        halt = None if lease is None else lease.keep_renewed(settings.lease_expiry_seconds / 4)
+        try:
+            return _run(spec, settings, store, bars=bars, calendar=calendar, broker_kind=broker_kind, faults=faults,
+                        redact=redact, progress=progress)
+        finally:
+            if halt is not None:
+                halt()
+            if lease is not None and lease.held:
+                lease.release()
     finally:
         store.dispose()
+
+
+def _take_lease(store: Store, settings: Settings, *, standby: bool) -> Lease:
+    """The store's instance lease, installed as its fence. The lease is between processes, so it runs on the
+    wall clock, not the simulated one."""
+    clock = LiveClock()
+    if standby:
+        from swingtrader.standby import wait_as_standby
+
+        taken = wait_as_standby(settings, store, clock, mode="simulation")
+        if taken is None:
+            raise LeaseLost("stopped while waiting as a standby for the store's lease")
+        return taken[0]
+    lease = Lease(store, clock, mode="simulation", expiry=timedelta(seconds=settings.lease_expiry_seconds))
+    lease.acquire()
+    lease.install()
+    return lease
 
 
 def _run(

@@ -32,13 +32,14 @@ def refuse_on_sqlite(store_url: str) -> None:
              "a second `run` on the same store refuses instead")
 
 
-def wait_as_standby(settings: Any, store: Store, clock: Any) -> tuple[Lease, LeaseInfo | None] | None:
-    """Block until this process holds the store's lease (installed as the fence) and return it with the
-    previous holder; None if SIGINT/SIGTERM arrived first."""
+def wait_as_standby(settings: Any, store: Store, clock: Any, *, mode: str | None = None
+                    ) -> tuple[Lease, LeaseInfo | None] | None:
+    """Block until this process holds the store's lease (installed as the fence; recorded with `mode`, the
+    settings' by default) and return it with the previous holder; None if SIGINT/SIGTERM arrived first."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     expiry = timedelta(seconds=settings.lease_expiry_seconds)
-    lease = Lease(store, clock, mode=settings.mode, expiry=expiry)
+    lease = Lease(store, clock, mode=mode or settings.mode, expiry=expiry)
     poll = min(max(expiry.total_seconds() / 5, 0.1), 5.0)
     status = {"line": "standby: starting"}
     server = _StatusServer(status, settings.web_host, settings.web_port) if settings.web_enabled else None

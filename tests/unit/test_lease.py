@@ -72,3 +72,37 @@ def test_release_then_another_process_takes_it(store):
     a.release()
     assert current(store) is None
     assert _lease(store, SimClock(START), 2).acquire() is None
+
+
+def _until(condition) -> None:
+    """Poll `condition` (bounded): the renewal thread's effect, seen in the store."""
+    import time
+
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "the renewal thread did nothing"
+        time.sleep(0.01)
+
+
+def test_kept_renewed_on_a_thread_until_halted(store):
+    clock = SimClock(START)
+    lease = _lease(store, clock, 1)
+    lease.acquire()
+    halt = lease.keep_renewed(0.01)
+    clock.advance(timedelta(seconds=45))  # 3/4 of the expiry on: only a renewal keeps the lease
+    _until(lambda: current(store).heartbeat_at == START + timedelta(seconds=45))
+    halt()
+    clock.advance(EXPIRY + timedelta(seconds=1))  # halted: past the last renewal's expiry, the lease is gone
+    with pytest.raises(LeaseLost, match="expired"):
+        lease.renew()
+
+
+def test_renewal_thread_ends_when_the_lease_is_taken_over(store):
+    a_clock = SimClock(START)
+    a = _lease(store, a_clock, 1)
+    a.acquire()
+    halt = a.keep_renewed(0.01)
+    _lease(store, SimClock(START + EXPIRY + timedelta(seconds=1)), 2).acquire()
+    _until(lambda: not a.held)
+    halt()  # returns: the thread has already ended
+    assert current(store).pid == 2

@@ -20,6 +20,7 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -167,6 +168,32 @@ class Lease:
         """Renew the lease in its own transaction (the scheduler's heartbeat). Raises `LeaseLost`."""
         with self._store.engine.begin() as conn:
             self.fence(conn)
+
+    def keep_renewed(self, every: float) -> Callable[[], None]:
+        """Renew the lease every `every` seconds on a daemon thread, for an owner with no heartbeat of its own
+        between writes (a simulation, whose slots may outlast a short expiry). The thread ends when the lease is
+        lost (the owner's next write then raises `LeaseLost`) or when the returned function is called; that
+        function waits for it."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(every):
+                try:
+                    self.renew()
+                except LeaseLost as exc:
+                    log.error("lease not renewed: %s", exc)
+                    return
+                except Exception:  # a store fault: the next beat tries again while the lease lasts
+                    log.exception("lease not renewed")
+
+        thread = threading.Thread(target=loop, name="lease-renewal", daemon=True)
+        thread.start()
+
+        def halt() -> None:
+            stop.set()
+            thread.join()
+
+        return halt
 
     def release(self) -> None:
         """Give the lease up (clean stop). A lease already lost is left to its new holder."""
