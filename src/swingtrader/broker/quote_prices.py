@@ -3,9 +3,9 @@
 `QuotePath` is a `PricePath` for the paper exchange whose prices are the broker's last traded prices, seen
 through `quotes()` of a read-only session (`broker_quotes`: it can never place, modify or cancel an order).
 
-- Polling: the exchange asks about moments; a moment within `refresh` of now is the present, and a symbol not
-  asked about (successfully or not) within `refresh` is polled then, in one batch with the other symbols asked
-  about in the last `WATCH`. A past moment never polls. A quote's time is when it was seen (the reply has none).
+- Polling: a symbol the exchange asks about that was not polled (successfully or not) within `refresh` is
+  polled then, in one batch with the other symbols asked about in the last `WATCH`. A quote's time is when it
+  was seen (the reply has none).
   A broker error is logged (once per message) and is simply no new quote.
 - Price at a moment: the last quote seen at or before it, if it is at most `max_age` old then; else the first
   quote seen within `max_age` after it (an order that went live before any quote, e.g. an AMO at the open,
@@ -60,7 +60,7 @@ class QuotePath:
         self._last_error: str | None = None
 
     def price_at(self, symbol: str, day: date, moment: datetime) -> Decimal | None:
-        self._observe(symbol, moment)
+        self._observe(symbol)
         seen = self._seen.get(symbol, [])
         before = [q for q in seen if q[0] <= moment]
         if before and moment - before[-1][0] <= self._max_age:
@@ -68,7 +68,7 @@ class QuotePath:
         return next((p for t, p in seen if moment < t <= moment + self._max_age), None)
 
     def range_between(self, symbol: str, day: date, t0: datetime, t1: datetime) -> tuple[Decimal, Decimal] | None:
-        self._observe(symbol, t1)
+        self._observe(symbol)
         values = [p for t, p in self._seen.get(symbol, []) if t0 <= t <= t1]
         return (min(values), max(values)) if values else None
 
@@ -79,10 +79,8 @@ class QuotePath:
         """None: quotes have no known legs (the monitor's fast-forward does not apply)."""
         return None
 
-    def _observe(self, symbol: str, moment: datetime) -> None:
+    def _observe(self, symbol: str) -> None:
         now = self._clock.now()
-        if moment < now - self._refresh:
-            return
         last = self._asked.get(symbol)
         if last is not None and now - last < self._refresh:
             return

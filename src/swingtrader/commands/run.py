@@ -39,8 +39,8 @@ def main(args: argparse.Namespace) -> int:
     if settings.needs_broker is not None:
         missing = settings.missing_live_credentials()
         if missing:
-            what = "live trading" if settings.mode == "live" else "paper prices from the broker"
-            fail(f"{what} needs every Kotak credential; missing: " + ", ".join(missing))
+            what = "live trading needs" if settings.mode == "live" else "paper prices from the broker need"
+            fail(f"{what} every Kotak credential; missing: " + ", ".join(missing))
     from swingtrader.clock import ist_date, service_clock
     from swingtrader.deploy.systemd import SystemdNotifier, Watchdog, watchdog_interval
     from swingtrader.logs import setup_logging
