@@ -135,3 +135,28 @@ def test_broker_prices_without_credentials_exit_2_naming_them(tmp_path: Path, co
     assert "SWINGTRADER_KOTAK_UCC" not in result.stderr and "SWINGTRADER_KOTAK_MPIN" not in result.stderr
     assert "482913" not in result.stdout + result.stderr
     assert not (tmp_path / "var" / "swingtrader.sqlite").exists()
+
+
+def test_the_quotes_age_shows_on_the_dashboard_and_in_status(market: Market, tmp_path: Path) -> None:
+    import httpx
+
+    from swingtrader.web import create_app, start_web_in_thread
+
+    market.buy("99.00", "B4")  # fills at 10:00 on the quote seen then
+    market.clock.advance(timedelta(minutes=1, seconds=30))
+    handle = start_web_in_thread(create_app(market.store, read_only=True, clock=market.clock), "127.0.0.1", 0)
+    try:
+        with httpx.Client(base_url=handle.url, timeout=10) as client:
+            quotes = client.get("/api/overview").json()["quotes"]
+            assert (quotes["age_s"], quotes["max_age_s"], quotes["stale"]) == (90.0, 120, False)
+            market.clock.advance(timedelta(minutes=1))
+            page = client.get("/").text
+    finally:
+        handle.stop()
+    card = page[page.index('id="quotes"'):page.index("</div>\n  </div>", page.index('id="quotes"'))]
+    assert "Paper prices (broker quotes)" in card and "2024-07-01 10:00:00" in card
+    assert "older than 120 s: paper fills are refused" in card
+    result = swingtrader(tmp_path, "status", SWINGTRADER_DATABASE_URL=f"sqlite:///{tmp_path / 'paper.sqlite'}")
+    assert result.returncode == 0, result.stderr
+    assert ("paper prices: broker quotes of 2024-07-01 10:00:00 IST" in result.stdout
+            and "stale (over 120 s), no paper fills" in result.stdout)  # status reads the wall clock: long stale
