@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from swingtrader.broker.base import OrderRequest, OrderStatus, OrderType, Side
 from swingtrader.broker.kotak_neo.harness import start_fake
+from swingtrader.clock import SimClock
 from swingtrader.config import Settings
 from swingtrader.market.bars import open_bar_source
 from swingtrader.market.calendar import TradingCalendar
@@ -31,17 +33,15 @@ ORDER_PATHS = ("quick/order/rule/ms/place", "quick/order/vr/modify", "quick/orde
 class Market:
     """The paper exchange with `paper_prices=broker`, the fake Kotak server quoting `broker.prices`."""
 
-    def __init__(self, tmp: Path, fake_dir: Path) -> None:
+    def __init__(self, tmp: Path) -> None:
         calendar = TradingCalendar.load(cache_dir=tmp / "cal")
         (tmp / "bars").mkdir()
         (tmp / "bars" / "AAA.csv").write_text(BARS)
         bars = self.bars = open_bar_source(str(tmp / "bars"))
         self.calendar = calendar
-        from swingtrader.clock import SimClock
-
         self.clock = SimClock(at(MON, 10, 0))
         self.broker = MemoryExchange(self.clock, {"AAA": Decimal("97.35")})
-        self.record = fake_dir / "requests.jsonl"
+        self.record = tmp / "requests.jsonl"
         self.fake = start_fake(self.broker, self.clock, symbols=["AAA"], record=self.record)
         c = self.fake.credentials
         settings = Settings(
@@ -69,8 +69,8 @@ class Market:
 
 
 @pytest.fixture
-def market(tmp_path: Path) -> Market:
-    m = Market(tmp_path, tmp_path)
+def market(tmp_path: Path) -> Iterator[Market]:
+    m = Market(tmp_path)
     yield m
     m.close()
 
