@@ -16,11 +16,13 @@ import pytest
 
 from swingtrader.broker.base import OrderRequest, OrderStatus, OrderType, Side
 from swingtrader.broker.kotak_neo.harness import start_fake
+from swingtrader.broker.paper import PaperBroker
 from swingtrader.clock import SimClock
 from swingtrader.config import Settings
 from swingtrader.market.bars import open_bar_source
 from swingtrader.market.calendar import TradingCalendar
-from swingtrader.service import paper_broker, paper_path
+from swingtrader.runtime import make_broker
+from swingtrader.service import paper_path
 from swingtrader.store import Store
 from swingtrader.store.state import ServiceState
 from tests.integration.kotak_support import MemoryExchange
@@ -50,7 +52,9 @@ class Market:
             kotak_ucc=c.ucc, kotak_totp_secret=c.totp_secret, kotak_mpin=c.mpin, kotak_reads_per_second=1000,
         )
         self.store = Store.open(f"sqlite:///{tmp / 'paper.sqlite'}")
-        self.paper = paper_broker(settings, self.store, self.clock, bars, calendar, live=True)
+        paper = make_broker(settings, self.store, self.clock, bars, calendar)  # what `run` builds in paper mode
+        assert isinstance(paper, PaperBroker)
+        self.paper = paper
         self.paper.login()
 
     def buy(self, limit: str, tag: str) -> str:
