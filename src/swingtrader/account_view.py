@@ -36,7 +36,7 @@ from swingtrader.clock import IST, ist_date
 from swingtrader.orders import LocalStatus
 from swingtrader.store import Store
 from swingtrader.store import tables as t
-from swingtrader.store.state import AccountSnapshot, NextSlot, PriceAge, PublishedPlan, ServiceState
+from swingtrader.store.state import AccountSnapshot, NextSlot, PriceAge, PublishedPlan, QuoteAge, ServiceState
 from swingtrader.tasks.events import SignalKind
 
 OPEN_ORDER_STATUSES = tuple(s.value for s in LocalStatus if s.is_active)
@@ -144,6 +144,7 @@ class AccountView:
     last_session_event: SessionEventRow | None
     last_trading_date: date | None  # the newest day in the ledger up to `as_of`'s IST date
     prices: PriceAge | None = None  # the running service's newest bars and their age (market/refresh.py)
+    quotes: QuoteAge | None = None  # paper prices from the broker's quotes: the newest one's time (quote_prices.py)
     lost_orders: tuple[LostOrder, ...] = ()
     holdings_flags: tuple[Mapping[str, Any], ...] = ()  # holdings that differed from positions lately, newest first
 
@@ -195,6 +196,7 @@ def account_in(conn: Connection, store: Store, now: datetime) -> AccountView:
         logins_today=logins_today,
         last_session_event=None if last is None else SessionEventRow(last.event, last.at, last.detail),
         prices=state.prices(conn),
+        quotes=state.quotes(conn),
         lost_orders=lost_orders(conn) if by_status.get(LocalStatus.LOST.value) else (),
         holdings_flags=holdings_flags(conn, ist_date(now) - _FLAGS_FOR),
         last_trading_date=conn.execute(

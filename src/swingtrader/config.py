@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     # paper broker and costs
     paper_price_band_pct: Decimal = Field(Decimal("20"), gt=0, le=100)
     paper_max_price_age_days: int = Field(1, ge=0, le=3650)  # trading days; older bars: no paper fill
+    paper_prices: Literal["bars", "broker"] = "bars"  # broker: paper fills on Kotak quotes (broker/quote_prices.py)
+    paper_max_quote_age_seconds: int = Field(120, ge=1, le=86400)  # older broker quotes: no paper fill
     data_wait_minutes: int = Field(90, ge=0, le=1000)  # the analysis waits this long for the day's bars
     sim_fast_forward: bool = True
     stt_rate: _Rate = Decimal("0.001")
@@ -247,6 +249,16 @@ class Settings(BaseSettings):
         """Environment names (`SWINGTRADER_KOTAK_...`) of the Kotak credentials that are unset."""
         return [env_name(name) for name in _LIVE_CREDENTIALS if getattr(self, name) is None]
 
+    @property
+    def needs_broker(self) -> str | None:
+        """Why these settings need the Kotak credentials (`SWINGTRADER_MODE=live`, or paper mode with
+        `SWINGTRADER_PAPER_PRICES=broker`), or None when they do not."""
+        if self.mode == "live":
+            return f"{env_name('mode')}=live"
+        if self.paper_prices == "broker":
+            return f"{env_name('paper_prices')}=broker"
+        return None
+
     def masked(self) -> dict[str, str]:
         """Every setting as display text keyed by its environment name, safe to print.
 
@@ -283,9 +295,9 @@ def load_settings(
 
     Overrides are field names (`mode="live"`); an override of None is ignored, so optional command-line
     arguments can be passed straight through. With `require_live_credentials` (the `run --live` path),
-    `mode=live` also needs all five Kotak credentials. The env file must hold only `KEY=VALUE` lines,
-    comments and blank lines; its values are literal (no `${VAR}` expansion); keys without the
-    `SWINGTRADER_` prefix are ignored, unknown `SWINGTRADER_` keys are errors.
+    `mode=live` (or paper mode with `paper_prices=broker`) also needs all five Kotak credentials. The env file
+    must hold only `KEY=VALUE` lines, comments and blank lines; its values are literal (no `${VAR}`
+    expansion); keys without the `SWINGTRADER_` prefix are ignored, unknown `SWINGTRADER_` keys are errors.
     """
     file_values: dict[str, tuple[str, int]] = {}
     problems: list[str] = []
@@ -305,10 +317,9 @@ def load_settings(
         raise ConfigError(_split_lines(problems)) from None
     if problems:
         raise ConfigError(problems)
-    if require_live_credentials and settings.mode == "live" and settings.missing_live_credentials():
-        raise ConfigError(
-            [f"{name}: required when {env_name('mode')}=live" for name in settings.missing_live_credentials()]
-        )
+    reason = settings.needs_broker
+    if require_live_credentials and reason is not None and settings.missing_live_credentials():
+        raise ConfigError([f"{name}: required when {reason}" for name in settings.missing_live_credentials()])
     return settings
 
 

@@ -4,6 +4,7 @@ settings ask for, around `build_service`, on the wall clock."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,20 +29,17 @@ def open_store(settings: Settings, *, migrate_in_child: bool = False) -> Store:
 
 
 def make_broker(
-    settings: Settings, store: Store, clock: Clock, bars: BarSource, calendar: TradingCalendar
+    settings: Settings, store: Store, clock: Clock, bars: BarSource, calendar: TradingCalendar, *,
+    on_secret: Callable[[str], None] | None = None,
 ) -> Broker:
-    """The paper exchange, or Kotak Neo for `mode=live`; wrapped read-only when `read_only` is set."""
+    """The paper exchange (its prices from the broker's quotes with `paper_prices=broker`), or Kotak Neo for
+    `mode=live`; wrapped read-only when `read_only` is set. `on_secret` hears each Kotak session token."""
     if settings.mode == "live":
-        from swingtrader.broker.kotak_neo.auth import KotakCredentials
-        from swingtrader.broker.kotak_neo.client import KotakNeoBroker
+        from swingtrader.broker.kotak_neo.client import client_from_settings
 
-        broker: Broker = KotakNeoBroker(
-            KotakCredentials.from_settings(settings), login_url=settings.kotak_login_url, clock=clock,
-            timeout=settings.kotak_timeout_seconds, orders_per_second=settings.kotak_orders_per_second,
-            reads_per_second=settings.kotak_reads_per_second, cache_dir=Path(settings.data_dir) / "cache",
-        )
+        broker: Broker = client_from_settings(settings, clock)
     else:
-        broker = paper_broker(settings, store, clock, bars, calendar)
+        broker = paper_broker(settings, store, clock, bars, calendar, live=True, on_secret=on_secret)
     if settings.read_only:
         from swingtrader.broker.readonly import ReadOnlyBroker
 
@@ -54,7 +52,7 @@ def assemble(
     hooks: ServiceHooks = NO_HOOKS,
 ) -> Service:
     """The wall-clock service for this settings' mode."""
-    broker = make_broker(settings, store, clock, bars, calendar)
+    broker = make_broker(settings, store, clock, bars, calendar, on_secret=hooks.on_secret)
     ServiceState(store).set_mode(mode_label(settings), clock.now())
     return build_service(settings, clock=clock, clock_mode=ClockMode.WALL, calendar=calendar, store=store,
                          bars=bars, broker=broker, hooks=hooks)

@@ -21,7 +21,7 @@ from swingtrader.broker.base import (
     RateLimited,
     SessionExpired,
 )
-from swingtrader.broker.prices import BarLookup, IntradayPath
+from swingtrader.broker.prices import BarLookup, IntradayPath, PricePath
 from swingtrader.broker.session import SessionManager
 from swingtrader.clock import Clock
 from swingtrader.manual_runs import check_outcome
@@ -135,14 +135,22 @@ def paper_path(bars: BarSource, calendar: TradingCalendar, max_age_days: int | N
 
 def paper_broker(
     settings: Settings, store: Store, clock: Clock, bars: BarSource, calendar: TradingCalendar, *,
-    initial_cash: Decimal | None = None,
+    initial_cash: Decimal | None = None, live: bool = False, on_secret: Callable[[str], None] | None = None,
 ) -> PaperBroker:
     """The simulated exchange over `bars`, its state in `store`: costs and price band from the settings,
-    `initial_cash` (default `settings.initial_capital`) on a fresh store."""
+    `initial_cash` (default `settings.initial_capital`) on a fresh store. `live` (the running service, on the
+    wall clock): with `paper_prices=broker` its prices are the broker's quotes (`broker.quote_prices`; their age
+    published in the store; `on_secret` hears each session token); otherwise the bars, and no quote age is shown."""
     from swingtrader.broker.paper import PaperBroker
 
     cash = settings.initial_capital if initial_cash is None else initial_cash
-    path = paper_path(bars, calendar, settings.paper_max_price_age_days)
+    path: PricePath = paper_path(bars, calendar, settings.paper_max_price_age_days)
+    if live and settings.paper_prices == "broker":
+        from swingtrader.broker.quote_prices import quote_path
+
+        path = quote_path(settings, clock, path, store, on_secret=on_secret)
+    elif live:
+        ServiceState(store).clear_quotes()
     return PaperBroker(store, clock, path, calendar, initial_cash=cash,
                        costs=cost_rates(settings), band_pct=settings.paper_price_band_pct)
 

@@ -5,7 +5,8 @@ What it models (the contract the tests rely on):
 - AMO orders, accepted outside market hours and sent to the next session's open; regular DAY orders,
   accepted in the pre-open (the 15 minutes before the open) and during the session; DAY orders expire at the
   close;
-- LIMIT and MARKET orders filled from `IntradayPath` (see `swingtrader.broker.prices`): an order that is
+- LIMIT and MARKET orders filled from a `PricePath` (`swingtrader.broker.prices`: bars; or
+  `swingtrader.broker.quote_prices`: a broker's live quotes): an order that is
   marketable when it goes live fills at that moment's price (the open, for queued orders), otherwise a
   resting limit fills at its limit price when the path reaches it; fills are whole;
 - T+1: shares bought in a session become sellable from the next session;
@@ -45,7 +46,7 @@ from swingtrader.broker.base import (
     SessionInfo,
     Side,
 )
-from swingtrader.broker.prices import IntradayPath, fill_price
+from swingtrader.broker.prices import PricePath, fill_price
 from swingtrader.clock import IST, Clock, ist_date
 from swingtrader.market.costs import CostRates, delivery_charges
 from swingtrader.market.ticks import is_on_tick, round_to_tick
@@ -80,7 +81,7 @@ class PaperBroker:
         self,
         store: Store,
         clock: Clock,
-        path: IntradayPath,
+        path: PricePath,
         calendar: TradingCalendar,
         *,
         initial_cash: Decimal,
@@ -249,7 +250,7 @@ class PaperBroker:
 
     # ---- reads -------------------------------------------------------------------------------------------
     @property
-    def path(self) -> IntradayPath:
+    def path(self) -> PricePath:
         """The intraday price path the exchange fills against."""
         return self._path
 

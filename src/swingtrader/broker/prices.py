@@ -35,6 +35,18 @@ class DailyBars(Protocol):
     def last_close_before(self, symbol: str, day: date) -> float | None: ...
 
 
+class PricePath(Protocol):
+    """What the paper exchange fills against: `IntradayPath` (bars) or `QuotePath` (a broker's live quotes)."""
+
+    def price_at(self, symbol: str, day: date, moment: datetime) -> Decimal | None: ...
+
+    def range_between(self, symbol: str, day: date, t0: datetime, t1: datetime) -> tuple[Decimal, Decimal] | None: ...
+
+    def prev_close(self, symbol: str, day: date) -> Decimal | None: ...
+
+    def points(self, symbol: str, day: date) -> list[tuple[datetime, float]] | None: ...
+
+
 class IntradayPath:
     """Price of a symbol at any moment of a session, and the range it covered between two moments."""
 
@@ -126,7 +138,7 @@ class BarLookup:
         return self._source.last_close_before(symbol, day)
 
 
-def fill_price(path: IntradayPath, order: Order, day: date, t0: datetime, t1: datetime) -> Decimal | None:
+def fill_price(path: PricePath, order: Order, day: date, t0: datetime, t1: datetime) -> Decimal | None:
     """Where a working order fills over [t0, t1] of `day`'s session, or None if it does not.
 
     A market order, or a limit that is marketable at t0, fills at the t0 price; a resting limit fills at its

@@ -36,10 +36,11 @@ log = logging.getLogger("swingtrader.run")
 def main(args: argparse.Namespace) -> int:
     overrides = {"mode": args.mode} if args.mode else {}
     settings = settings_or_exit(args, **overrides)
-    if settings.mode == "live":
+    if settings.needs_broker is not None:
         missing = settings.missing_live_credentials()
         if missing:
-            fail("live trading needs every Kotak credential; missing: " + ", ".join(missing))
+            what = "live trading needs" if settings.mode == "live" else "paper prices from the broker need"
+            fail(f"{what} every Kotak credential; missing: " + ", ".join(missing))
     from swingtrader.clock import ist_date, service_clock
     from swingtrader.deploy.systemd import SystemdNotifier, Watchdog, watchdog_interval
     from swingtrader.logs import setup_logging

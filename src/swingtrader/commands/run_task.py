@@ -53,8 +53,9 @@ def main(args: argparse.Namespace) -> int:
     mode = store_mode_or_exit(store, settings.mode, live=args.live)
     if mode != settings.mode:
         settings = settings_or_exit(args, mode=mode)
-    if mode == "live" and settings.missing_live_credentials():
-        fail("live trading needs every Kotak credential; missing: " + ", ".join(settings.missing_live_credentials()))
+    if settings.needs_broker is not None and settings.missing_live_credentials():
+        what = "live trading needs" if mode == "live" else "paper prices from the broker need"
+        fail(f"{what} every Kotak credential; missing: " + ", ".join(settings.missing_live_credentials()))
     check_identity_or_exit(settings, store, clock)
     delegated = delegate_to_owner(settings, store, clock, args.task, day, args.force)
     if delegated is not None:

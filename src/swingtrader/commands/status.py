@@ -9,9 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from swingtrader.clock import IST
 from swingtrader.commands._common import fail, settings_or_exit
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from swingtrader.store.state import QuoteAge
 
 
 def main(args: argparse.Namespace) -> int:
@@ -34,7 +40,7 @@ def main(args: argparse.Namespace) -> int:
         failures = recent_failures(store)
     finally:
         store.dispose()
-    next_slot = account.next_slot
+    next_slot, quotes, now = account.next_slot, account.quotes, account.as_of
     run_counts = dict(sorted(runs.items()))
     failed = [
         {"task": f["task"], "date": f["trading_date"].isoformat(), "slot": f["slot"], "error": f["error"]}
@@ -59,6 +65,9 @@ def main(args: argparse.Namespace) -> int:
         "equity": None if account.equity is None else str(account.equity),
         "prices": None if account.prices is None else {"as_of": account.prices.as_of.isoformat(),
                                                        "age_days": account.prices.age_days},
+        "quotes": None if quotes is None else {
+            "at": None if quotes.at is None else quotes.at.isoformat(), "age_seconds": quotes.age_seconds(now),
+            "max_age_seconds": quotes.max_age_seconds, "stale": quotes.stale(now)},
     }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -66,6 +75,8 @@ def main(args: argparse.Namespace) -> int:
     print(f"store: {result['store']}  mode: {result['mode']}  paused: {result['paused']}")
     print(f"next: {result['next']}")
     print(f"last trading date: {result['last_trading_date']}")
+    if quotes is not None:
+        print(f"paper prices: {quote_age_text(quotes, now)}")
     if account.prices is not None:
         print(f"prices: bars of {account.prices.as_of} ({account.prices.age_days} trading days old)")
     for key, n in run_counts.items():
@@ -75,3 +86,15 @@ def main(args: argparse.Namespace) -> int:
     print(f"open positions: {len(account.positions)}, open orders: {account.open_orders}")
     print(f"realised P&L: {result['realised_pnl']}  cash: {result['cash']}  equity: {result['equity']}")
     return 0
+
+
+def quote_age_text(quotes: QuoteAge, now: datetime) -> str:
+    """`broker quotes of 10:31:05 IST, 55 s old` (with `: stale, no paper fills` past the limit)."""
+    age = quotes.age_seconds(now)
+    if quotes.at is None or age is None:
+        text = f"broker quotes: none yet (asked at {quotes.checked.astimezone(IST):%H:%M:%S} IST)"
+    else:
+        text = f"broker quotes of {quotes.at.astimezone(IST):%Y-%m-%d %H:%M:%S} IST, {age:.0f} s old"
+    if quotes.stale(now):
+        text += f": stale (over {quotes.max_age_seconds} s), no paper fills"
+    return text

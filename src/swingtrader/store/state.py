@@ -35,6 +35,7 @@ class StateKey(StrEnum):
     ACCOUNT = "account"  # {"at", "cash", "marks", "fills_upto"}: the broker's account at the last reconciliation
     SIMULATION = "simulation"  # {"start", "end", "data", "capital"}: the simulation this store holds
     PRICES = "prices"  # {"as_of", "age_days"}: the newest bars the service holds and their age in trading days
+    QUOTES = "quotes"  # {"at", "checked", "max_age_seconds"}: paper mode's broker quotes (paper_prices=broker)
     PERFORMANCE = "performance"  # the simulation report's performance fields (`swingtrader.performance`)
 
 
@@ -64,6 +65,23 @@ class PriceAge:
     as_of: date
     age_days: int
     at: datetime
+
+
+@dataclass(frozen=True)
+class QuoteAge:
+    """Paper prices from the broker's quotes: the newest quote seen (`at`, None before the first), when the
+    service last asked (`checked`), and the age past which paper fills are refused."""
+
+    at: datetime | None
+    checked: datetime
+    max_age_seconds: int
+
+    def age_seconds(self, now: datetime) -> float | None:
+        return None if self.at is None else max(0.0, (now - self.at).total_seconds())
+
+    def stale(self, now: datetime) -> bool:
+        age = self.age_seconds(now)
+        return age is None or age > self.max_age_seconds
 
 
 @dataclass(frozen=True)
@@ -183,6 +201,21 @@ class ServiceState:
         self._set(StateKey.PRICES, {"as_of": as_of.isoformat(), "age_days": age_days, "at": now.isoformat()}, now,
                   conn)
 
+    def quotes(self, conn: Connection | None = None) -> QuoteAge | None:
+        return self._valid(StateKey.QUOTES, self._get(StateKey.QUOTES, conn), _quotes)
+
+    def set_quotes(self, at: datetime | None, max_age_seconds: int, now: datetime,
+                   conn: Connection | None = None) -> None:
+        """Paper prices come from the broker's quotes; the newest was seen at `at`."""
+        value = {"at": None if at is None else at.isoformat(), "checked": now.isoformat(),
+                 "max_age_seconds": max_age_seconds}
+        self._set(StateKey.QUOTES, value, now, conn)
+
+    def clear_quotes(self, conn: Connection | None = None) -> None:
+        """Paper prices do not come from the broker (any more)."""
+        with self._conn(conn) as c:
+            c.execute(t.service_state.delete().where(t.service_state.c.key == StateKey.QUOTES.value))
+
     # ---- simulation ----------------------------------------------------------------------------------------
     def simulation(self, conn: Connection | None = None) -> dict[str, str] | None:
         return self._valid(StateKey.SIMULATION, self._get(StateKey.SIMULATION, conn), _str_dict)
@@ -283,6 +316,16 @@ def _prices(raw: Any) -> PriceAge | None:
     except (KeyError, TypeError, ValueError):
         return None
     return None if at is None else PriceAge(as_of, raw["age_days"], at)
+
+
+def _quotes(raw: Any) -> QuoteAge | None:
+    if not isinstance(raw, dict) or isinstance(raw.get("max_age_seconds"), bool) or not isinstance(
+            raw.get("max_age_seconds"), int):
+        return None
+    checked, at = parse_time(raw.get("checked")), parse_time(raw.get("at"))
+    if checked is None or (at is None and raw.get("at") is not None):
+        return None
+    return QuoteAge(at, checked, raw["max_age_seconds"])
 
 
 def _str_dict(raw: Any) -> dict[str, str] | None:

@@ -30,7 +30,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from swingtrader.broker.base import Order, OrderStatus, OrderType
-from swingtrader.broker.prices import IntradayPath, fill_price
+from swingtrader.broker.prices import PricePath, fill_price
 from swingtrader.clock import ist_date
 from swingtrader.orders import LocalStatus
 from swingtrader.schedule import Slot
@@ -100,7 +100,7 @@ def idle_minutes(
     return idle, detail
 
 
-def _fills(path: IntradayPath, order: Order, day: date, t0: datetime, moment: datetime) -> bool:
+def _fills(path: PricePath, order: Order, day: date, t0: datetime, moment: datetime) -> bool:
     return fill_price(path, order, day, t0, moment) is not None
 
 

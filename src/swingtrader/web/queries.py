@@ -30,7 +30,7 @@ from swingtrader.clock import ist_date
 from swingtrader.orders import LocalStatus
 from swingtrader.store import Store
 from swingtrader.store import tables as t
-from swingtrader.store.state import NextSlot, PlannedSlot, PriceAge
+from swingtrader.store.state import NextSlot, PlannedSlot, PriceAge, QuoteAge
 from swingtrader.web.performance import performance
 
 COALESCED_TASKS = ("monitor_sell_orders",)  # one slot a minute: shown as one summary row
@@ -43,7 +43,8 @@ def overview(store: Store, now: datetime, *, session: dict[str, Any] | None,
     """The day at a glance. `session` comes from the running service; None derives it from session events.
     `unknown_statuses` (order status strings the broker sent that we do not know, with how often) also comes
     from the running service; a read-only dashboard has none. `prices` is the age of the running service's bars,
-    `stale` when older than `max_price_age_days` trading days (paper fills are refused then).
+    `stale` when older than `max_price_age_days` trading days (paper fills are refused then); `quotes`, when paper
+    prices come from the broker's quotes, the newest quote's age (fills refused past `max_age_s`).
 
     The plan shown is for today (IST) or, when today has no runs yet, the latest trading day in the ledger.
     Figures (open orders, lost orders, positions, realised P&L, cash, equity) are the read model's
@@ -83,6 +84,7 @@ def overview(store: Store, now: datetime, *, session: dict[str, Any] | None,
         "lost_orders": [asdict(o) for o in account.lost_orders],
         "unknown_statuses": dict(sorted((unknown_statuses or {}).items())),
         "prices": _prices(account.prices, max_price_age_days),
+        "quotes": _quotes(account.quotes, now),
     }
 
 
@@ -263,6 +265,14 @@ def _prices(prices: PriceAge | None, max_age_days: int | None) -> dict[str, Any]
     stale = max_age_days is not None and prices.age_days > max_age_days
     return {"as_of": prices.as_of, "age_days": prices.age_days, "at": prices.at, "max_age_days": max_age_days,
             "stale": stale}
+
+
+def _quotes(quotes: QuoteAge | None, now: datetime) -> dict[str, Any] | None:
+    """Paper prices from the broker's quotes (`paper_prices=broker`): the newest quote's time and age."""
+    if quotes is None:
+        return None
+    return {"at": quotes.at, "checked": quotes.checked, "age_s": quotes.age_seconds(now),
+            "max_age_s": quotes.max_age_seconds, "stale": quotes.stale(now)}
 
 
 def _next_slot(slot: NextSlot | None, now: datetime) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import SecretStr
@@ -57,6 +57,9 @@ from swingtrader.broker.kotak_neo.wire import inbound as rx
 from swingtrader.broker.kotak_neo.wire import outbound as tx
 from swingtrader.broker.kotak_neo.wire.master import Instrument, master_url_for, parse_master_paths
 from swingtrader.clock import Clock
+
+if TYPE_CHECKING:
+    from swingtrader.config import Settings
 
 log = logging.getLogger(__name__)
 _DEADLINE = "deadline"  # the `code` of an error raised because an exchange outlived its deadline (not retried)
@@ -332,3 +335,13 @@ class KotakNeoBroker:
 
 def _s(secret: SecretStr) -> str:
     return secret.get_secret_value()
+
+
+def client_from_settings(settings: Settings, clock: Clock) -> KotakNeoBroker:
+    """The client for the account, endpoint, deadline and pacing in `settings` (`ValueError` naming any missing
+    credential); its instrument master is cached under `<data_dir>/cache`."""
+    return KotakNeoBroker(
+        KotakCredentials.from_settings(settings), login_url=settings.kotak_login_url, clock=clock,
+        timeout=settings.kotak_timeout_seconds, orders_per_second=settings.kotak_orders_per_second,
+        reads_per_second=settings.kotak_reads_per_second, cache_dir=Path(settings.data_dir) / "cache",
+    )
