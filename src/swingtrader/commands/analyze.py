@@ -30,10 +30,10 @@ SETTING_NAMES = frozenset((  # `Settings`' fields; a test keeps the two the same
     "kotak_timeout_seconds", "kotak_totp_secret", "kotak_ucc", "lease_expiry_seconds", "log_dir", "log_level",
     "log_retention_days", "max_deployed_capital", "max_holding_days", "max_order_value", "max_positions",
     "max_target_loss_pct", "min_avg_volume", "min_history", "min_volume_ratio", "mode", "notify_urls",
-    "paper_max_price_age_days", "paper_price_band_pct", "read_only", "rsi_add_levels", "rsi_entry", "rsi_exit",
-    "rsi_period", "sebi_rate", "sim_fast_forward", "special_session_tasks", "stamp_duty_rate", "stop_loss_pct",
-    "stt_rate", "universe", "use_market_amo", "web_allowed_hosts", "web_enabled", "web_host", "web_password",
-    "web_port",
+    "paper_max_price_age_days", "paper_max_quote_age_seconds", "paper_price_band_pct", "paper_prices", "read_only",
+    "rsi_add_levels", "rsi_entry", "rsi_exit", "rsi_period", "sebi_rate", "sim_fast_forward",
+    "special_session_tasks", "stamp_duty_rate", "stop_loss_pct", "stt_rate", "universe", "use_market_amo",
+    "web_allowed_hosts", "web_enabled", "web_host", "web_password", "web_port",
 ))
 
 
