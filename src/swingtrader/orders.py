@@ -20,10 +20,13 @@ Never twice. The intent is stored (`sending`) before it is sent (the outbox). St
     unknown --no proof by `deadline` (and at least `min_lookups` lookups)--> lost, notified (`order_lost`)
     lost --tag found later--> resolved as above; otherwise it waits for a person
 
-Absence is proven only by a successful read of the order book AND the trade book, both made at least `settle`
-after the last moment a send could have reached the broker, neither showing the tag, with no unreadable row
-that could be ours. An order whose send ended in a duplicate-tag refusal is never sent again. Proof attempts
-(the extra trade-book read) follow a bounded backoff; the order book itself is read by `reconcile` anyway.
+Absence is proven only by positive evidence (`swingtrader.order_evidence`): successful reads of the order book
+AND the trade book, both made at least `settle` after the last moment a send could have reached the broker,
+both complete (the order book has rows and shows every order acknowledged today, the trade book every order
+known to have filled today), neither showing the tag (as sent or rewritten by a cancel), with no unreadable row
+and no unknown rewritten-tag row on the same symbol and side that could be ours. An order whose send ended in a
+duplicate-tag refusal is never sent again. Proof attempts (the extra trade-book read) follow a bounded backoff;
+the order book itself is read by `reconcile` anyway.
 The doubt bookkeeping (when a send may last have arrived, lookups made) lives in memory: after a restart every
 `sending` / `unknown` intent starts a fresh doubt, which only delays a re-send.
 """
@@ -40,13 +43,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, select
 
+from swingtrader import order_evidence as evidence
 from swingtrader.broker.base import (
     AmbiguousOutcome,
     Broker,
     BrokerError,
     BrokerUnavailable,
     DuplicateTag,
-    Fill,
     Order,
     OrderCompleted,
     OrderRejected,
@@ -409,9 +412,12 @@ class OrderManager:
         return book
 
     def missing(self, book: Sequence[Order]) -> list[OrderRecord]:
-        """Acknowledged active orders that `book` (today's order book) does not show."""
+        """Acknowledged active orders that `book` (today's order book) does not show. An empty read (5203, a
+        stale book) proves nothing about today's orders: those acknowledged today are then not listed."""
         shown = {o.order_id for o in book}
-        return [r for r in self.active() if r.broker_order_id is not None and r.broker_order_id not in shown]
+        today = ist_date(self._clock.now())
+        return [r for r in self.active() if r.broker_order_id is not None and r.broker_order_id not in shown
+                and (book or r.created_at is None or ist_date(r.created_at) != today)]
 
     def recover_at_next_reconcile(self, recover: Callable[[Sequence[Order]], None]) -> None:
         """Have the next successful `reconcile` hand its book to `recover` before it updates any order (once;
@@ -452,7 +458,7 @@ class OrderManager:
         return doubt
 
     def _look_up(self, rec: OrderRecord, book: Sequence[Order], read_at: datetime) -> OrderRecord:
-        match = next((o for o in book if o.tag == rec.tag), None)
+        match = evidence.find(book, rec.tag)
         if match is not None:
             rec = self._update(rec, broker_order_id=match.order_id, event="resolved")
             return self._apply(rec, match)
@@ -463,23 +469,45 @@ class OrderManager:
         if now < doubt.next_at or rec.status is LocalStatus.LOST:
             return self._give_up_if_due(rec, doubt)
         self._count_lookup(doubt, now)
-        if read_at < doubt.sent_at + self._policy.settle or not _may_prove(book, rec.tag):
+        if read_at < doubt.sent_at + self._policy.settle:
             return self._give_up_if_due(rec, doubt)
+        where = self._known(rec)
+        gap = evidence.order_book_gap(book, where)
+        if gap is not None:
+            return self._no_proof(rec, doubt, gap)
         try:
             fills = self._broker.fills()
         except BrokerError as exc:
-            log.warning("order %s: cannot read the trade book (%s); still unknown", rec.tag, type(exc).__name__)
-            return self._give_up_if_due(rec, doubt)
-        fill = next((f for f in fills if f.tag == rec.tag), None)
+            return self._no_proof(rec, doubt, f"cannot read the trade book ({type(exc).__name__})")
+        fill = evidence.find(fills, rec.tag)
         if fill is not None:
             return self._update(rec, broker_order_id=fill.order_id, event="resolved")  # applied by the next read
-        if not _may_prove(fills, rec.tag):
-            return self._give_up_if_due(rec, doubt)
+        gap = evidence.trade_book_gap(fills, where)
+        if gap is not None:
+            return self._no_proof(rec, doubt, gap)
         if not doubt.resend:  # the broker said it holds this tag, yet neither book shows it
             return self._lose(rec, "duplicate tag refused, but neither book shows the order")
-        log.info("order %s: absent from the order and trade books %s after its send", rec.tag,
+        log.info("order %s: absent from complete order and trade books %s after its send", rec.tag,
                  read_at - doubt.sent_at)
         return self._send_again(rec, doubt)
+
+    def _no_proof(self, rec: OrderRecord, doubt: _Doubt, why: str) -> OrderRecord:
+        log.info("order %s: still unknown: %s", rec.tag, why)
+        return self._give_up_if_due(rec, doubt)
+
+    def _known(self, rec: OrderRecord) -> evidence.Doubt:
+        """`rec` in doubt, with today's acknowledged order numbers (and those with fills) and every order number
+        of the last week."""
+        today = ist_date(self._clock.now())
+        c = t.orders.c
+        q = select(c.broker_order_id, c.created_at, c.filled_quantity).where(
+            c.broker_order_id.is_not(None), c.trading_date >= today - timedelta(days=7))
+        with self._store.connect() as conn:
+            rows = conn.execute(q).all()
+        acked = [r for r in rows if ist_date(r.created_at) == today]
+        today_known = evidence.Known(frozenset(r.broker_order_id for r in acked),
+                                     frozenset(r.broker_order_id for r in acked if r.filled_quantity > 0))
+        return evidence.Doubt(rec.tag, rec.symbol, rec.side, today_known, frozenset(r.broker_order_id for r in rows))
 
     def _count_lookup(self, doubt: _Doubt, now: datetime) -> None:
         doubt.lookups += 1
@@ -633,12 +661,6 @@ class OrderManager:
         conn.execute(_INSERT_EVENT, {"order_id": rec.id, "at": now, "event": event, "status": str(status),
                                      "detail": detail})
         return self._remember(replace(rec, **values))
-
-
-def _may_prove(rows: Sequence[Order] | Sequence[Fill], tag: str) -> bool:
-    """A read can prove a tag absent only if none of its unreadable rows could be that tag's."""
-    skipped, tags = getattr(rows, "skipped", ()), getattr(rows, "skipped_tags", ())
-    return not skipped or (len(tags) == len(skipped) and all(t_ is not None and t_ != tag for t_ in tags))
 
 
 def _record(row: Row[Any]) -> OrderRecord:

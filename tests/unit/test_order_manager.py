@@ -148,16 +148,29 @@ def managed(tmp_path, calendar):
 def test_an_unknown_send_is_resent_only_after_both_books_prove_it_absent(tmp_path, calendar):
     manager, wire, exchange, clock, _ = managed(tmp_path, calendar)
     om = manager()
+    acked = om.submit(intent("BBB"))  # the book has a row the store knows: it can prove absence
     wire.mode = "ghost"
     rec = om.submit(intent())
-    assert rec.status is LocalStatus.UNKNOWN and wire.sent == 1
+    assert rec.status is LocalStatus.UNKNOWN and wire.sent == 2
     for _ in range(5):  # every 10 s: the relay does not re-send before the settle delay
         om.reconcile()
         clock.advance(timedelta(seconds=10))
-    assert wire.sent == 1
+    assert wire.sent == 2
     clock.advance(timedelta(seconds=30))
     om.reconcile()
-    assert wire.sent == 2 and tags_in_book(exchange) == [rec.tag] and om.by_tag(rec.tag).status is LocalStatus.PENDING
+    assert wire.sent == 3 and tags_in_book(exchange) == [acked.tag, rec.tag]
+    assert om.by_tag(rec.tag).status is LocalStatus.PENDING
+
+
+def test_an_empty_book_never_proves_absence(tmp_path, calendar):
+    manager, wire, _, clock, seen = managed(tmp_path, calendar)
+    om = manager()
+    wire.mode = "ghost"
+    rec = om.submit(intent())
+    for _ in range(12):  # both books read fine, and empty: silence, not proof
+        clock.advance(timedelta(minutes=10))
+        om.reconcile()
+    assert wire.sent == 1 and om.by_tag(rec.tag).status is LocalStatus.LOST and ("order_lost", rec.tag) in seen
 
 
 def test_an_order_that_cannot_be_proven_absent_is_lost_and_notified_never_resent(tmp_path, calendar):
@@ -179,22 +192,23 @@ def test_a_duplicate_tag_refusal_is_never_followed_by_another_send(tmp_path, cal
     wire.mode = "dup"
     rec = om.submit(intent())
     assert rec.status is LocalStatus.UNKNOWN and rec.reason == "DuplicateTag"
-    for _ in range(4):
-        clock.advance(timedelta(minutes=5))
+    for _ in range(12):
+        clock.advance(timedelta(minutes=10))
         om.reconcile()
     assert wire.sent == 1 and om.by_tag(rec.tag).status is LocalStatus.LOST and ("order_lost", rec.tag) in seen
 
 
 def test_a_restart_doubts_an_intent_left_sending(tmp_path, calendar):
     manager, wire, exchange, clock, _ = managed(tmp_path, calendar)
+    manager().submit(intent("BBB"))  # acknowledged: the book has a row the store knows
     wire.mode = "crash"
     with pytest.raises(Crash):
         manager().submit(intent())
     again = manager()  # the process died while sending: a new one on the same store
-    assert again.submit(intent()).status is LocalStatus.SENDING and wire.sent == 1  # not sent blind
+    assert again.submit(intent()).status is LocalStatus.SENDING and wire.sent == 2  # not sent blind
     clock.advance(timedelta(minutes=2))
     again.reconcile()
-    assert wire.sent == 2 and len(tags_in_book(exchange)) == 1
+    assert wire.sent == 3 and len(tags_in_book(exchange)) == 2
 
 
 def test_an_order_book_that_stays_unreadable_ends_in_lost_too(tmp_path, calendar):

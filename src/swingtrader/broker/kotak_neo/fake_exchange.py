@@ -197,7 +197,7 @@ class ExchangeDesk:
                                product=str(f["pc"]), validity=str(f["rt"]))
             with self._lock:
                 key = (ist_date(self._clock.now()), tag)
-                if tag and key in self._tags:
+                if tag and key in self._tags and self._plan.spec.tag_guard:
                     return dict(_DUPLICATE_TAG)
                 order_id = self._call_locked(lambda: self.exchange.place_order(req))
                 if tag:
@@ -216,27 +216,46 @@ class ExchangeDesk:
     def cancel(self, f: dict[str, Any]) -> dict[str, Any]:
         _require(f, ("on", "am"))
         no = str(f["on"])
-        return self._amend(no, lambda: self.exchange.cancel_order(no))
+        return self._amend(no, lambda: self.exchange.cancel_order(no), cancel=True)
 
-    def _amend(self, order_id: str, fn: Callable[[], None]) -> dict[str, Any]:
+    def _amend(self, order_id: str, fn: Callable[[], None], *, cancel: bool = False) -> dict[str, Any]:
         try:
             self._call(fn)
         except OrderCompleted:
             return {"stat": "Not_Ok", "stCode": 1021, "errMsg": "order is completed", "nOrdNo": order_id}
         except OrderRejected as exc:
             return {"stat": "Not_Ok", "stCode": 1009, "errMsg": str(exc)}
-        if self._plan.chance(self._plan.spec.tag_rewrite, "tag_rewrite"):  # Kotak-neo-api-v2 #33
-            stamp = int(self._clock.now().timestamp())
-            self._rewritten[order_id] = f"{stamp}-{order_id[-6:]}-****-ADMINAPI"
+        if self._plan.chance(self._plan.spec.tag_rewrite, "tag_rewrite"):
+            self.rewrite_tag(order_id, cancel=cancel)
         return _ok(nOrdNo=order_id)
+
+    def rewrite_tag(self, order_id: str, *, cancel: bool) -> None:
+        """Rewrite an order's `GuiOrdId` as Kotak does (Kotak-neo-api-v2 #33): `<tag>-<epoch>` after a cancel,
+        `<epoch>-<n>-****-ADMINAPI` after a modify."""
+        stamp = int(self._clock.now().timestamp())
+        tag = next((o.tag for o in self._call(self.exchange.orders) if o.order_id == order_id), None) or ""
+        self._rewritten[order_id] = f"{tag}-{stamp}" if cancel else f"{stamp}-{order_id[-6:]}-****-ADMINAPI"
+
+    def _stale(self) -> bool:
+        """A book read answered `5203 "No Data"` though the account has orders (kotak-neo-api #103)."""
+        return self._plan.chance(self._plan.spec.stale_books, "stale_book")
+
+    def _priced(self, order_id: str, fills: list[Fill]) -> bool:
+        """Whether the order's latest fill already shows its price (`price_delay`: fldQty before avgPrc)."""
+        delay = self._plan.spec.price_delay
+        times = [x.at for x in fills if x.order_id == order_id]
+        return not delay or not times or self._clock.now() >= max(times) + delay
 
     # ---- reads ------------------------------------------------------------------------------------------------
     def order_book(self, order_id: str | None = None) -> dict[str, Any]:
         """The order book, or one order's rows (`GET quick/user/orders/<order_no>`)."""
+        if self._stale():
+            return _no_data()
         orders = [o for o in self._call(self.exchange.orders) if self._visible(o.order_id)]
         if order_id is not None:
             orders = [o for o in orders if o.order_id == order_id]
-        rows = [self._order_row(o, noise=True) for o in orders]
+        fills = self._call(self.exchange.fills) if self._plan.spec.price_delay else []
+        rows = [self._order_row(o, noise=True, priced=self._priced(o.order_id, fills)) for o in orders]
         if order_id is None and self._plan.spec.status_noise > 0:
             rows += self._hand_rows()
         return _ok(data=rows) if rows else _no_data()
@@ -248,7 +267,10 @@ class ExchangeDesk:
         return _ok(data=rows) if rows else _no_data()
 
     def trades(self) -> dict[str, Any]:
-        rows = [self._fill_row(x) for x in self._call(self.exchange.fills) if self._visible(x.order_id)]
+        if self._stale():
+            return _no_data()
+        fills = self._call(self.exchange.fills)
+        rows = [self._fill_row(x) for x in fills if self._visible(x.order_id) and self._priced(x.order_id, fills)]
         return _ok(data=rows) if rows else _no_data()
 
     def _hand_rows(self) -> list[dict[str, Any]]:
@@ -326,7 +348,7 @@ class ExchangeDesk:
     def _instrument_fields(self, symbol: str) -> dict[str, str]:
         return {"trdSym": f"{symbol}-EQ", "sym": symbol, "tok": self.universe.token(symbol), "exSeg": SEGMENT}
 
-    def _order_row(self, o: Order, noise: bool = False) -> dict[str, Any]:
+    def _order_row(self, o: Order, noise: bool = False, priced: bool = True) -> dict[str, Any]:
         if o.status is OrderStatus.PENDING:
             status = "after market order req received" if o.amo else "open pending"
         else:
@@ -344,7 +366,8 @@ class ExchangeDesk:
             "prc": _num(o.price), "qty": str(o.quantity), "fldQty": str(o.filled_quantity),
             "unFldSz": str(unfilled if o.status.is_active else 0),
             "cnlQty": str(unfilled if o.status is OrderStatus.CANCELLED else 0),
-            "avgPrc": _num(o.average_price), "prod": "CNC", "vldt": "DAY", "ordDtTm": _stamp(o.placed_at),
+            "avgPrc": _num(o.average_price if priced else None), "prod": "CNC", "vldt": "DAY",
+            "ordDtTm": _stamp(o.placed_at),
             "rejRsn": o.reject_reason or "", "GuiOrdId": self._rewritten.get(o.order_id, o.tag or ""),
         }
 

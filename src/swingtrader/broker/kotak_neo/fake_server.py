@@ -136,6 +136,11 @@ class FakeKotakServer:
         """Carry out the next `op` request (e.g. `place_order`), then drop its reply."""
         self._faults.drop_next(op)
 
+    def rewrite_tag(self, order_id: str, *, cancel: bool) -> None:
+        """Rewrite an order's `GuiOrdId` as a cancel (`<tag>-<epoch>`) or a modify (`...-ADMINAPI`) made by hand
+        in Kotak's app does."""
+        self._desk.rewrite_tag(order_id, cancel=cancel)
+
     def refuse_quotes(self, *symbols: str) -> None:
         """The quote service no longer knows these instruments (a quote batch naming one is refused whole)."""
         self._desk.refuse_quotes(symbols)

@@ -11,12 +11,19 @@ Behaviour of the real API that our code must survive (KOTAK_NEO_API.md, "Replies
 - `status_noise=<p>`: the order book carries hand-placed orders with statuses beyond our list (`trigger
   pending`, the after-market ones, one status nobody documented), and each of our active orders shows, with
   probability p, another status string of the same meaning (or, with p/4, an undocumented one);
-- `tag_rewrite=<p>`: a modify or cancel rewrites the order's `GuiOrdId` (in both books) with probability p;
+- `tag_rewrite=<p>`: a modify or cancel rewrites the order's `GuiOrdId` (in both books) with probability p:
+  `<tag>-<epoch>` after a cancel, `<epoch>-<n>-****-ADMINAPI` after a modify;
+- `stale_books=<p>`: an order book or trade book read answers `5203 "No Data"` with probability p, though the
+  account has orders (kotak-neo-api #103);
+- `price_delay=<duration>`: for that long after a fill, the order's row shows the new `fldQty` with `avgPrc`
+  "0.00" and the trade book does not show the fill yet (fills before prices);
 - `visibility_delay=<duration>`: a new order shows in the books only that long after it was placed (on the
   server's clock, which may be virtual);
+- `tag_guard=off`: no duplicate-tag refusal (it is undocumented: nothing may rely on it);
 - `expire_body=100022` (also drawn by `mix`): an expired session answers HTTP 200 `{"stCode": 100022, ...}`.
-Always on: duplicate-tag refusal (stCode 32), `dTickSize` in paise, `low_price_range`/`high_price_range`,
-a whole-reply `Not_Ok` stCode 1009 for a quote batch naming an unlisted instrument.
+On unless switched off: duplicate-tag refusal (stCode 32). Always on: `dTickSize` in paise,
+`low_price_range`/`high_price_range`, a whole-reply `Not_Ok` stCode 1009 for a quote batch naming an unlisted
+instrument.
 Injected faults are counted by kind; `serve_next()` queues a one-off canned reply, `drop_next()` a one-off lost
 reply (the server's `expire_now()` kills the live sessions, `refuse_quotes()` makes instruments unknown to the
 quote service).
@@ -56,7 +63,10 @@ class FaultSpec:
     latency_ms: float = 0.0
     status_noise: float = 0.0
     tag_rewrite: float = 0.0
+    stale_books: float = 0.0
     visibility_delay: timedelta = timedelta(0)
+    price_delay: timedelta = timedelta(0)
+    tag_guard: bool = True
     seed: int = 0
 
     @classmethod
@@ -74,10 +84,14 @@ class FaultSpec:
                 if value not in (*_EXPIRE_BODIES, "mix"):
                     raise ValueError(f"expire_body must be 401, 403, 100022 or mix, got {value!r}")
                 values["expire_body"] = value
-            elif key == "visibility_delay":
-                values["visibility_delay"] = parse_duration(value)
-            elif key in ("status_noise", "tag_rewrite"):
+            elif key in ("visibility_delay", "price_delay"):
+                values[key] = parse_duration(value)
+            elif key in ("status_noise", "tag_rewrite", "stale_books"):
                 values[key] = _number(key, value, upper=1.0)
+            elif key == "tag_guard":
+                if value not in ("on", "off"):
+                    raise ValueError(f"tag_guard must be on or off, got {value!r}")
+                values["tag_guard"] = value == "on"
             elif key == "seed":
                 values["seed"] = int(value)
             elif key == "latency_ms":
@@ -86,7 +100,8 @@ class FaultSpec:
                 values[key] = _number(key, value, upper=1.0)
             else:
                 raise ValueError(f"unknown fault {key!r}: expected expire, expire_body, {', '.join(_RANDOM_KINDS)}, "
-                                 "latency_ms, status_noise, tag_rewrite, visibility_delay, seed")
+                                 "latency_ms, status_noise, tag_rewrite, stale_books, visibility_delay, price_delay, "
+                                 "tag_guard, seed")
         return cls(**values)  # type: ignore[arg-type]
 
 
