@@ -43,6 +43,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, select
 
+from swingtrader import fills
 from swingtrader import order_evidence as evidence
 from swingtrader.broker.base import (
     AmbiguousOutcome,
@@ -553,30 +554,29 @@ class OrderManager:
     ) -> OrderRecord:
         """Mirror the broker's view of one order. The status change, the fill and the position update are one
         transaction, so a crash can never record a fill without its position or the other way round. A status
-        the adapter did not know keeps the order active as it was (fills still count)."""
+        the adapter did not know keeps the order active as it was (fills still count). Fills follow
+        `swingtrader.fills`: a quantity without a usable price is looked up in the trade book, and else held
+        pending with the order kept active."""
         status: LocalStatus
         if order.status is OrderStatus.UNKNOWN:
             status = rec.status if rec.status in (LocalStatus.PENDING, LocalStatus.OPEN) else LocalStatus.OPEN
         else:
             status = _FROM_BROKER[order.status]
-        new_fill = order.filled_quantity - rec.filled_quantity
-        if status is rec.status and new_fill <= 0:
+        step = fills.from_report(rec.tag, rec.filled_quantity, rec.average_price, order.filled_quantity,
+                                 order.average_price)
+        if step.pending:
+            step = self._priced_by_trades(rec, order) or step
+        if step.pending and not status.is_active:
+            log.warning("order %s: %d filled shares without a price yet; kept active until one is known", rec.tag,
+                        step.pending)
+            status = rec.status if rec.status in (LocalStatus.PENDING, LocalStatus.OPEN) else LocalStatus.OPEN
+        if status is rec.status and step.new == 0:
             return rec
-        fill_price = None
-        if new_fill > 0 and order.average_price is not None:
-            if rec.filled_quantity == 0:
-                fill_price = order.average_price
-            else:
-                prev_value = (rec.average_price or Decimal(0)) * rec.filled_quantity
-                fill_price = ((order.average_price * order.filled_quantity - prev_value) / new_fill).quantize(
-                    Decimal("0.0001")
-                )
         try:
             reason = order.reject_reason if status is LocalStatus.REJECTED else rec.reason
             if cancel_reason and status is LocalStatus.CANCELLED:
                 reason = order.reject_reason or reason
-            rec, fill = self._apply_in_transaction(rec, order, status, new_fill, fill_price, reason,
-                                                   at or self._clock.now())
+            rec, fill = self._apply_in_transaction(rec, step, status, reason, step.at or at or self._clock.now())
         except BaseException:
             self._active = None  # the cache may hold the rolled-back state: reload it next time
             raise
@@ -586,19 +586,28 @@ class OrderManager:
             self._on_event("order_rejected", rec, order.reject_reason or "")
         return rec
 
+    def _priced_by_trades(self, rec: OrderRecord, order: Order) -> fills.Step | None:
+        """The trade book's word on a fill reported without a usable price (None if it cannot be read)."""
+        try:
+            trades = self._broker.fills()
+        except BrokerError as exc:
+            log.warning("order %s: a fill without a price, and the trade book cannot be read (%s)", rec.tag,
+                        type(exc).__name__)
+            return None
+        return fills.from_trades(rec.filled_quantity, rec.average_price, trades, order.order_id,
+                                 order.filled_quantity)
+
     def _apply_in_transaction(
-        self, rec: OrderRecord, order: Order, status: LocalStatus, new_fill: int, fill_price: Decimal | None,
-        reason: str | None, at: datetime,
+        self, rec: OrderRecord, step: fills.Step, status: LocalStatus, reason: str | None, at: datetime,
     ) -> tuple[OrderRecord, FillEvent | None]:
         with self._store.begin() as conn:
             rec = self._update(
-                rec, status=status, filled_quantity=order.filled_quantity, average_price=order.average_price,
-                reason=reason, event=status.value,
-                conn=conn,
+                rec, status=status, filled_quantity=step.filled_quantity, average_price=step.average_price,
+                reason=reason, event=status.value, conn=conn,
             )
             fill = None
-            if new_fill > 0 and fill_price is not None:
-                fill = FillEvent(rec, new_fill, fill_price, at)
+            if step.new > 0 and step.price is not None:
+                fill = FillEvent(rec, step.new, step.price, at)
                 conn.execute(
                     t.fills.insert().values(
                         order_id=rec.id, symbol=rec.symbol, side=rec.side.value, quantity=fill.quantity,

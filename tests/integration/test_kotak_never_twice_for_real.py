@@ -161,6 +161,52 @@ def test_7_a_tag_rewritten_by_a_manual_cancel_or_modify_never_proves_absence(man
     assert manager.by_tag(modified.tag).status is LocalStatus.LOST and ("order_lost", modified.tag) in told
 
 
+def row(order_id: str, tag: str, status: str, filled: int, avg: str, *, qty: int = 10, price_type: str = "L",
+        symbol: str = "M&M") -> dict[str, str]:
+    """An order book row as Kotak sends it."""
+    return {"nOrdNo": order_id, "ordSt": status, "trdSym": f"{symbol}-EQ", "sym": symbol, "exSeg": "nse_cm",
+            "trnsTp": "B", "prcTp": price_type, "prc": "2900.00", "qty": str(qty), "fldQty": str(filled),
+            "avgPrc": avg, "GuiOrdId": tag}
+
+
+def book(*rows: dict[str, str]) -> bytes:
+    return json.dumps({"stat": "Ok", "stCode": 200, "data": list(rows)}).encode()
+
+
+@pytest.mark.parametrize("knobs", ["tag_guard=off,price_delay=10m"])
+def test_2_a_fill_reported_before_its_price_is_held_then_priced_never_lost(manager, fake, exchange, store, clock,
+                                                                         fills):
+    rec = manager.submit(buy(clock, "M&M", "2900.00", qty=10))  # rests: the last price is 3010
+    oid = rec.broker_order_id
+    exchange.fill_part(oid, 4, Decimal("2850"))
+    clock.advance(timedelta(minutes=1))
+    manager.reconcile()  # fldQty 4, avgPrc "0.00"; the trade book does not show it yet
+    held = manager.by_tag(rec.tag)
+    assert (held.status, held.filled_quantity, _fills_of(store, rec.id)) == (LocalStatus.OPEN, 0, [])
+    exchange.fill_part(oid, 6, Decimal("2850"))
+    clock.advance(timedelta(minutes=1))
+    manager.reconcile()  # "complete", fldQty 10, still no price: kept active, nothing recorded
+    held = manager.by_tag(rec.tag)
+    assert (held.status, held.filled_quantity, _fills_of(store, rec.id)) == (LocalStatus.OPEN, 0, [])
+    clock.advance(timedelta(minutes=11))
+    manager.reconcile()  # the price shows
+    done = manager.by_tag(rec.tag)
+    assert (done.status, done.filled_quantity, done.average_price) == (LocalStatus.FILLED, 10, Decimal("2850"))
+    assert _fills_of(store, rec.id) == [(10, Decimal("2850"))] and [(f.quantity, f.price) for f in fills] == [
+        (10, Decimal("2850"))]
+    # a zero written with four places is no price, and a filled quantity that goes down is ignored
+    other = manager.submit(buy(clock, "TCS", "4000.00", qty=10))
+    fake.serve_next("orders", 200, book(row(other.broker_order_id, other.tag, "open", 3, "0.0000", symbol="TCS")))
+    fake.serve_next("fills", 200, NO_DATA)
+    manager.reconcile()
+    assert (manager.by_tag(other.tag).filled_quantity, _fills_of(store, other.id)) == (0, [])
+    fake.serve_next("orders", 200, book(row(other.broker_order_id, other.tag, "open", 5, "3990.00", symbol="TCS")))
+    manager.reconcile()
+    fake.serve_next("orders", 200, book(row(other.broker_order_id, other.tag, "open", 2, "3990.00", symbol="TCS")))
+    manager.reconcile()
+    assert manager.by_tag(other.tag).filled_quantity == 5 and _fills_of(store, other.id) == [(5, Decimal("3990"))]
+
+
 def _fills_of(store: Store, order_id: int) -> list[tuple[int, Decimal]]:
     with store.connect() as conn:
         rows = conn.execute(select(t.fills.c.quantity, t.fills.c.price).where(t.fills.c.order_id == order_id)).all()

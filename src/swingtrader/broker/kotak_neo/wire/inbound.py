@@ -145,6 +145,14 @@ def _dec(value: Any, what: str) -> Decimal:
         raise MalformedResponse(f"{what}: {value!r} is not a number") from None
 
 
+def _price(value: Any, what: str) -> Decimal:
+    """A price that must be there: zero is never a price."""
+    number = _dec(value, what)
+    if number <= 0:
+        raise MalformedResponse(f"{what}: {value!r} is not a price")
+    return number
+
+
 def _int(value: Any, what: str) -> int:
     number = _dec(value, what)
     if number != number.to_integral_value():
@@ -153,10 +161,12 @@ def _int(value: Any, what: str) -> int:
 
 
 def _opt_dec(row: Mapping[str, Any], key: str, what: str) -> Decimal | None:
+    """A price that may be unset: missing, blank or any zero ("0.00", "0.0000") is None, never a price of 0."""
     value = row.get(key)
-    if value is None or str(value).strip() in ("", "0", "0.0", "0.00"):
+    if value is None or not str(value).strip():
         return None
-    return _dec(value, f"{what} {key}")
+    number = _dec(value, f"{what} {key}")
+    return number if number != 0 else None
 
 
 def _when(text: Any, what: str) -> datetime:
@@ -307,7 +317,7 @@ def _fill(row: Mapping[str, Any]) -> Fill:
         symbol=canonical_symbol(str(_field(row, "trdSym", what))),
         side=_side(_field(row, "trnsTp", what), what),
         quantity=_int(_field(row, "fldQty", what), what),
-        price=_dec(_field(row, "avgPrc", what), what),
+        price=_price(_field(row, "avgPrc", what), what),
         at=_when(when, what),
     )
 
