@@ -5,7 +5,9 @@ Every figure is defined here once:
 - open orders: local orders whose status is active (`sending`, `pending`, `open`, `unknown`, `lost`): any of them may
   be working at the broker;
 - lost orders: orders in `lost` (a send of unknown outcome nothing proved present or absent by its deadline: a person
-  must decide), oldest first, each since its last `lost` event (its last update when the store has none);
+  must decide), oldest first, each since its last `lost` event (its last update when the store has none); with
+  them the active orders whose settling failed (their latest event is `attention`: retried with backoff, a person
+  should look), since that event, the failure as the reason;
 - positions: strategy positions whose status is open;
 - realised P&L: the sum of `trades.net_pnl` (after charges);
 - latest price of a symbol: the newest by time of its end-of-day mark (the holding's close the broker reported
@@ -28,12 +30,12 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, TypedDict
 
-from sqlalchemy import ColumnElement, Connection, Row, func, select
+from sqlalchemy import ColumnElement, Connection, Row, and_, func, or_, select
 
 from swingtrader.broker import paper_store
 from swingtrader.broker.session import SessionEvent
 from swingtrader.clock import IST, ist_date
-from swingtrader.orders import LocalStatus
+from swingtrader.orders import ATTENTION, LocalStatus
 from swingtrader.store import Store
 from swingtrader.store import tables as t
 from swingtrader.store.state import AccountSnapshot, NextSlot, PriceAge, PublishedPlan, QuoteAge, ServiceState
@@ -197,7 +199,7 @@ def account_in(conn: Connection, store: Store, now: datetime) -> AccountView:
         last_session_event=None if last is None else SessionEventRow(last.event, last.at, last.detail),
         prices=state.prices(conn),
         quotes=state.quotes(conn),
-        lost_orders=lost_orders(conn) if by_status.get(LocalStatus.LOST.value) else (),
+        lost_orders=lost_orders(conn) if any(by_status.get(s) for s in OPEN_ORDER_STATUSES) else (),
         holdings_flags=holdings_flags(conn, ist_date(now) - _FLAGS_FOR),
         last_trading_date=conn.execute(
             select(func.max(t.task_runs.c.trading_date)).where(t.task_runs.c.trading_date <= ist_date(now))
@@ -206,17 +208,30 @@ def account_in(conn: Connection, store: Store, now: datetime) -> AccountView:
 
 
 def lost_orders(conn: Connection) -> tuple[LostOrder, ...]:
-    """The orders in `lost`, oldest first (see the module docstring)."""
+    """The orders in `lost`, and the active orders needing attention, oldest first (see the module docstring)."""
     o, ev = t.orders, t.order_events
     lost_at = (select(func.max(ev.c.at)).where(ev.c.order_id == o.c.id, ev.c.event == LocalStatus.LOST.value)
                .scalar_subquery())
+    last_id = select(func.max(ev.c.id)).where(ev.c.order_id == o.c.id).scalar_subquery()
+    last = ev.alias("last_event")
     rows = conn.execute(
         select(o.c.id, o.c.tag, o.c.trading_date, o.c.symbol, o.c.side, o.c.quantity, o.c.price, o.c.reason,
+               o.c.status, last.c.event, last.c.at, last.c.detail,
                func.coalesce(lost_at, o.c.updated_at).label("since"))
-        .where(o.c.status == LocalStatus.LOST.value).order_by(o.c.id)
+        .select_from(o.outerjoin(last, last.c.id == last_id))
+        .where(or_(o.c.status == LocalStatus.LOST.value,
+                   and_(o.c.status.in_(OPEN_ORDER_STATUSES), last.c.event == ATTENTION)))
+        .order_by(o.c.id)
     ).all()
-    return tuple(LostOrder(r.id, r.tag, r.trading_date, r.symbol, r.side, r.quantity, r.price, r.since, r.reason)
-                 for r in rows)
+    return tuple(_lost(r) for r in rows)
+
+
+def _lost(r: Any) -> LostOrder:
+    if r.status != LocalStatus.LOST.value:
+        why = (r.detail or {}).get("why", "") if isinstance(r.detail, dict) else ""
+        return LostOrder(r.id, r.tag, r.trading_date, r.symbol, r.side, r.quantity, r.price, r.at,
+                         f"needs attention: {why}")
+    return LostOrder(r.id, r.tag, r.trading_date, r.symbol, r.side, r.quantity, r.price, r.since, r.reason)
 
 
 def latest_price(conn: Connection, symbol: str, since: date, snapshot: AccountSnapshot | None) -> Price | None:

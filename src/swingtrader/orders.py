@@ -39,7 +39,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Row, bindparam, func, select
 
@@ -61,6 +62,7 @@ from swingtrader.broker.base import (
     Side,
 )
 from swingtrader.clock import Clock, ist_date
+from swingtrader.order_trouble import Troubles
 from swingtrader.store import Store
 from swingtrader.store import tables as t
 from swingtrader.store.db import inserted_id
@@ -80,6 +82,9 @@ _TASK_CODES = {
 
 
 # Built once (orders change thousands of times in a simulated month); values are passed at execution.
+T = TypeVar("T")
+ATTENTION = "attention"  # the order event recording that settling an order failed (`OrderManager.isolated`)
+_RECOVERY = "start-up recovery"  # the recovery hook's key among the troubles
 _UPDATE_ORDER = t.orders.update().where(t.orders.c.id == bindparam("b_id"))
 _INSERT_EVENT = t.order_events.insert()
 
@@ -234,7 +239,8 @@ class OrderManager:
         self._active: dict[int, OrderRecord] | None = None  # write-through cache of active orders
         self._doubts: dict[int, _Doubt] = {}
         self._modifies: dict[int, tuple[Decimal, int, str]] = {}  # modifies whose outcome is unknown
-        self._recover: Callable[[Sequence[Order]], None] | None = None  # `recover_at_next_reconcile`
+        self._recover: Callable[[Sequence[Order]], bool] | None = None  # `recover_at_next_reconcile`
+        self._troubles = Troubles()
 
     # ---- queries -----------------------------------------------------------------------------------------
     def by_tag(self, tag: str) -> OrderRecord | None:
@@ -395,22 +401,61 @@ class OrderManager:
                 if rec.broker_order_id is None and rec.status.in_doubt:
                     self._failed_lookup(rec)  # a lookup that could not be made still counts towards `lost`
             raise
-        recover, self._recover = self._recover, None
-        if recover is not None:
-            try:
-                recover(book)
-            except BaseException:
-                self._recover = recover  # not done: the next reconcile tries again
-                raise
+        if self._recover is not None:
+            self._run_recovery(book)
         by_id = {o.order_id: o for o in book}
         for rec in self.active():
-            if rec.broker_order_id is not None:
-                match = by_id.get(rec.broker_order_id)
-                if match is not None:
-                    self._apply(self._modified_if_shown(rec, match), match)
-                continue
-            self._look_up(rec, book, read_at)
+            if rec.broker_order_id is None:
+                self.isolated(rec, "lookup", partial(self._look_up, rec, book, read_at))
+            elif rec.broker_order_id in by_id:
+                self.isolated(rec, "reconcile", partial(self._mirror, rec, by_id[rec.broker_order_id]))
         return book
+
+    def _mirror(self, rec: OrderRecord, row: Order) -> OrderRecord:
+        return self._apply(self._modified_if_shown(rec, row), row)
+
+    def isolated(self, rec: OrderRecord, what: str, settle: Callable[[], T]) -> T | None:
+        """Run `settle` (bringing `rec` up to date) unless a failure of it is waiting for its backoff. A failure is
+        recorded against the order (event `attention`: the dashboard lists it), told to a person the first time
+        (`order_attention`), retried with backoff, and never raised. Returns what `settle` returned (None if it
+        did not run or failed)."""
+        now = self._clock.now()
+        if not self._troubles.due(rec.id, now):
+            return None
+        try:
+            result = settle()
+        except Exception as exc:  # one order's trouble must not stop the others
+            attempts = self._troubles.failed(rec.id, now)
+            why = f"{what} failed: {type(exc).__name__}: {exc}"[:300]
+            log.error("order %s: %s (attempt %d; retried with backoff)", rec.tag, why, attempts)
+            current = self._reload(rec)
+            self._update(current, event=ATTENTION, detail={"why": why, "attempts": attempts})
+            if attempts == 1:
+                self._on_event("order_attention", current, why)
+            return None
+        if self._troubles.cleared(rec.id):
+            self._update(self._reload(rec), event="attention_over")
+        return result
+
+    def in_trouble(self, rec: OrderRecord) -> bool:
+        """Whether settling `rec` failed last time (it is retried with backoff)."""
+        return rec.id in self._troubles
+
+    def _run_recovery(self, book: Sequence[Order]) -> None:
+        """The start-up recovery hook: done when it returns True; a failure is retried with backoff."""
+        recover, now = self._recover, self._clock.now()
+        if recover is None or not self._troubles.due(_RECOVERY, now):
+            return
+        try:
+            done = recover(book)
+        except Exception as exc:
+            attempts = self._troubles.failed(_RECOVERY, now)
+            log.error("start-up recovery failed (%s: %s); retried with backoff (attempt %d)", type(exc).__name__,
+                      exc, attempts)
+            return
+        self._troubles.cleared(_RECOVERY)
+        if done:
+            self._recover = None
 
     def missing(self, book: Sequence[Order]) -> list[OrderRecord]:
         """Acknowledged active orders that `book` (today's order book) does not show. An empty read (5203, a
@@ -420,9 +465,10 @@ class OrderManager:
         return [r for r in self.active() if r.broker_order_id is not None and r.broker_order_id not in shown
                 and (book or r.created_at is None or ist_date(r.created_at) != today)]
 
-    def recover_at_next_reconcile(self, recover: Callable[[Sequence[Order]], None]) -> None:
-        """Have the next successful `reconcile` hand its book to `recover` before it updates any order (once;
-        again at the following reconcile if `recover` raised): the start-up recovery (`swingtrader.recovery`)."""
+    def recover_at_next_reconcile(self, recover: Callable[[Sequence[Order]], bool]) -> None:
+        """Have each successful `reconcile` hand its book to `recover` before it updates any order, until `recover`
+        returns True (done); if it raises, the failure is logged and it is retried with backoff: the start-up
+        recovery (`swingtrader.recovery`). It never stops the reconcile."""
         self._recover = recover
 
     def settle(self, rec: OrderRecord, order: Order, *, at: datetime | None) -> OrderRecord:

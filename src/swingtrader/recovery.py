@@ -7,10 +7,14 @@ book, which shows only today's orders. `settle_missing` looks each such order up
 
 1. the single-order read (`Broker.order`): its final state, fills at the broker's price and time;
 2. today's trade book: executions of that order number, at their price and time;
-3. once its session has closed and the broker no longer knows it: a buy is filled if the account holds the
+3. once its session has closed and the broker no longer knows it, the holdings, only from a read that succeeded
+   with rows (an empty read, `{"data":[]}` or 5203, proves nothing): a buy is filled if the account holds the
    shares it would have bought beyond our positions (at the holding's price, at that session's open, marked
    `inferred`); a sell is filled if the shares it would have sold are gone (at its limit price, at the close);
    otherwise it expired. A DAY order is never open after its session closed.
+Without such evidence the order stays unresolved: recorded against it (the dashboard lists it), a person is
+told, and it is tried again with backoff. Each order is settled on its own (`OrderManager.isolated`): one that
+fails never stops the others, the reconcile or the monitor.
 
 A fill goes through the order manager's one transaction (fills row + position). Orders in doubt (no order
 number) are left to the never-twice state machine in `swingtrader.orders`.
@@ -27,6 +31,7 @@ import logging
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from swingtrader.broker.base import Fill, Holding, Order, OrderStatus, Side
@@ -43,16 +48,25 @@ RECENT = timedelta(days=14)
 symbols are the account holder's own and are never counted)."""
 
 
+class Unresolved(Exception):
+    """Nothing positive shows what became of an order missing from the book: it stays as it is."""
+
+
 def arm_at_start(ctx: TaskContext) -> None:
     """The start-up hook: the first reconcile after start records the fills its book shows at the trade book's
-    times, settles the orders its book does not show and checks the holdings (again at the next reconcile if
-    the broker failed)."""
+    times, settles the orders its book does not show and checks the holdings. Later reconciles retry (with
+    backoff) the orders that could not be settled, and the holdings check until it succeeds."""
     recovery = Recovery(ctx)
+    checked = False
 
-    def recover(book: Sequence[Order]) -> None:
+    def recover(book: Sequence[Order]) -> bool:
+        nonlocal checked
         recovery.catch_up(book)
         recovery.settle_missing(ctx.orders.missing(book))
-        recovery.check_holdings(ist_date(ctx.clock.now()), shortfalls=True)
+        if not checked:
+            recovery.check_holdings(ist_date(ctx.clock.now()), shortfalls=True)
+            checked = True
+        return not any(ctx.orders.in_trouble(r) for r in ctx.orders.missing(book))
 
     ctx.orders.recover_at_next_reconcile(recover)
 
@@ -73,13 +87,18 @@ class Recovery:
         for rec in self._ctx.orders.active():
             row = by_id.get(rec.broker_order_id or "")
             if row is not None and row.filled_quantity > rec.filled_quantity:
-                self._ctx.orders.settle(rec, row, at=row.filled_at or self._trade_time(rec))
+                self._ctx.orders.isolated(rec, "recovery", partial(self._catch_up_one, rec, row))
+
+    def _catch_up_one(self, rec: OrderRecord, row: Order) -> None:
+        self._ctx.orders.settle(rec, row, at=row.filled_at or self._trade_time(rec))
 
     def settle_missing(self, missing: list[OrderRecord]) -> list[dict[str, Any]]:
-        """Settle each order (acknowledged, active, absent from today's book); returns what became of each."""
+        """Settle each order (acknowledged, active, absent from today's book), each on its own; returns what
+        became of each that settled."""
+        self._trades = self._holdings = None
         out = []
         for rec in missing:
-            outcome = self._settle(rec)
+            outcome = self._ctx.orders.isolated(rec, "recovery", partial(self._settle, rec))
             if outcome is not None:
                 log.info("recovery: order %s (%s %s %s) %s", rec.tag, rec.side.value, rec.quantity, rec.symbol,
                          outcome)
@@ -113,6 +132,9 @@ class Recovery:
             return done.status.value
         if not over:
             return None  # its session is still to come or under way: the book will show it
+        if not self._holdings_read():
+            raise Unresolved("not in the order book, the single-order read or the trade book, and the holdings "
+                             "read was empty: nothing shows whether it filled")
         price = self._inferred_price(rec)
         if price is None:
             ctx.orders.expire(rec, "session closed; the broker no longer shows it")
@@ -156,10 +178,13 @@ class Recovery:
             self._trades = list(self._ctx.broker.fills())
         return self._trades
 
-    def _holding(self, symbol: str) -> Holding | None:
+    def _holdings_read(self) -> dict[str, Holding]:
         if self._holdings is None:
             self._holdings = {h.symbol: h for h in self._ctx.broker.holdings()}
-        return self._holdings.get(symbol)
+        return self._holdings
+
+    def _holding(self, symbol: str) -> Holding | None:
+        return self._holdings_read().get(symbol)
 
     def _reload(self, rec: OrderRecord) -> OrderRecord:
         return next((r for r in self._ctx.orders.active() if r.id == rec.id), rec)

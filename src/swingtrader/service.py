@@ -248,7 +248,7 @@ def build_service(
 
     def order_event(kind: str, rec: OrderRecord, detail: str) -> None:
         if kind in (NotificationKind.ORDER_REJECTED, NotificationKind.ORDER_FILLED, NotificationKind.ORDER_LOST,
-                    NotificationKind.ORDER_NOT_SENT):
+                    NotificationKind.ORDER_NOT_SENT, NotificationKind.ORDER_ATTENTION):
             notify(NotificationKind(kind), f"{rec.side.value} {rec.symbol}: {kind.removeprefix('order_')}",
                    redact(detail))
 

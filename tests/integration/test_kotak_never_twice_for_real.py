@@ -15,12 +15,19 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from swingtrader.broker.base import Fill, OrderStatus, OrderType, Side
+from swingtrader.account_view import read_account
+from swingtrader.broker.base import Fill, Holding, Order, OrderStatus, OrderType, Side
 from swingtrader.broker.kotak_neo import KotakNeoBroker
+from swingtrader.broker.kotak_neo.fake_exchange import WireError
 from swingtrader.broker.kotak_neo.harness import FakeKotak, client_for, fake_credentials, start_fake
 from swingtrader.broker.session import SessionManager
 from swingtrader.clock import SimClock, ist_date
+from swingtrader.config import load_settings
+from swingtrader.market.bars import open_bar_source
+from swingtrader.market.calendar import TradingCalendar
 from swingtrader.orders import FillEvent, LocalStatus, OrderIntent, OrderManager, ResolvePolicy, RiskLimits
+from swingtrader.recovery import arm_at_start
+from swingtrader.service import ClockMode, Service, ServiceHooks, build_service
 from swingtrader.store import Store
 from swingtrader.store import tables as t
 from tests.integration.kotak_support import MemoryExchange, sim_clock
@@ -32,8 +39,23 @@ POLICY = ResolvePolicy(settle=timedelta(seconds=60), max_backoff=timedelta(minut
 NO_DATA = b'{"stat": "Not_Ok", "stCode": 5203, "errMsg": "No Data"}'
 
 
-class PartialFills(MemoryExchange):
-    """The memory exchange, with fills of part of an order (`fill_part`)."""
+class KotakLikeExchange(MemoryExchange):
+    """The memory exchange with Kotak's habits: its books show only today's orders and trades; an order can fill
+    in parts (`fill_part`); holdings reads can fail (`holdings_fail`)."""
+
+    holdings_fail = False
+
+    def orders(self) -> list[Order]:
+        today = ist_date(self.clock.now())
+        return [o for o in super().orders() if o.placed_at is None or ist_date(o.placed_at) == today]
+
+    def fills(self) -> list[Fill]:
+        return [f for f in super().fills() if ist_date(f.at) == ist_date(self.clock.now())]
+
+    def holdings(self) -> list[Holding]:
+        if self.holdings_fail:
+            raise WireError("holdings service error", code=99999, status=500)
+        return super().holdings()
 
     def fill_part(self, order_id: str, quantity: int, price: Decimal) -> None:
         with self._lock:
@@ -51,8 +73,8 @@ def clock() -> SimClock:
 
 
 @pytest.fixture
-def exchange(clock: SimClock) -> PartialFills:
-    return PartialFills(clock, PRICES)
+def exchange(clock: SimClock) -> KotakLikeExchange:
+    return KotakLikeExchange(clock, PRICES)
 
 
 @pytest.fixture
@@ -93,6 +115,20 @@ def manager(client: KotakNeoBroker, clock: SimClock, store: Store, told, fills) 
     return OrderManager(store, SessionManager(client, clock), clock, risk, policy=POLICY,
                         on_event=lambda kind, rec, _d: told.append((kind, rec.tag)),
                         on_fill=lambda f, _c: fills.append(f))
+
+
+@pytest.fixture
+def service(client: KotakNeoBroker, clock: SimClock, store: Store, tmp_path, nifty_dir, told) -> Service:
+    """The service over the real client, as `run` builds it; its notifications land in `told`."""
+    hooks = ServiceHooks(notify=lambda kind, title, _body: told.append((str(kind), title)))
+    return build_service(load_settings(None, data_dir=tmp_path), clock=clock, clock_mode=ClockMode.VIRTUAL,
+                         calendar=TradingCalendar.load(cache_dir=tmp_path / "cal"), store=store,
+                         bars=open_bar_source(str(nifty_dir)), broker=client, hooks=hooks)
+
+
+def attention(store: Store, clock: SimClock) -> dict[str, str]:
+    """The dashboard's list of orders a person must look at: tag -> why."""
+    return {o.tag: o.reason or "" for o in read_account(store, clock.now()).lost_orders}
 
 
 def buy(clock: SimClock, symbol: str, price: str, qty: int = 2) -> OrderIntent:
@@ -205,6 +241,52 @@ def test_2_a_fill_reported_before_its_price_is_held_then_priced_never_lost(manag
     fake.serve_next("orders", 200, book(row(other.broker_order_id, other.tag, "open", 2, "3990.00", symbol="TCS")))
     manager.reconcile()
     assert manager.by_tag(other.tag).filled_quantity == 5 and _fills_of(store, other.id) == [(5, Decimal("3990"))]
+
+
+def test_3_one_order_that_cannot_be_settled_never_stops_the_reconcile(service, exchange, clock, store, told):
+    orders = service.context.orders
+    old = orders.submit(buy(clock, "M&M", "2900.00"))  # a DAY buy that rests, then the service stops
+    clock.advance(timedelta(days=1))  # the next session: the old order is gone from today's books
+    new = orders.submit(buy(clock, "TCS", "4000.00"))
+    exchange.holdings_fail = True  # every holdings read fails: the old order cannot be settled
+    arm_at_start(service.context)
+    exchange.fill(new.broker_order_id)
+    for _ in range(3):
+        clock.advance(timedelta(minutes=1))
+        orders.reconcile()  # never raises: the failure is the old order's
+    assert orders.by_tag(new.tag).status is LocalStatus.FILLED  # live orders still follow the book
+    assert attention(store, clock)[old.tag].startswith("needs attention: recovery failed: BrokerUnavailable")
+    assert [k for k, _ in told].count("order_attention") == 1  # told once, retried with backoff
+    exchange.holdings_fail = False
+    clock.advance(timedelta(minutes=20))
+    orders.reconcile()
+    done = orders.by_tag(old.tag)
+    assert (done.status, done.reason) == (LocalStatus.CANCELLED, "expired") and old.tag not in attention(store, clock)
+
+
+def test_4_an_empty_holdings_read_never_records_a_sale(service, fake, exchange, clock, store, told):
+    ctx = service.context
+    bought = ctx.orders.submit(buy(clock, "RELIANCE", "2990.00", qty=5))  # fills at once
+    clock.advance(timedelta(seconds=5))
+    ctx.orders.reconcile()
+    assert ctx.orders.by_tag(bought.tag).status is LocalStatus.FILLED and ctx.portfolio.position("RELIANCE")
+    sell = ctx.orders.submit(OrderIntent(ist_date(clock.now()), "place_sell_orders", "target", "RELIANCE", Side.SELL,
+                                         5, OrderType.LIMIT, Decimal("3100.00"), False, PRICES["RELIANCE"]))
+    clock.advance(timedelta(days=1))  # the sell expired at the close the service slept through
+    arm_at_start(ctx)
+    fake.serve_next("holdings", 200, b'{"data": []}')
+    ctx.orders.reconcile()
+    clock.advance(timedelta(minutes=1))
+    fake.serve_next("holdings", 200, NO_DATA)
+    ctx.orders.reconcile()
+    assert ctx.portfolio.position("RELIANCE").quantity == 5  # the shares are still held
+    assert ctx.orders.by_tag(sell.tag).status.is_active and sell.tag in attention(store, clock)
+    assert ("order_attention", "SELL RELIANCE: attention") in told
+    clock.advance(timedelta(minutes=3))
+    ctx.orders.reconcile()  # holdings that read with rows show the shares: it expired
+    done = ctx.orders.by_tag(sell.tag)
+    assert (done.status, done.reason) == (LocalStatus.CANCELLED, "expired")
+    assert ctx.portfolio.position("RELIANCE").quantity == 5
 
 
 def _fills_of(store: Store, order_id: int) -> list[tuple[int, Decimal]]:
