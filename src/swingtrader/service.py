@@ -239,6 +239,8 @@ def build_service(
                                                           detail=redact(detail)))
         if event == "login_failed":
             notify(NotificationKind.RELOGIN_FAILED, "broker login failed", redact(detail))
+        if event == "refused":
+            notify(NotificationKind.RELOGIN_FAILED, "broker refused the session after a fresh login", redact(detail))
 
     session = SessionManager(broker, clock, on_event=session_event, on_secret=hooks.on_secret, on_call=hooks.on_call)
     portfolio = Portfolio(store, clock, costs)

@@ -16,7 +16,16 @@ import pytest
 from sqlalchemy import select
 
 from swingtrader.account_view import read_account
-from swingtrader.broker.base import Fill, Holding, Order, OrderStatus, OrderType, Side
+from swingtrader.broker.base import (
+    Fill,
+    ForeignOrder,
+    Holding,
+    Order,
+    OrderStatus,
+    OrderType,
+    SessionExpired,
+    Side,
+)
 from swingtrader.broker.kotak_neo import KotakNeoBroker
 from swingtrader.broker.kotak_neo.fake_exchange import WireError
 from swingtrader.broker.kotak_neo.harness import FakeKotak, client_for, fake_credentials, start_fake
@@ -287,6 +296,75 @@ def test_4_an_empty_holdings_read_never_records_a_sale(service, fake, exchange, 
     done = ctx.orders.by_tag(sell.tag)
     assert (done.status, done.reason) == (LocalStatus.CANCELLED, "expired")
     assert ctx.portfolio.position("RELIANCE").quantity == 5
+
+
+def test_5_auth_malformed_duplicate_and_foreign_replies(manager, fake, client, exchange, clock, store):
+    traded(manager, clock)
+    auth = b'{"stat": "Not_Ok", "error": [{"code": "10020", "message": "Authentication Failed"}]}'
+    fake.serve_next("place_order", 400, auth)
+    rec = manager.submit(buy(clock, "M&M", "2900.00"))
+    assert rec.status is not LocalStatus.REJECTED and per_tag(exchange)[rec.tag] == 0  # re-login, then look it up
+    clock.advance(timedelta(minutes=3))
+    manager.reconcile()  # complete books without it: absence proven, sent once
+    assert per_tag(exchange)[rec.tag] == 1
+    seen: list[str] = []
+    session = SessionManager(client, clock, on_event=lambda event, _d: seen.append(event))
+    access = b'{"stCode": 100021, "errMsg": "invalid  access type", "stat": "Not_Ok"}'
+    fake.serve_next("orders", 200, access)
+    fake.serve_next("orders", 200, access)
+    with pytest.raises(SessionExpired):
+        session.orders()
+    assert seen.count("login") == 2 and seen[-1] == "refused"  # re-logged in once, then a person is told
+    fake.serve_next("place_order", 400, b'{"stCode": 1007, "errMsg": "body invalid", "stat": "bad request"}')
+    bad = manager.submit(buy(clock, "TCS", "4000.00"))
+    for _ in range(3):
+        clock.advance(timedelta(minutes=3))
+        manager.reconcile()
+    assert manager.by_tag(bad.tag).status is LocalStatus.REJECTED and per_tag(exchange)[bad.tag] == 0
+    fake.serve_next("place_order", 200, b'{"stat": "Not_Ok", "errMsg": "Put Order Response : Client OrderID '
+                                        b'already exists", "stCode": 5204}')
+    assert manager.submit(buy(clock, "BAJAJ-AUTO", "9000.00")).reason == "DuplicateTag"
+    fake.serve_next("cancel_order", 400, b'{"error": [{"code": "91400", "message": "This feature is only '
+                                         b'available for orders placed via our API"}]}')
+    with pytest.raises(ForeignOrder):
+        client.cancel_order("99000000001")
+
+
+def test_6_a_row_with_an_unknown_price_type_or_field_keeps_its_order(manager, fake, exchange, clock, store):
+    traded(manager, clock)
+    rec = manager.submit(buy(clock, "M&M", "2900.00", qty=2))
+    fake.drop_next("place_order")
+    doubt = manager.submit(buy(clock, "TCS", "4000.00", qty=2))
+    gone = manager.submit(buy(clock, "BAJAJ-AUTO", "9000.00", qty=2))
+    clock.advance(timedelta(minutes=2))
+    tcs = next(o for o in exchange.orders() if o.tag == doubt.tag)
+    fake.serve_next("orders", 200, book(
+        row(rec.broker_order_id, rec.tag, "complete", 2, "2890.00", qty=2, price_type="LMT"),
+        {**row(tcs.order_id, doubt.tag, "open", 0, "0.00", qty=2, price_type="XYZ", symbol="TCS"),
+         "prc": "n/a", "ordDtTm": "yesterday"},
+        row(gone.broker_order_id, gone.tag, "canceled", 0, "0.00", qty=2, symbol="BAJAJ-AUTO")))
+    manager.reconcile()
+    done = manager.by_tag(rec.tag)
+    assert (done.status, done.filled_quantity, _fills_of(store, rec.id)) == (LocalStatus.FILLED, 2,
+                                                                           [(2, Decimal("2890"))])
+    found = manager.by_tag(doubt.tag)
+    assert found.broker_order_id == tcs.order_id and found.status is LocalStatus.OPEN  # identity kept, active
+    assert manager.by_tag(gone.tag).status is LocalStatus.CANCELLED
+
+
+def test_8_positions_come_from_quick_user_positions_with_carried_forward_amounts(exchange, clock, tmp_path):
+    record = tmp_path / "requests.jsonl"
+    with start_fake(exchange, clock, credentials=fake_credentials(8), record=record) as fake, \
+            client_for(fake, clock, sleep=lambda _s: None, cache_dir=tmp_path / "cache") as client:
+        client.login()
+        fake.serve_next("positions", 200, json.dumps({"stat": "Ok", "stCode": 200, "data": [{
+            "trdSym": "RELIANCE-EQ", "tok": "2885", "prod": "CNC", "flBuyQty": "2", "flSellQty": "0",
+            "cfBuyQty": "5", "cfSellQty": "0", "buyAmt": "5900.00", "sellAmt": "0.00", "cfBuyAmt": "14500.00",
+            "cfSellAmt": "0.00"}]}).encode())
+        [position] = client.positions()
+    assert (position.symbol, position.net_quantity, position.buy_amount) == ("RELIANCE", 7, Decimal("20400.00"))
+    paths = [json.loads(line)["path"] for line in record.read_text().splitlines()]
+    assert "/quick/user/positions" in paths
 
 
 def _fills_of(store: Store, order_id: int) -> list[tuple[int, Decimal]]:

@@ -46,6 +46,9 @@ def test_golden_reply_gives_the_typed_result_the_table_says(path: Path) -> None:
     elif kind == "statuses":
         book = PARSERS[case["op"]](case["body"])
         assert [o.status.value for o in book] == detail.split(",") and not book.skipped
+    elif kind == "unpriced":  # a fill reported before its price: the quantity, and no price (never zero)
+        [order] = rx.parse_orders(case["body"])
+        assert (order.filled_quantity, order.average_price) == (int(detail), None)
     elif kind == "quote":
         token, low, high = detail.split(":")
         row = rx.parse_quotes(case["body"])[token]
@@ -61,7 +64,10 @@ def test_every_evidence_topic_has_a_golden_reply() -> None:
     names = {p.stem for p in _cases()}
     for needed in ("place_session_100022", "margin_login_check", "duplicate_tag_32", "modify_completed_1021",
                    "empty_book_5203", "quote_invalid_1009", "not_whitelisted_100008", "order_book_issue97",
-                   "quotes_price_range", "trade_book_fill_time", "order_history_newest_first"):
+                   "quotes_price_range", "trade_book_fill_time", "order_history_newest_first",
+                   # the second audit (2026 sources)
+                   "auth_failed_10020", "invalid_access_100021", "body_invalid_1007", "duplicate_tag_5204",
+                   "not_via_api_91400", "no_data_live_account_5203", "fill_before_price", "canceled_and_lmt"):
         assert needed in names
 
 

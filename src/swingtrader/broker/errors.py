@@ -43,6 +43,11 @@ class OrderRejected(BrokerError):
         self.reason = reason or message
 
 
+class ForeignOrder(OrderRejected):
+    """The order was not placed through the API (Kotak 91400 on a cancel, modify or history): the service leaves
+    it alone, never retries, and reads nothing from it."""
+
+
 class AmbiguousOutcome(BrokerError):
     """A write was sent but its result is unknown (lost reply, timeout after sending).
     The order manager resolves it by looking the order's client tag up in the order book."""

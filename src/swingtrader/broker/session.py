@@ -7,7 +7,8 @@
   login that did not extend the session is not repeated for that token. So a token that dies at midnight is
   renewed once, after midnight: at most one full login per expiry.
 - On `SessionExpired` from any caller, exactly one re-login runs (single flight); concurrent callers wait for it.
-  Reads are then retried once. Writes are not retried: the caller gets `AmbiguousOutcome` and resolves the
+  Reads are then retried once (refused again: `refused` is reported, for a person). Writes are not retried: the
+  caller gets `AmbiguousOutcome` and resolves the
   order by its client tag (the order manager does this).
 - Counts logins and records each login event through `on_event(event, detail)`.
 - After `max_login_failures` consecutive failed logins it stops trying and raises `LoginFailed` until
@@ -48,6 +49,7 @@ class SessionEvent(StrEnum):
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     EXPIRED = "expired"
+    REFUSED = "refused"  # a read refused as a session error again right after a fresh login: a person must look
 
 
 class SessionManager:
@@ -173,7 +175,11 @@ class SessionManager:
             return self._counted(operation, fn)
         except SessionExpired:
             self._relogin_after_expiry(gen)
+        try:
             return self._counted(operation, fn)
+        except SessionExpired as exc:
+            self._on_event(SessionEvent.REFUSED, f"{operation} refused again after a fresh login: {exc}")
+            raise
 
     def _write(self, operation: str, fn: Callable[[], T]) -> T:
         gen = self._ensure()

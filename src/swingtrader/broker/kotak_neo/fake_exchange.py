@@ -296,7 +296,7 @@ class ExchangeDesk:
             rows.append({
                 **self._instrument_fields(symbol), "prod": "CNC",
                 "flBuyQty": str(sum(x.quantity for x in buys)), "flSellQty": str(sum(x.quantity for x in sells)),
-                "cfBuyQty": "0", "cfSellQty": "0",
+                "cfBuyQty": "0", "cfSellQty": "0", "cfBuyAmt": "0.00", "cfSellAmt": "0.00",
                 "buyAmt": _num(sum((x.price * x.quantity for x in buys), Decimal(0))),
                 "sellAmt": _num(sum((x.price * x.quantity for x in sells), Decimal(0))),
             })

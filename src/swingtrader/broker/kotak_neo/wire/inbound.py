@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from swingtrader.broker.base import (
     AmbiguousOutcome,
@@ -34,6 +34,7 @@ from swingtrader.clock import IST
 
 __all__ = ["classify"]  # re-exported: the client classifies through this module
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 AMO_STATUS = "after market order req received"
 _AMO_STATUSES = frozenset({AMO_STATUS, "modify after market order req received"})
@@ -57,13 +58,16 @@ ORDER_STATUS_EVIDENCE: Mapping[str, tuple[OrderStatus, str]] = {
     "not cancelled": (OrderStatus.OPEN, _SDK + " (the cancel was refused; the order stands)"),
     "complete": (OrderStatus.FILLED, "API docs"),
     "cancelled": (OrderStatus.CANCELLED, "API docs"),
+    "canceled": (OrderStatus.CANCELLED, "OpenAlgo order mapping"),
     "cancelled after market order": (OrderStatus.CANCELLED, _BOOK),
     "rejected": (OrderStatus.REJECTED, "API docs"),
 }
 ORDER_STATUS: Mapping[str, OrderStatus] = {k: v for k, (v, _) in ORDER_STATUS_EVIDENCE.items()}
 _SIDES = {"B": Side.BUY, "S": Side.SELL, "BUY": Side.BUY, "SELL": Side.SELL}
 # Stop orders placed by hand are still limit / market orders once triggered.
-_PRICE_TYPES = {"L": OrderType.LIMIT, "SL": OrderType.LIMIT, "MKT": OrderType.MARKET, "SL-M": OrderType.MARKET}
+# `LMT`: OpenAlgo's stream adapter notes the stream docs show MKT/LMT.
+_PRICE_TYPES = {"L": OrderType.LIMIT, "LMT": OrderType.LIMIT, "SL": OrderType.LIMIT, "MKT": OrderType.MARKET,
+                "SL-M": OrderType.MARKET}
 _SERIES = ("-EQ", "-BE", "-BZ", "-SM", "-ST")
 _FUNDS_EXTRA = ("MarginUsed", "CollateralValue", "Collateral", "RmsPayInAmt", "RmsPayOutAmt")
 _TIME_FORMATS = ("%d-%b-%Y %H:%M:%S", "%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
@@ -90,7 +94,8 @@ class TradeSession:
 
 @dataclass(frozen=True)
 class Position:
-    """A day position (positions book row): filled buys and sells today plus carried-forward quantities."""
+    """A position (`quick/user/positions` row): filled buys and sells today plus carried-forward quantities and
+    amounts (`cfBuyQty`/`cfSellQty`, `cfBuyAmt`/`cfSellAmt`)."""
 
     symbol: str
     product: str
@@ -265,13 +270,52 @@ def parse_ack(body: Any, what: str) -> str:
     return str(body["nOrdNo"]).strip()
 
 
+class _OddFields:
+    """Fields of a book row that could not be read (a row keeps its identity and status): each field name is
+    logged once per process. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, field: str, value: Any, what: str) -> None:
+        with self._lock:
+            first = field not in self._seen
+            self._seen.add(field)
+        if first:
+            log.warning("%s: unreadable %s %r; the row is kept (its identity and status), the field ignored", what,
+                        field, value)
+
+
+_ODD = _OddFields()
+
+
+def _soft(read: Callable[[], _T], field: str, value: Any, what: str, default: _T) -> _T:
+    try:
+        return read()
+    except MalformedResponse:
+        _ODD(field, value, what)
+        return default
+
+
 def _order(row: Mapping[str, Any], on_unknown: Callable[[str], None] | None) -> Order:
+    """One order row. Its identity (number, symbol, side, quantity) and status must read; any other field that
+    does not (an unknown price type, an unparsable price or time) is logged once and ignored. Unreadable fill
+    fields leave the status `UNKNOWN` (still active) with nothing filled."""
     what = f"orders row {row.get('nOrdNo')!r}"
-    order_type = _PRICE_TYPES.get(str(_field(row, "prcTp", what)).strip().upper())
+    status = order_status(_field(row, "ordSt", what), on_unknown)
+    raw_type = str(row.get("prcTp") or "").strip().upper()
+    price = _soft(lambda: _opt_dec(row, "prc", what), "prc", row.get("prc"), what, None)
+    order_type = _PRICE_TYPES.get(raw_type)
     if order_type is None:
-        raise MalformedResponse(f"{what}: unknown price type {row.get('prcTp')!r}")
-    filled = _int(row.get("fldQty") or 0, what)
-    avg = _opt_dec(row, "avgPrc", what)
+        _ODD("prcTp", row.get("prcTp"), what)
+        order_type = OrderType.LIMIT if price is not None else OrderType.MARKET
+    try:
+        filled = _int(row.get("fldQty") or 0, what)
+        avg = _opt_dec(row, "avgPrc", what)
+    except MalformedResponse:
+        _ODD("fldQty/avgPrc", (row.get("fldQty"), row.get("avgPrc")), what)
+        filled, avg, status = 0, None, OrderStatus.UNKNOWN
     return Order(
         order_id=str(_field(row, "nOrdNo", what)),
         tag=_tag(row),
@@ -279,12 +323,13 @@ def _order(row: Mapping[str, Any], on_unknown: Callable[[str], None] | None) -> 
         side=_side(_field(row, "trnsTp", what), what),
         quantity=_int(_field(row, "qty", what), what),
         order_type=order_type,
-        price=_opt_dec(row, "prc", what) if order_type is OrderType.LIMIT else None,
-        status=order_status(_field(row, "ordSt", what), on_unknown),
+        price=price if order_type is OrderType.LIMIT else None,
+        status=status,
         filled_quantity=filled,
         average_price=avg if filled else None,
         amo=" ".join(str(row["ordSt"]).split()).lower() in _AMO_STATUSES,
-        placed_at=_when(row["ordDtTm"], what) if row.get("ordDtTm") else None,
+        placed_at=_soft(lambda: _when(row["ordDtTm"], what), "ordDtTm", row.get("ordDtTm"), what, None)
+        if row.get("ordDtTm") else None,
         reject_reason=str(row.get("rejRsn") or "").strip() or None,
     )
 
@@ -362,8 +407,8 @@ def parse_positions(body: Any) -> list[Position]:
                 product=str(row.get("prod") or ""),
                 buy_quantity=qty["flBuyQty"] + qty["cfBuyQty"],
                 sell_quantity=qty["flSellQty"] + qty["cfSellQty"],
-                buy_amount=_dec(row.get("buyAmt") or 0, what),
-                sell_amount=_dec(row.get("sellAmt") or 0, what),
+                buy_amount=_dec(row.get("buyAmt") or 0, what) + _dec(row.get("cfBuyAmt") or 0, what),
+                sell_amount=_dec(row.get("sellAmt") or 0, what) + _dec(row.get("cfSellAmt") or 0, what),
             )
         )
     return out

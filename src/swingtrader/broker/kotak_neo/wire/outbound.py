@@ -43,7 +43,7 @@ CANCEL = Endpoint("cancel_order", "POST", "quick/order/cancel", True, True, FORM
 ORDERS = Endpoint("orders", "GET", "quick/user/orders", False, True, accept=JSON)
 HISTORY = Endpoint("order_history", "POST", "quick/order/history", False, True, FORM)
 TRADES = Endpoint("fills", "GET", "quick/user/trades", False, True, accept=JSON)
-POSITIONS = Endpoint("positions", "GET", "portfolio/v2/positions", False, True, accept=JSON)
+POSITIONS = Endpoint("positions", "GET", "quick/user/positions", False, True, accept=JSON)  # SDK 2026, OpenAlgo
 HOLDINGS = Endpoint("holdings", "GET", "portfolio/v1/holdings", False, True, FORM, accept="*/*")
 LIMITS = Endpoint("funds", "POST", "quick/user/limits", False, True, FORM)
 QUOTES = Endpoint("quotes", "GET", "script-details/1.0/quotes/neosymbol", True, False, FORM)

@@ -22,6 +22,7 @@ from swingtrader.broker.base import (
     BrokerError,
     BrokerUnavailable,
     DuplicateTag,
+    ForeignOrder,
     LoginFailed,
     OrderCompleted,
     OrderRejected,
@@ -35,7 +36,10 @@ ST_CODE_COMPLETED = "1021"
 ST_CODE_DUPLICATE_TAG = "32"
 ST_CODE_NOT_WHITELISTED = "100008"
 ST_CODE_BAD_INSTRUMENT = "1009"
-SESSION_CODES = frozenset({"900901", "900902", "100022"})
+ST_CODE_BAD_REQUEST = "1007"
+ST_CODE_DUPLICATE_TAG_2 = "5204"
+ST_CODE_NOT_VIA_API = "91400"
+SESSION_CODES = frozenset({"900901", "900902", "100022", "10020", "100021"})
 _SESSION_TEXT = ("invalid session", "neo-login-check-api", "invalid jwt")
 # Operations whose success reply has no `stat` (holdings: SDK sample `{"data": [...]}`; quotes: a JSON array).
 _NO_STAT_OPS = frozenset({"login", "validate", "holdings", "instruments", "quotes"})
@@ -50,6 +54,7 @@ class Outcome(Enum):
     COMPLETED = "completed"
     DUPLICATE_TAG = "duplicate_tag"
     REJECTED = "rejected"
+    FOREIGN = "foreign"  # an order not placed through the API: left alone
     UNAVAILABLE = "unavailable"  # a read that failed: retry with backoff
     UNKNOWN = "unknown"  # no row explains it: AmbiguousOutcome on a write, BrokerUnavailable on a read
 
@@ -117,17 +122,25 @@ TABLE: tuple[Rule, ...] = (
          "HTTP 401 900901 'Invalid JWT token' / HTTP 403 'Invalid session, please re-login': API docs"),
     Rule(lambda r: not r.login and r.code in SESSION_CODES, Outcome.SESSION,
          "stCode 100022 'invalid session token' inside Not_Ok on place order: kotak-neo-api #280; "
-         "900901/900902 from gateway notes"),
+         "900901/900902 from gateway notes; error[0].code 10020 'Authentication Failed' and stCode 100021 "
+         "'invalid  access type': kotak-neo-api #207, #296 (re-login once, then a person is told)"),
     Rule(lambda r: not r.login and any(s in r.low for s in _SESSION_TEXT), Outcome.SESSION,
          "stat 'error in neo-login-check-api' on margin: kotak-neo-api #280; 'Invalid session' text: API docs"),
     Rule(lambda r: r.status >= 500, Outcome.UNKNOWN,
          "HTTP 5xx: broker unavailable (a write may still have arrived): KOTAK_NEO_API.md errors table"),
     Rule(lambda r: r.body is None, Outcome.UNKNOWN,
          "a body that is not JSON: KOTAK_NEO_API.md errors table"),
-    Rule(lambda r: r.ep is PLACE and (r.code == ST_CODE_DUPLICATE_TAG or "already exists" in r.low),
+    Rule(lambda r: r.ep is PLACE and (r.code in (ST_CODE_DUPLICATE_TAG, ST_CODE_DUPLICATE_TAG_2)
+                                      or "already exists" in r.low),
          Outcome.DUPLICATE_TAG,
          "{stCode 32, errMsg 'error from core', stat 'Put Order Response : Client OrderID already exists'}: "
-         "Kotak-neo-api-v2 #6, #30"),
+         "Kotak-neo-api-v2 #6, #30; {stCode 5204, errMsg 'Put Order Response : Client OrderID already exists'}: "
+         "kotak-neo-api #150"),
+    Rule(lambda r: r.code == ST_CODE_NOT_VIA_API, Outcome.FOREIGN,
+         "error[0].code 91400 '...only available for orders placed via our API...' on cancel/modify/history of "
+         "an order placed in the app: kotak-neo-api #123, #48"),
+    Rule(lambda r: r.ep.write and r.code == ST_CODE_BAD_REQUEST, Outcome.REJECTED,
+         "{stCode 1007, errMsg 'body invalid', stat 'bad request'}: nothing was placed: kotak-neo-api #271"),
     Rule(lambda r: r.code == ST_CODE_EMPTY and not r.ep.write, Outcome.EMPTY,
          "{stat Not_Ok, errMsg 'No Data', stCode 5203} is an empty book: kotak-neo-api #103"),
     Rule(lambda r: r.ep.op == "quotes" and r.code == ST_CODE_BAD_INSTRUMENT, Outcome.EMPTY,
@@ -190,6 +203,8 @@ def classify(ep: Endpoint, status: int, body: Any, retry_after: float | None) ->
         return SessionExpired(f"{where}: session expired or invalid ({msg})", **kw)
     if verdict is Outcome.COMPLETED:
         return OrderCompleted(f"{ep.op}: order is completed ({msg})", **kw)
+    if verdict is Outcome.FOREIGN:
+        return ForeignOrder(f"{where}: not an order placed through the API ({msg}); left alone", reason=msg, **kw)
     if verdict is Outcome.DUPLICATE_TAG:
         return DuplicateTag(f"{where}: an order with this tag already exists ({msg}); resolve it by tag", **kw)
     if verdict is Outcome.REJECTED:
