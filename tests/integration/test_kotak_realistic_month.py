@@ -1,7 +1,7 @@
 """A simulated month through the real Kotak client against a fake that behaves like the real API (statuses
 beyond ours, tags rewritten after a modify or cancel, new orders visible only after 2 s, session errors inside
-a 200, stale "No Data" books, fills shown before their prices) on top of issue 3's fault mix, ends with the same trades and P&L as plain paper: no duplicate order at the
-exchange, no task failed."""
+a 200, stale "No Data" books, fills shown before their prices) on top of issue 3's fault mix, ends with the same
+trades and P&L as plain paper: no duplicate order at the exchange, no task failed."""
 
 from __future__ import annotations
 

@@ -41,6 +41,7 @@ _ENDPOINTS = {(ep.method, f"/{ep.path}"): ep for ep in (
 )}
 _QUOTES_PREFIX = f"/{tx.QUOTES.path}/"
 _ORDER_PREFIX = f"/{tx.ORDERS.path}/"
+_SDK_309_POSITIONS = "/portfolio/v2/positions"  # where the SDK 3.0.9 (the contract tests' client) reads positions
 _SESSION_TOKEN_INVALID = {"stCode": 100022, "errMsg": "invalid session token", "stat": "Not_Ok"}
 _MASKED_FIELDS = frozenset({"mobileNumber", "ucc", "totp", "mpin"})
 _INVALID_JWT = {"code": "900901", "message": "Invalid Credentials",
@@ -173,6 +174,8 @@ class FakeKotakServer:
             return None
         if method == "GET" and path.startswith(_ORDER_PREFIX):
             return tx.ORDERS
+        if method == "GET" and path == _SDK_309_POSITIONS:
+            return tx.POSITIONS
         ep = _ENDPOINTS.get((method, path))
         if ep is None:
             raise WireError(f"no route {method} {path}", code=404, status=404)
