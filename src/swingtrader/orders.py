@@ -241,6 +241,7 @@ class OrderManager:
         self._modifies: dict[int, tuple[Decimal, int, str]] = {}  # modifies whose outcome is unknown
         self._recover: Callable[[Sequence[Order]], bool] | None = None  # `recover_at_next_reconcile`
         self._troubles = Troubles()
+        self._acked_at: dict[str, datetime] = {}  # order number -> when this process saw it acknowledged
 
     # ---- queries -----------------------------------------------------------------------------------------
     def by_tag(self, tag: str) -> OrderRecord | None:
@@ -351,6 +352,7 @@ class OrderManager:
             now = self._clock.now()
             self._doubts[rec.id] = _Doubt(now, now, now + self._policy.settle, sends=sends)
             raise
+        self._acked_at[order_id] = self._clock.now()
         return self._update(rec, status=LocalStatus.PENDING, broker_order_id=order_id, event="sent")
 
     def _resolve(self, rec: OrderRecord) -> OrderRecord:
@@ -518,7 +520,7 @@ class OrderManager:
         self._count_lookup(doubt, now)
         if read_at < doubt.sent_at + self._policy.settle:
             return self._give_up_if_due(rec, doubt)
-        where = self._known(rec)
+        where = self._known(rec, read_at)
         gap = evidence.order_book_gap(book, where)
         if gap is not None:
             return self._no_proof(rec, doubt, gap)
@@ -542,16 +544,17 @@ class OrderManager:
         log.info("order %s: still unknown: %s", rec.tag, why)
         return self._give_up_if_due(rec, doubt)
 
-    def _known(self, rec: OrderRecord) -> evidence.Doubt:
-        """`rec` in doubt, with today's acknowledged order numbers (and those with fills) and every order number
-        of the last week."""
+    def _known(self, rec: OrderRecord, read_at: datetime) -> evidence.Doubt:
+        """`rec` in doubt, with the order numbers acknowledged today before the read made at `read_at` (and those
+        with fills), and every order number of the last week."""
         today = ist_date(self._clock.now())
         c = t.orders.c
         q = select(c.broker_order_id, c.created_at, c.filled_quantity).where(
             c.broker_order_id.is_not(None), c.trading_date >= today - timedelta(days=7))
         with self._store.connect() as conn:
             rows = conn.execute(q).all()
-        acked = [r for r in rows if ist_date(r.created_at) == today]
+        acked = [r for r in rows if ist_date(r.created_at) == today
+                 and self._acked_at.get(r.broker_order_id, read_at - timedelta(seconds=1)) < read_at]
         today_known = evidence.Known(frozenset(r.broker_order_id for r in acked),
                                      frozenset(r.broker_order_id for r in acked if r.filled_quantity > 0))
         return evidence.Doubt(rec.tag, rec.symbol, rec.side, today_known, frozenset(r.broker_order_id for r in rows))
