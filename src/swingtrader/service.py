@@ -87,7 +87,8 @@ class ServiceHooks:
     `notify`: alerts (task failures, fills, rejections, failed logins); `redact`: applied to every error text
     stored or sent; `on_secret`: told each session token the broker hands out (for the log redactor);
     `on_call`: `(operation, outcome)` of every broker call; `heartbeat`: called between tasks and at least
-    every `heartbeat_every` while waiting on a wall clock (it renews the instance lease); `announce`: one-line
+    every `heartbeat_every` while waiting on a wall clock (`run` writes its heartbeat there; the lease is renewed
+    on a thread of its own); `announce`: one-line
     status text (systemd STATUS); `idle`: the scheduler is done for now and about to wait for its next slot
     (`run` gives memory back to the OS there)."""
 

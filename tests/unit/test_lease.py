@@ -23,7 +23,8 @@ def store(tmp_path):
 
 
 def _lease(store: Store, clock: SimClock, pid: int) -> Lease:
-    return Lease(store, clock, mode="paper", expiry=EXPIRY, host="tradebox", pid=pid)
+    return Lease(store, clock, mode="paper", expiry=EXPIRY, host="tradebox", pid=pid,
+                 monotonic=lambda: clock.now().timestamp())  # the process's own time, frozen with its clock
 
 
 def test_a_live_lease_is_refused_naming_its_holder(store):

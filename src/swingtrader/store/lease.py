@@ -6,9 +6,14 @@ Contract:
 - Every write transaction of the owner runs `fence(conn)` first (`Store.begin` calls it; the ledger's bulk
   path calls `fence_dbapi`): one `UPDATE ... WHERE token = <ours>` that renews the expiry. It is the first
   statement, so on SQLite it takes the write lock as BEGIN IMMEDIATE would, and on PostgreSQL it locks the
-  row, so a take-over waits for the transaction or the transaction sees the new token. Zero rows, or our own
-  expiry already past (a process frozen by SIGSTOP wakes up), raises `LeaseLost` and the transaction rolls
-  back: a process that lost its lease writes nothing.
+  row, so a take-over waits for the transaction or the transaction sees the new token. Zero rows (another
+  process demonstrably holds the lease), or no renewal even tried for a whole expiry (a process frozen by
+  SIGSTOP wakes up), raises `LeaseLost` and the transaction rolls back: a process that lost its lease writes
+  nothing. Our own expiry is judged on this host's monotonic clock, so a wall-clock jump changes nothing.
+- `keep_renewed` renews on a thread of its own, whatever the rest of the process is doing (a task stuck in
+  broker calls and retries cannot starve it). A renewal that fails on a store fault (locked, disk full) is
+  tried again on the next beat and the lease is kept: the fence, not our expiry, decides when the store
+  answers again.
 - Take-over is a compare-and-swap on the row as read (token and expiry), so two takers cannot both win and
   an owner that renewed in between keeps its lease.
 """
@@ -19,6 +24,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,13 +95,15 @@ class Lease:
     """This process's claim on a store. `acquire`, then `install` the fence; `release` on a clean stop."""
 
     def __init__(self, store: Store, clock: Clock, *, mode: str, expiry: timedelta, control_url: str | None = None,
-                 host: str | None = None, pid: int | None = None) -> None:
-        self._store, self._clock = store, clock
+                 host: str | None = None, pid: int | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._store, self._clock, self._monotonic = store, clock, monotonic
         self.mode, self.expiry, self.control_url = mode, expiry, control_url
         self.host = host or socket.gethostname()
         self.pid = os.getpid() if pid is None else pid
         self.token = uuid.uuid4().hex
-        self._expires: datetime | None = None  # our own view of the expiry; None while not held
+        self._expires: datetime | None = None  # the expiry last written; None while not held
+        self._tried = 0.0  # monotonic time of the last renewal attempt (every fence is one)
         self._lock = threading.Lock()
 
     @property
@@ -124,7 +132,7 @@ class Lease:
             except IntegrityError:  # another process inserted the row first
                 continue
             with self._lock:
-                self._expires = now + self.expiry
+                self._expires, self._tried = now + self.expiry, self._monotonic()
             if held is not None and held.token != self.token:
                 log.warning("took over the store's lease from pid %s on host %s (heartbeat %s)", held.pid, held.host,
                             held.heartbeat_at.astimezone(IST).strftime("%H:%M:%S IST"))
@@ -169,22 +177,33 @@ class Lease:
         with self._store.engine.begin() as conn:
             self.fence(conn)
 
-    def keep_renewed(self, every: float) -> Callable[[], None]:
-        """Renew the lease every `every` seconds on a daemon thread, for an owner with no heartbeat of its own
-        between writes (a simulation, whose slots may outlast a short expiry). The thread ends when the lease is
-        lost (the owner's next write then raises `LeaseLost`) or when the returned function is called; that
-        function waits for it."""
+    def keep_renewed(self, every: float, on_lost: Callable[[LeaseLost], None] | None = None) -> Callable[[], None]:
+        """Renew the lease every `every` seconds on a daemon thread, independent of what the owner is doing.
+        A store fault (locked, full, unreachable) is logged once and tried again on the next beat; the lease is
+        kept. The thread ends when the lease is lost (`on_lost` hears why; the owner's next write raises
+        `LeaseLost` anyway) or when the returned function is called; that function waits for it."""
         stop = threading.Event()
 
         def loop() -> None:
+            failing = False
             while not stop.wait(every):
                 try:
                     self.renew()
                 except LeaseLost as exc:
                     log.error("lease not renewed: %s", exc)
+                    if on_lost is not None:
+                        on_lost(exc)
                     return
-                except Exception:  # a store fault: the next beat tries again while the lease lasts
-                    log.exception("lease not renewed")
+                except Exception as exc:  # a store fault: weather, the next beat tries again
+                    self._attempted()
+                    if not failing:
+                        log.error("lease not renewed, trying again every %.1f s (the store failed: %s)", every,
+                                  str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                    failing = True
+                else:
+                    if failing:
+                        log.warning("lease renewed again: the store answers")
+                    failing = False
 
         thread = threading.Thread(target=loop, name="lease-renewal", daemon=True)
         thread.start()
@@ -204,12 +223,22 @@ class Lease:
         with self._store.engine.begin() as conn:
             conn.execute(_L.delete().where(_L.c.id == 1, _L.c.token == self.token))
 
-    def _due(self) -> tuple[datetime, datetime]:
-        now = self._clock.now()
+    def _attempted(self) -> None:
+        """Count a renewal that failed before its fence ran (the store unreachable) as an attempt."""
         with self._lock:
-            if self._expires is None or now >= self._expires:
+            if self._expires is not None:
+                self._tried = self._monotonic()
+
+    def _due(self) -> tuple[datetime, datetime]:
+        """A renewal attempt: the times to write. `LeaseLost` if not held, or if no attempt was made for a whole
+        expiry (by this host's monotonic clock): the process was frozen and another may have taken over."""
+        tried = self._monotonic()
+        with self._lock:
+            if self._expires is None or tried - self._tried >= self.expiry.total_seconds():
                 self._expires = None
                 raise LeaseLost("this process's lease expired (was it frozen?); it writes nothing more")
+            self._tried = tried
+        now = self._clock.now()
         return now, now + self.expiry
 
     def _confirm(self, rows: int, expires: datetime) -> None:
