@@ -63,9 +63,10 @@ def _stop(proc: subprocess.Popen) -> tuple[int, str]:
 
 
 def _paper_run(tmp_path: Path, data_dir: Path) -> subprocess.Popen:
+    """`run` in paper mode on the wall clock (a store fault must not stop the time the lease is judged on);
+    returns once the scheduler runs."""
     env = dict(os.environ, SWINGTRADER_DATA_DIR=str(data_dir), SWINGTRADER_WEB_ENABLED="false",
-               SWINGTRADER_LEASE_EXPIRY_SECONDS=str(EXPIRY), SWINGTRADER_DATA_WAIT_MINUTES="0",
-               SWINGTRADER_TEST_CLOCK="2024-06-08T10:00+05:30@1")  # a Saturday: the service waits for Monday
+               SWINGTRADER_LEASE_EXPIRY_SECONDS=str(EXPIRY), SWINGTRADER_DATA_WAIT_MINUTES="0")
     proc = subprocess.Popen([sys.executable, "-m", "swingtrader", "run"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while "swingtrader started in" not in (line := proc.stderr.readline()):
@@ -179,3 +180,86 @@ def test_a_broker_hung_for_three_lease_lengths_leaves_the_service_the_owner(tmp_
             proc.wait()
         proxy.close()
         fake.stop()
+
+
+# ---- bullet 2: a store locked by another process ---------------------------------------------------------------
+def test_a_store_locked_for_three_lease_lengths_pauses_run_and_it_carries_on(tmp_path):
+    db = tmp_path / "var" / "swingtrader.sqlite"
+    proc = _paper_run(tmp_path, tmp_path / "var")
+    try:
+        before = _until(lambda: _heartbeat(db), what="a lease row")
+        locker = sqlite3.connect(db, isolation_level=None, timeout=30)
+        locker.execute("BEGIN IMMEDIATE")  # the write lock, as the sqlite3 shell or a backup tool takes it
+        try:
+            time.sleep(3 * EXPIRY)
+            assert proc.poll() is None, proc.stderr.read()
+            locked = _heartbeat(db)
+        finally:
+            locker.execute("COMMIT")
+            locker.close()
+        assert locked is not None and locked >= before  # nothing could be renewed while locked
+        _until(lambda: (_heartbeat(db) or "") > locked, limit=30, what="the lease renewed after the lock")
+        assert _owner(db) == proc.pid
+        code, err = _stop(proc)
+        assert code == 0, err
+        assert "OperationalError" not in err and "trading stops here" not in err
+        assert err.count("lease not renewed") == 1  # told once, not every beat
+        assert "lease renewed again" in err
+        assert _owner(db) is None  # released on the clean stop
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+# ---- bullet 3: a full disk ------------------------------------------------------------------------------------
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 48 MB tmpfs of its own (root only); the test is skipped where mounting is impossible."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small filesystem here (needs root)")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _fill(directory: Path) -> Path:
+    """Fill the filesystem to its last byte with one file; returns it."""
+    filler = directory / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        chunk = 1 << 20
+        while chunk:
+            try:
+                os.write(fd, b"\0" * chunk)
+            except OSError:
+                chunk //= 2
+    finally:
+        os.close(fd)
+    return filler
+
+
+def test_a_full_disk_for_three_lease_lengths_pauses_run_and_it_resumes_when_space_returns(tmp_path, small_disk):
+    data = small_disk / "var"
+    db = data / "swingtrader.sqlite"
+    proc = _paper_run(tmp_path, data)
+    try:
+        _until(lambda: _heartbeat(db), what="a lease row")
+        filler = _fill(small_disk)
+        time.sleep(3 * EXPIRY)
+        assert proc.poll() is None, proc.stderr.read()
+        full = _heartbeat(db)
+        filler.unlink()
+        _until(lambda: (_heartbeat(db) or "") > (full or ""), limit=30, what="the lease renewed after space returned")
+        assert _owner(db) == proc.pid
+        code, err = _stop(proc)
+        assert code == 0, err
+        assert "OperationalError" not in err and "trading stops here" not in err
+        assert _owner(db) is None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from swingtrader.clock import IST, Clock
 from swingtrader.store import tables as t
@@ -173,9 +173,16 @@ class Lease:
             conn.execute(_L.update().where(_L.c.id == 1, _L.c.token == self.token).values(control_url=control_url))
 
     def renew(self) -> None:
-        """Renew the lease in its own transaction (the scheduler's heartbeat). Raises `LeaseLost`."""
-        with self._store.engine.begin() as conn:
-            self.fence(conn)
+        """Renew the lease in its own transaction, one attempt. Raises `LeaseLost`, or `StoreBusy`/`StoreFull`
+        (`store/db.py`) for a locked store or a full disk."""
+        try:
+            with self._store.engine.begin() as conn:
+                self.fence(conn)
+        except DBAPIError as exc:
+            typed = self._store.typed(exc)
+            if typed is exc:
+                raise
+            raise typed from exc
 
     def keep_renewed(self, every: float, on_lost: Callable[[LeaseLost], None] | None = None) -> Callable[[], None]:
         """Renew the lease every `every` seconds on a daemon thread, independent of what the owner is doing.
