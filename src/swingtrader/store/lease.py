@@ -1,8 +1,11 @@
 """The instance lease: one owner per store, a single `instance_lease` row.
 
 Contract:
-- `acquire` takes the row in one transaction: absent -> inserted; expired (heartbeat older than its expiry,
-  by the taker's clock) -> taken over with a new token; live -> `LeaseHeld` naming the holder.
+- `acquire` takes the row in one transaction: absent -> inserted; expired -> taken over with a new token;
+  live -> `LeaseHeld` naming the holder. Expiry is judged on one clock, never by comparing two hosts' wall
+  clocks: on PostgreSQL every time in the row is the server's `now()`; on SQLite a row that looks expired by
+  this host's wall clock is only taken over once this host's monotonic clock has seen its heartbeat stand
+  still for a whole expiry (a wall clock ahead, or one that jumped, can refuse but never take over).
 - Every write transaction of the owner runs `fence(conn)` first (`Store.begin` calls it; the ledger's bulk
   path calls `fence_dbapi`): one `UPDATE ... WHERE token = <ours>` that renews the expiry. It is the first
   statement, so on SQLite it takes the write lock as BEGIN IMMEDIATE would, and on PostgreSQL it locks the
@@ -96,8 +99,9 @@ class Lease:
 
     def __init__(self, store: Store, clock: Clock, *, mode: str, expiry: timedelta, control_url: str | None = None,
                  host: str | None = None, pid: int | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._store, self._clock, self._monotonic = store, clock, monotonic
+                 monotonic: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+                 ) -> None:
+        self._store, self._clock, self._monotonic, self._sleep = store, clock, monotonic, sleep
         self.mode, self.expiry, self.control_url = mode, expiry, control_url
         self.host = host or socket.gethostname()
         self.pid = os.getpid() if pid is None else pid
@@ -114,19 +118,23 @@ class Lease:
         """Take the lease; returns the previous holder when an expired lease was taken over.
         Raises `LeaseHeld` while another process's lease is live."""
         for _ in range(5):  # a lost compare-and-swap re-reads the row
-            now = self._clock.now()
-            held = current(self._store)
-            if held is not None and held.live(now) and held.token != self.token:
+            with self._store.connect() as conn:
+                row = conn.execute(select(_L).where(_L.c.id == 1)).first()
+                now = self._store_now(conn)
+            held = None if row is None else _info(row)
+            if held is not None and held.token != self.token and not self._expired(held, now):
                 raise LeaseHeld(held, now)
-            values = {"token": self.token, "host": self.host, "pid": self.pid, "mode": self.mode,
-                      "control_url": self.control_url, "started_at": now, "heartbeat_at": now,
-                      "expires_at": now + self.expiry}
             try:
                 with self._store.engine.begin() as conn:
+                    now = self._store_now(conn)
+                    values = {"token": self.token, "host": self.host, "pid": self.pid, "mode": self.mode,
+                              "control_url": self.control_url, "started_at": now, "heartbeat_at": now,
+                              "expires_at": now + self.expiry}
                     if held is None:
                         conn.execute(_L.insert().values(id=1, **values))
                     elif conn.execute(_L.update().where(_L.c.id == 1, _L.c.token == held.token,
-                                                                 _L.c.expires_at == held.expires_at)
+                                                        _L.c.heartbeat_at == held.heartbeat_at,
+                                                        _L.c.expires_at == held.expires_at)
                                       .values(**values)).rowcount != 1:
                         continue
             except IntegrityError:  # another process inserted the row first
@@ -141,23 +149,58 @@ class Lease:
         held = current(self._store)
         raise LeaseHeld(held, self._clock.now()) if held else LeaseLost("could not take the lease")
 
+    def _expired(self, held: LeaseInfo, now: datetime) -> bool:
+        """Whether `held` may be taken over; raises `LeaseHeld` if its heartbeat moves while we watch it."""
+        if held.live(now):
+            return False
+        if self._store.engine.dialect.name != "sqlite":
+            return True  # written and judged on the server's clock
+        wait = self.expiry.total_seconds()
+        log.info("the store's lease (pid %s on host %s) looks expired; watching its heartbeat for %.1f s before "
+                 "taking it over", held.pid, held.host, wait)
+        started, poll = self._monotonic(), min(max(wait / 10, 0.05), 1.0)
+        while self._monotonic() - started < wait:
+            self._sleep(poll)
+            seen = current(self._store)
+            if seen is None:
+                return True
+            if (seen.token, seen.heartbeat_at, seen.expires_at) != (held.token, held.heartbeat_at, held.expires_at):
+                raise LeaseHeld(seen, self._clock.now())  # its holder is alive: it renewed while we watched
+        return True
+
+    def _store_now(self, conn: Connection) -> datetime:
+        """The time to write and judge the row by: the server's `now()` on PostgreSQL, this host's clock on
+        SQLite (one machine's file)."""
+        if conn.dialect.name == "postgresql":
+            value: datetime = conn.exec_driver_sql("SELECT now()").scalar_one()
+            return value
+        return self._clock.now()
+
     def install(self) -> None:
         """Fence every write transaction of the store (`Store.begin`) with this lease."""
         self._store.fence, self._store.fence_dbapi = self.fence, self.fence_dbapi
 
     def fence(self, conn: Connection) -> None:
         """The fencing check, first statement of a write transaction; renews the lease. Raises `LeaseLost`."""
-        now, expires = self._due()
+        self._due()
+        now = self._store_now(conn)
+        expires = now + self.expiry
         n = conn.execute(_L.update().where(_L.c.id == 1, _L.c.token == self.token)
                          .values(heartbeat_at=now, expires_at=expires)).rowcount
         self._confirm(n, expires)
 
     def fence_dbapi(self, dbapi_conn: Any) -> None:
         """`fence` on a DB-API connection (the ledger's bulk path), in its open transaction."""
-        now, expires = self._due()
+        self._due()
         style = self._store.engine.dialect.paramstyle
         cur = dbapi_conn.cursor()
         try:
+            if self._store.engine.dialect.name == "postgresql":
+                cur.execute("SELECT now()")
+                now = cur.fetchone()[0]
+            else:
+                now = self._clock.now()
+            expires = now + self.expiry
             cur.execute(_FENCE_DBAPI[style], (_UTC.process_bind_param(now, None),
                                               _UTC.process_bind_param(expires, None), self.token))
             n = cur.rowcount
@@ -236,17 +279,15 @@ class Lease:
             if self._expires is not None:
                 self._tried = self._monotonic()
 
-    def _due(self) -> tuple[datetime, datetime]:
-        """A renewal attempt: the times to write. `LeaseLost` if not held, or if no attempt was made for a whole
-        expiry (by this host's monotonic clock): the process was frozen and another may have taken over."""
+    def _due(self) -> None:
+        """A renewal attempt. `LeaseLost` if not held, or if no attempt was made for a whole expiry (by this
+        host's monotonic clock): the process was frozen and another may have taken over."""
         tried = self._monotonic()
         with self._lock:
             if self._expires is None or tried - self._tried >= self.expiry.total_seconds():
                 self._expires = None
                 raise LeaseLost("this process's lease expired (was it frozen?); it writes nothing more")
             self._tried = tried
-        now = self._clock.now()
-        return now, now + self.expiry
 
     def _confirm(self, rows: int, expires: datetime) -> None:
         with self._lock:
