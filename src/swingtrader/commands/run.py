@@ -125,6 +125,7 @@ def main(args: argparse.Namespace) -> int:
     service.install_signal_handlers()
     watchdog = None
     code = 0
+    abandoned = False
     try:
         if not _first_login(service, startup):
             if lost:
@@ -141,7 +142,7 @@ def main(args: argparse.Namespace) -> int:
         if previous is not None:
             service.notify(NotificationKind.LEASE_TAKEN_OVER, "swingtrader took the store over",
                            previous.describe(clock.now()))
-        service.scheduler.run()
+        abandoned = not _run_scheduler(service)
         if lost:
             raise lost[0]
     except CalendarDataMissing as exc:
@@ -165,7 +166,10 @@ def main(args: argparse.Namespace) -> int:
         if notifier is not None:
             notifier.close(5.0)
         halt_renewal()
-        _release(service, lease)
+        if abandoned:  # its buffered ledger rows are not flushed: those slots run again, as after a crash
+            lease.release_quietly()
+        else:
+            _release(service, lease)
         store.dispose()
     return code
 
@@ -201,6 +205,37 @@ def _first_login(service: Service, startup: StartupState) -> bool:
         return True
     finally:
         startup.finish()
+
+
+STOP_GRACE_S = 1.5
+"""How long a stop request waits for the task in flight before abandoning it."""
+
+
+def _run_scheduler(service: Service) -> bool:
+    """Run the scheduler on a worker thread until it ends (its exception raised here), or until a stop request:
+    then wait `STOP_GRACE_S` for the task in flight and abandon it if still running (a broker call's outcome is
+    then in doubt and resolved at the next start by the usual tag lookup; the lease, given up, fences off
+    anything it would still write). False when a task was abandoned."""
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            service.scheduler.run()
+        except BaseException as exc:  # handed to the main thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=work, name="scheduler", daemon=True)
+    worker.start()
+    while worker.is_alive() and not service.stop_event.is_set():
+        worker.join(0.2)
+    worker.join(STOP_GRACE_S)
+    if failure:
+        raise failure[0]
+    if worker.is_alive():
+        log.warning("stopping without waiting for the task in flight; an order it was sending is looked up by "
+                    "its tag at the next start")
+        return False
+    return True
 
 
 def _release(service: Service, lease: Lease) -> None:

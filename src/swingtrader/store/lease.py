@@ -273,6 +273,18 @@ class Lease:
         with self._store.engine.begin() as conn:
             conn.execute(_L.delete().where(_L.c.id == 1, _L.c.token == self.token))
 
+    def release_quietly(self) -> None:
+        """Give the lease up while a thread of this process may still write (a task abandoned at stop): the
+        fence stays installed, so its writes raise `LeaseLost`. A store fault is logged, not raised (the lease
+        then expires by itself)."""
+        with self._lock:
+            self._expires = None
+        try:
+            with self._store.engine.begin() as conn:
+                conn.execute(_L.delete().where(_L.c.id == 1, _L.c.token == self.token))
+        except Exception as exc:  # a locked or full store at shutdown
+            log.error("the store's lease was not released (it expires by itself): %s", str(exc).splitlines()[0])
+
     def _attempted(self) -> None:
         """Count a renewal that failed before its fence ran (the store unreachable) as an attempt."""
         with self._lock:
