@@ -93,8 +93,9 @@ class _HangingProxy:
     """127.0.0.1 in front of the fake broker: from its first request on, every connection is held open without
     an answer for `hang` seconds; after that connections are passed through."""
 
-    def __init__(self, target: tuple[str, int], hang: float) -> None:
+    def __init__(self, target: tuple[str, int], hang: float, *, armed: bool = True) -> None:
         self._target, self._hang = target, hang
+        self.armed = armed  # False: pass everything through until armed
         self.hung_at: float | None = None
         self.passed = 0
         self._sock = socket.create_server(("127.0.0.1", 0))
@@ -110,13 +111,13 @@ class _HangingProxy:
                 conn, _ = self._sock.accept()
             except OSError:
                 return
-            if self.hung_at is None:
+            if self.hung_at is None and self.armed:
                 self.hung_at = time.monotonic()
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
         with conn:
-            if not self.answering():
+            if self.armed and not self.answering():
                 while conn.recv(65536):  # read and never answer, until the client gives up
                     pass
                 return
