@@ -117,13 +117,17 @@ _OS_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT
 
 def environment_error(exc: BaseException) -> str | None:
     """A one-line description of a fault in the machine around the command (a store error, a full disk, a
-    read-only or forbidden path, a damaged SQLite file), found along `exc`'s causes; None for anything else."""
+    read-only or forbidden path, a damaged SQLite file, a year without exchange holiday data), found along
+    `exc`'s causes; None for anything else."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         store, sqlite = sys.modules.get("swingtrader.store.db"), sys.modules.get("sqlite3")  # loaded if raised
+        calendar = sys.modules.get("swingtrader.market.calendar")
         if store is not None and isinstance(current, store.StoreError):
+            return str(current)
+        if calendar is not None and isinstance(current, calendar.CalendarDataMissing):
             return str(current)
         if sqlite is not None and isinstance(current, sqlite.Error):
             meaning = _SQLITE_MEANINGS.get(getattr(current, "sqlite_errorcode", -1) & 0xFF)

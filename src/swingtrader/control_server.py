@@ -4,7 +4,9 @@ requests here instead of writing themselves, and the owner runs them under its l
 HTTP on 127.0.0.1 only, a random port (its URL is recorded in the lease row), stdlib only (nothing heavy on
 the service's start-up path). Every request carries `Authorization: Bearer <token>`: the token is random per
 start, written to `<data_dir>/control.token` readable by the owner's user only (0600), as the dashboard's
-actions need its password. `POST /run-task` with JSON `{"task", "date", "force"}` answers
+actions need its password. The file is written as a new file (`O_CREAT | O_EXCL | O_NOFOLLOW`) renamed into
+place, and read with `O_NOFOLLOW`: a symbolic link planted there is refused (`UnsafeFile`), never followed.
+`POST /run-task` with JSON `{"task", "date", "force"}` answers
 `{"slot", "status"}` (200), `{"error"}` (409 refused, 400 bad request) or 401. `POST /reset-login` (no body)
 resets the owner's login breaker (a person looked, as the dashboard's re-login does) and answers
 `{"was_blocked": bool}` (200) or 401.
@@ -31,6 +33,43 @@ RunTask = Callable[[str, date, bool], tuple[str, str]]  # (task, day, force) -> 
 ResetLogin = Callable[[], bool]  # resets the login breaker; returns whether it was blocked
 
 
+class UnsafeFile(OSError):
+    """A control file is a symbolic link (or not a regular file): it is neither written through nor read."""
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` (mode 0600) as a new file renamed into place; `UnsafeFile` if `path` is a link."""
+    _refuse_link(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        _refuse_link(path)
+        os.replace(tmp, path)  # replaces a name, never writes through a link
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_private(path: Path) -> str:
+    """The text of `path`, opened without following a link (`UnsafeFile` if it is one)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        if path.is_symlink():
+            raise UnsafeFile(f"{path} is a symbolic link; refusing to read the control token through it") from exc
+        raise
+    with os.fdopen(fd) as fh:
+        return fh.read()
+
+
+def _refuse_link(path: Path) -> None:
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise UnsafeFile(f"{path} is a symbolic link or not a regular file; refusing to write the control token "
+                         "through it (remove it)")
+
+
 class Refused(Exception):
     """The owner refuses the request (a guard, an unknown task); the message goes back to the caller."""
 
@@ -46,10 +85,8 @@ class ControlServer:
         self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> str:
-        fd = os.open(self._token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(self._token)
-        os.chmod(self._token_file, 0o600)
+        """Write the token file and serve; returns the URL. Raises `UnsafeFile` for a planted link."""
+        write_private(self._token_file, self._token)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self._run_task, self._reset_login, self._token))
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="control", daemon=True).start()
@@ -59,7 +96,8 @@ class ControlServer:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-        self._token_file.unlink(missing_ok=True)
+        if not self._token_file.is_symlink():
+            self._token_file.unlink(missing_ok=True)
 
 
 def _handler(run_task: RunTask, reset_login: ResetLogin | None, token: str) -> type[BaseHTTPRequestHandler]:
@@ -116,7 +154,7 @@ def _post(url: str, path: str, data_dir: Path, body: dict[str, Any], timeout: fl
     import urllib.error
     import urllib.request
 
-    token = (Path(data_dir) / TOKEN_FILE).read_text().strip()
+    token = read_private(Path(data_dir) / TOKEN_FILE).strip()
     req = urllib.request.Request(f"{url}{path}", method="POST", data=json.dumps(body).encode(),
                                  headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     try:

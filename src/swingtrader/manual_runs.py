@@ -3,7 +3,9 @@ order was refused failed.
 
 - A task outside its window is refused: `analysis` before the session's close, `place_buy_orders` outside
   the AMO window (after the close, until the pre-open of the next session), `premarket_retry` after the open.
-  With `force` it runs anyway, in a `manual-HHMM` slot, so the scheduled slot stays for its scheduled run.
+- A forced run always goes to a `manual-HHMM` slot, in its window or not: a manual run never takes a
+  scheduled slot, which stays for its scheduled run.
+- A `--date` after today (by the running clock, a test clock's today included) is refused for every task.
 - An order-placing task for a `--date` more than one session old is refused (stale signals), force or not.
 """
 
@@ -38,14 +40,16 @@ class Decision:
 def check(task: str, day: date, now: datetime, calendar: Any, *, force: bool) -> Decision:
     """Decide how a manual run of `task` for trading date `day` at `now` goes; raises `ManualRunRefused`."""
     today = ist_date(now)
+    if day > today:
+        raise ManualRunRefused(f"{task} for {day}: that day has not come yet (today is {today})")
     if task in ORDER_PLACING and _sessions_since(calendar, day, today) > 1:
         raise ManualRunRefused(f"{task} for {day}: more than one session old; its signals are stale")
+    if force:
+        return Decision(manual_slot=True)
     outside = _outside_window(task, day, now, calendar)
     if outside is None:
         return Decision(manual_slot=False)
-    if not force:
-        raise ManualRunRefused(f"{task} for {day}: {outside}; --force runs it now in a manual slot")
-    return Decision(manual_slot=True)
+    raise ManualRunRefused(f"{task} for {day}: {outside}; --force runs it now in a manual slot")
 
 
 def _outside_window(task: str, day: date, now: datetime, calendar: Any) -> str | None:

@@ -93,7 +93,7 @@ def simulation_store_or_exit(db: Any, clock: Any) -> None:
 def start_control(service: Any, lease: Lease, settings: Any) -> Any:
     """Serve the owner's control endpoint (run a task, reset the login breaker) and record its URL in the lease
     row; returns the server."""
-    from swingtrader.control_server import ControlServer, Refused
+    from swingtrader.control_server import ControlServer, Refused, UnsafeFile
     from swingtrader.manual_runs import ManualRunRefused, run_manual
     from swingtrader.schedule import TASKS
 
@@ -113,7 +113,13 @@ def start_control(service: Any, lease: Lease, settings: Any) -> Any:
         return blocked
 
     server = ControlServer(run_task, settings.data_dir, reset_login)
-    lease.publish(server.start())
+    try:
+        url = server.start()
+    except UnsafeFile as exc:
+        lease.release()
+        service.store.dispose()
+        fail(str(exc))
+    lease.publish(url)
     return server
 
 

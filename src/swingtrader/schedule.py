@@ -160,6 +160,11 @@ def _steps(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
     return out
 
 
+class SlotSkipped(Exception):
+    """Raised by a task that can do nothing now (e.g. for want of prices): the slot is recorded `skipped`
+    with the message as its reason, and is not retried."""
+
+
 class Scheduler:
     """Runs the plan's slots through the ledger: each exactly once, in order, with the catch-up rules."""
 
@@ -344,6 +349,9 @@ class Scheduler:
         """Run the task; (status, error, detail, whether the failure was transient)."""
         try:
             detail = self._run_task(slot)
+        except SlotSkipped as exc:
+            log.warning("task %s %s %s skipped: %s", slot.task, slot.trading_date, slot.slot, exc)
+            return RunStatus.SKIPPED, self._redact(str(exc)), None, False
         except Exception as exc:  # invariant: one task failing never stops the loop
             log.exception("task %s %s %s failed", slot.task, slot.trading_date, slot.slot)
             error = self._redact(f"{type(exc).__name__}: {exc}")

@@ -29,7 +29,7 @@ from swingtrader.market.costs import CostRates
 from swingtrader.notify import NotificationKind, Notify
 from swingtrader.orders import OrderManager, OrderRecord, RiskLimits
 from swingtrader.portfolio import Portfolio
-from swingtrader.schedule import Plan, Scheduler, Slot
+from swingtrader.schedule import Plan, Scheduler, Slot, SlotSkipped
 from swingtrader.store import Store
 from swingtrader.store import tables as t
 from swingtrader.store.analysis import AnalysisLog
@@ -87,7 +87,8 @@ class ServiceHooks:
     `notify`: alerts (task failures, fills, rejections, failed logins); `redact`: applied to every error text
     stored or sent; `on_secret`: told each session token the broker hands out (for the log redactor);
     `on_call`: `(operation, outcome)` of every broker call; `heartbeat`: called between tasks and at least
-    every `heartbeat_every` while waiting on a wall clock (it renews the instance lease); `announce`: one-line
+    every `heartbeat_every` while waiting on a wall clock (`run` writes its heartbeat there; the lease is renewed
+    on a thread of its own); `announce`: one-line
     status text (systemd STATUS); `idle`: the scheduler is done for now and about to wait for its next slot
     (`run` gives memory back to the OS there)."""
 
@@ -193,6 +194,8 @@ class Service:
             detail = task_function(slot.task)(self.context, slot)
             check_outcome(self.context, slot.task, slot.trading_date, detail)  # issue 9: all refused -> failed
             return detail
+        except SlotSkipped:
+            raise
         except Exception as exc:
             self.notify(NotificationKind.TASK_FAILED, f"{slot.task} failed",
                         self.hooks.redact(f"{slot.trading_date} {slot.slot}: {exc}"))

@@ -23,7 +23,9 @@ def store(tmp_path):
 
 
 def _lease(store: Store, clock: SimClock, pid: int) -> Lease:
-    return Lease(store, clock, mode="paper", expiry=EXPIRY, host="tradebox", pid=pid)
+    return Lease(store, clock, mode="paper", expiry=EXPIRY, host="tradebox", pid=pid,
+                 monotonic=lambda: clock.now().timestamp(),  # the process's own time, frozen with its clock
+                 sleep=lambda seconds: clock.advance(timedelta(seconds=seconds)))
 
 
 def test_a_live_lease_is_refused_naming_its_holder(store):
@@ -106,3 +108,31 @@ def test_renewal_thread_ends_when_the_lease_is_taken_over(store):
     _until(lambda: not a.held)
     halt()  # returns: the thread has already ended
     assert current(store).pid == 2
+
+
+def test_a_taker_whose_clock_is_ahead_never_takes_a_renewing_holder_over(store):
+    a_clock, b_clock = SimClock(START), SimClock(START + 10 * EXPIRY)  # b's wall clock is far ahead
+    a = _lease(store, a_clock, 1)
+    a.acquire()
+
+    def waits(seconds: float) -> None:  # while b watches, a renews (its own clock moving with b's)
+        b_clock.advance(timedelta(seconds=seconds))
+        a_clock.advance(timedelta(seconds=seconds))
+        a.renew()
+
+    b = Lease(store, b_clock, mode="paper", expiry=EXPIRY, host="tradebox", pid=2,
+              monotonic=lambda: b_clock.now().timestamp(), sleep=waits)
+    with pytest.raises(LeaseHeld, match="held by pid 1 on host tradebox"):
+        b.acquire()
+    assert current(store).pid == 1 and a.held
+
+
+def test_a_wall_clock_jump_on_the_holder_changes_nothing(store):
+    clock, ticks = SimClock(START), [0.0]
+    lease = Lease(store, clock, mode="paper", expiry=EXPIRY, host="tradebox", pid=1, monotonic=lambda: ticks[0])
+    lease.acquire()
+    lease.install()
+    clock.advance(10 * EXPIRY)  # the wall clock jumps forward; the monotonic clock moved a second
+    ticks[0] += 1.0
+    Ledger(store).claim("analysis", date(2024, 7, 1), "1600", START, clock.now())  # still the owner: it writes
+    assert lease.held and current(store).pid == 1

@@ -1,5 +1,6 @@
 """`swingtrader run`: the continuous service. Prints today's plan, runs until SIGINT/SIGTERM, then stops at
-a safe point (between tasks; the clock's sleep wakes within a second) and exits 0.
+a safe point (between tasks; the clock's sleep wakes within a second) and exits 0; a task still in flight
+1.5 s after the request (a broker call) is abandoned, its outcome resolved at the next start.
 
 Around the scheduler: notifications (apprise), the dashboard with /metrics in its own thread (a fault there
 never stops trading), systemd READY/STATUS/WATCHDOG/STOPPING, and a heartbeat in the store for /readyz."""
@@ -11,7 +12,6 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from swingtrader.service import Service
     from swingtrader.startup import StartupState
     from swingtrader.store import Store
+    from swingtrader.store.lease import Lease
     from swingtrader.web.server import WebHandle
 
 log = logging.getLogger("swingtrader.run")
@@ -90,8 +91,8 @@ def main(args: argparse.Namespace) -> int:
         lease, previous = take_lease_or_exit(settings, store, clock)  # before the first write, after slow parts
     notifier = _notifier(settings, redactor, clock)
     systemd = SystemdNotifier()
-    beat = _Heartbeat(store, clock, renew=lease.renew)
-    beat_every = min(HEARTBEAT, timedelta(seconds=settings.lease_expiry_seconds / 3))  # renews the lease in time
+    beat = _Heartbeat(store, clock)
+    beat_every = min(HEARTBEAT, timedelta(seconds=settings.lease_expiry_seconds / 3))
     from swingtrader.metrics import BrokerCallCounter
 
     calls = BrokerCallCounter()
@@ -103,6 +104,13 @@ def main(args: argparse.Namespace) -> int:
         hooks = replace(hooks, notify=notifier.notify)
     service = assemble(settings, clock, store=store, calendar=calendar, bars=bars, hooks=hooks)
     beat.alert = service.notify
+    lost: list[LeaseLost] = []
+
+    def on_lost(exc: LeaseLost) -> None:
+        lost.append(exc)
+        service.request_stop()
+
+    halt_renewal = lease.keep_renewed(settings.lease_expiry_seconds / 3, on_lost)  # never starved by work
     attach_feed(service, settings, bars)  # refreshed before every task; the analysis requires its day's bars
     try:
         print_plan(service, ist_date(clock.now()))
@@ -118,8 +126,11 @@ def main(args: argparse.Namespace) -> int:
     service.install_signal_handlers()
     watchdog = None
     code = 0
+    abandoned = False
     try:
         if not _first_login(service, startup):
+            if lost:
+                raise lost[0]
             return 0  # stopped while logging in: the clean-up below still runs
         from swingtrader.recovery import arm_at_start
 
@@ -132,7 +143,9 @@ def main(args: argparse.Namespace) -> int:
         if previous is not None:
             service.notify(NotificationKind.LEASE_TAKEN_OVER, "swingtrader took the store over",
                            previous.describe(clock.now()))
-        service.scheduler.run()
+        abandoned = not _run_scheduler(service)
+        if lost:
+            raise lost[0]
     except CalendarDataMissing as exc:
         log.error("%s: trading stops here; add the holidays with SWINGTRADER_CALENDAR_OVERRIDE_FILE or upgrade "
                   "pandas_market_calendars, then start again", exc)
@@ -153,9 +166,11 @@ def main(args: argparse.Namespace) -> int:
             web.stop()
         if notifier is not None:
             notifier.close(5.0)
-        if lease.held:
-            service.ledger.close()
-            lease.release()
+        halt_renewal()
+        if abandoned:  # its buffered ledger rows are not flushed: those slots run again, as after a crash
+            lease.release_quietly()
+        else:
+            _release(service, lease)
         store.dispose()
     return code
 
@@ -193,15 +208,62 @@ def _first_login(service: Service, startup: StartupState) -> bool:
         startup.finish()
 
 
+STOP_GRACE_S = 1.5
+"""How long a stop request waits for the task in flight before abandoning it."""
+
+
+def _run_scheduler(service: Service) -> bool:
+    """Run the scheduler on a worker thread until it ends (its exception raised here), or until a stop request:
+    then wait `STOP_GRACE_S` for the task in flight and abandon it if still running (a broker call's outcome is
+    then in doubt and resolved at the next start by the usual tag lookup; the lease, given up, fences off
+    anything it would still write). False when a task was abandoned."""
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            service.scheduler.run()
+        except BaseException as exc:  # handed to the main thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=work, name="scheduler", daemon=True)
+    worker.start()
+    while worker.is_alive() and not service.stop_event.is_set():
+        worker.join(0.2)
+    worker.join(STOP_GRACE_S)
+    if failure:
+        raise failure[0]
+    if worker.is_alive():
+        log.warning("stopping without waiting for the task in flight; an order it was sending is looked up by "
+                    "its tag at the next start")
+        return False
+    return True
+
+
+def _release(service: Service, lease: Lease) -> None:
+    """Flush the ledger and give the lease up; a store fault (locked, full) is logged, never raised: the lease
+    then expires by itself."""
+    from sqlalchemy.exc import DBAPIError
+
+    from swingtrader.store import StoreError
+
+    if not lease.held:
+        return
+    try:
+        service.ledger.close()
+        lease.release()
+    except (StoreError, DBAPIError) as exc:
+        log.error("the store's lease was not released (it expires by itself): %s", str(exc).splitlines()[0])
+
+
 class _Heartbeat:
     """Called by the scheduler between tasks and every few seconds while it waits. A locked or full store
     skips the beat (logged once) and never stops the service; `alert(kind, title, body)` hears when orders
     stop for a full disk and when they resume."""
 
-    def __init__(self, store: Store, clock: Clock, renew: Callable[[], object] = lambda: None) -> None:
+    def __init__(self, store: Store, clock: Clock) -> None:
         from swingtrader.store.state import ServiceState
 
-        self._store, self._state, self._clock, self._renew = store, ServiceState(store), clock, renew
+        self._store, self._state, self._clock = store, ServiceState(store), clock
         self.monotonic = time.monotonic()
         self._lock = threading.Lock()
         self._failing = False
@@ -212,7 +274,6 @@ class _Heartbeat:
         from swingtrader.store import StoreError
 
         with self._lock:
-            self._renew()  # the instance lease: raises LeaseLost, which stops the scheduler
             now = time.monotonic()
             if now - self.monotonic >= 1.0:
                 try:

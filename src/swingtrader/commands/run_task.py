@@ -2,8 +2,9 @@
 
 It follows the store's mode, and needs `--live` to touch a live store. It refuses while another process owns
 the store (the holder is named), and otherwise takes the store's lease for the length of the task. A task
-outside its window is refused unless `--force`, which runs it in a `manual-HHMM` slot (the scheduled slot
-stays for its run); an order-placing task for a date more than one session old is refused (`manual_runs`).
+outside its window is refused unless `--force`; a forced run always goes to a `manual-HHMM` slot (the scheduled
+slot stays for its run); a date after today is refused, and an order-placing task for a date more than one
+session old (`manual_runs`). Today is the wall clock's (a test clock's with `SWINGTRADER_TEST_CLOCK`).
 A daily task claims that day's slot: it runs if the slot is empty, failed, missed or skipped, and refuses
 (exit 1) if it already succeeded. An intraday task runs in a `manual-HHMM` slot."""
 
@@ -20,7 +21,7 @@ def main(args: argparse.Namespace) -> int:
     if args.task not in TASKS:
         fail(f"unknown task {args.task!r}; tasks are: {', '.join(TASKS)}")
     settings = settings_or_exit(args)
-    from swingtrader.clock import LiveClock, ist_date
+    from swingtrader.clock import ist_date, service_clock
     from swingtrader.logs import setup_logging
     from swingtrader.manual_runs import ManualRunRefused, check, run_manual
     from swingtrader.owner import (
@@ -35,7 +36,10 @@ def main(args: argparse.Namespace) -> int:
     from swingtrader.store.lease import LeaseLost
     from swingtrader.store.ledger import RunStatus
 
-    clock = LiveClock()
+    try:
+        clock = service_clock()  # the wall clock; a test clock only when a test sets SWINGTRADER_TEST_CLOCK
+    except ValueError as exc:
+        fail(str(exc))
     now = clock.now()
     day = parse_date(args.date, "--date") if args.date else ist_date(now)
     calendar = calendar_or_exit(settings)
@@ -64,6 +68,7 @@ def main(args: argparse.Namespace) -> int:
     redactor = setup_logging(settings)
     bars = bars_or_exit(settings.data, settings)
     lease, _ = take_lease_or_exit(settings, store, clock)  # exits 1 naming the owner if one just started
+    halt_renewal = lease.keep_renewed(settings.lease_expiry_seconds / 3)  # a slow broker cannot starve it
     try:
         service = assemble(settings, clock, store=store, calendar=calendar, bars=bars,
                            hooks=ServiceHooks(redact=redactor.redact, on_secret=redactor.add_secret))
@@ -72,6 +77,7 @@ def main(args: argparse.Namespace) -> int:
     except (LeaseLost, ManualRunRefused) as exc:
         fail(str(exc), 1)
     finally:
+        halt_renewal()
         if lease.held:
             lease.release()
         store.dispose()

@@ -176,7 +176,7 @@ class Store:
             yield conn
             conn.commit()
         except DBAPIError as exc:
-            typed = self._typed(exc)
+            typed = self.typed(exc)
             if typed is exc:
                 raise
             raise typed from exc
@@ -211,7 +211,7 @@ class Store:
             try:
                 result = attempt()
             except (DBAPIError, sqlite3.Error) as exc:
-                typed = self._typed(exc)
+                typed = self.typed(exc)
                 pause = min(2.0, 0.05 * 2**n)
                 if typed is exc:
                     raise
@@ -223,7 +223,7 @@ class Store:
                 return result
         raise StoreBusy(f"the store at {self.location} stayed locked by another process")
 
-    def _typed(self, exc: Exception) -> Exception:
+    def typed(self, exc: Exception) -> Exception:
         """`StoreBusy` / `StoreFull` for a lock or full disk (marking the store degraded); else `exc` itself."""
         orig = getattr(exc, "orig", exc)
         code = getattr(orig, "sqlite_errorcode", None)

@@ -3,6 +3,9 @@
 - A non-loopback bind needs a password (`check_bind`).
 - With a password configured, every page and API call needs it, as HTTP Basic (any user name) or
   `Authorization: Bearer <password>`. Without one (loopback only), pages are open and actions are off.
+- Repeated failed logins are slowed per client address (`login_throttle.py`): past five in a row, 429 with
+  `Retry-After` until the client's penalty has passed. A loopback client presenting the right password is
+  always let in, so the owner's own use on the machine is never locked out.
 - Actions (POST) also need CSRF proof: the `X-CSRF-Token` header must equal the `swingtrader_csrf` cookie
   (double submit; pages set the cookie and carry the token in a meta tag), and a browser's `Origin` or
   `Sec-Fetch-Site` must say same-origin.
@@ -14,10 +17,13 @@ import base64
 import binascii
 import hmac
 import ipaddress
+import math
 import secrets
 
 from fastapi import HTTPException, Request
 from pydantic import SecretStr
+
+from swingtrader.web.login_throttle import LoginThrottle
 
 CSRF_COOKIE = "swingtrader_csrf"
 CSRF_HEADER = "X-CSRF-Token"
@@ -56,8 +62,10 @@ class Guard:
     """Checks requests against the configured password. `actions_off` names why actions are refused
     for everyone (read-only dashboard, no password), or is None when they are allowed."""
 
-    def __init__(self, password: SecretStr | str | None, *, actions_off: str | None) -> None:
+    def __init__(self, password: SecretStr | str | None, *, actions_off: str | None,
+                 throttle: LoginThrottle | None = None) -> None:
         self._password = secret_value(password)
+        self._throttle = throttle or LoginThrottle()
         if actions_off is None and self._password is None:
             actions_off = "actions need a password: set web_password (SWINGTRADER_WEB_PASSWORD)"
         self.actions_off = actions_off
@@ -80,17 +88,35 @@ class Guard:
             raise HTTPException(403, f"CSRF check failed: send the {CSRF_HEADER} header matching the cookie")
 
     def _presented(self, request: Request) -> bool:
-        scheme, _, value = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer":
-            offered = value.strip()
-        elif scheme.lower() == "basic":
-            try:
-                offered = base64.b64decode(value.strip(), validate=True).decode().partition(":")[2]
-            except (binascii.Error, UnicodeDecodeError):
-                return False
+        """Whether the request carries the password; a wrong one counts against its client (`LoginThrottle`),
+        and a client still in its penalty gets 429."""
+        offered = _offered(request)
+        if offered is None:
+            return False  # no credentials yet (a browser's first request): not a failed login
+        client = request.client.host if request.client else "unknown"
+        right = self._password is not None and hmac.compare_digest(offered.encode(), self._password.encode())
+        wait = self._throttle.wait(client)
+        if wait > 0 and not (right and is_loopback(client)):
+            raise HTTPException(429, f"too many failed logins; try again in {math.ceil(wait)} s",
+                                headers={"Retry-After": str(math.ceil(wait))})
+        if right:
+            self._throttle.succeeded(client)
         else:
-            return False
-        return self._password is not None and hmac.compare_digest(offered.encode(), self._password.encode())
+            self._throttle.failed(client)
+        return right
+
+
+def _offered(request: Request) -> str | None:
+    """The password a request offers (Bearer, or Basic with any user name); None without one."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(value.strip(), validate=True).decode().partition(":")[2]
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+    return None
 
 
 def _check_same_origin(request: Request) -> None:
