@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,8 +55,22 @@ def assemble(
     """The wall-clock service for this settings' mode."""
     broker = make_broker(settings, store, clock, bars, calendar, on_secret=hooks.on_secret)
     ServiceState(store).set_mode(mode_label(settings), clock.now())
-    return build_service(settings, clock=clock, clock_mode=ClockMode.WALL, calendar=calendar, store=store,
-                         bars=bars, broker=broker, hooks=hooks)
+    service = build_service(settings, clock=clock, clock_mode=ClockMode.WALL, calendar=calendar, store=store,
+                            bars=bars, broker=broker, hooks=hooks)
+    service.scheduler.born = store_born(store)
+    return service
+
+
+def store_born(store: Store) -> datetime | None:
+    """When the store's identity was recorded (its first `run`); None if not recorded."""
+    from sqlalchemy import select
+
+    from swingtrader.store import tables as t
+
+    with store.connect() as conn:
+        born: datetime | None = conn.execute(
+            select(t.store_identity.c.created_at).where(t.store_identity.c.id == 1)).scalar()
+    return born
 
 
 def mode_label(settings: Settings) -> str:

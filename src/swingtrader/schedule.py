@@ -13,7 +13,9 @@ twice, 30 s apart, within its deadline.
 Catch-up: a slot whose deadline has passed is recorded `missed` (daily tasks, or intraday ones after the
 close) or `skipped` (an intraday slot superseded by a later one): a late start runs the latest monitor slot
 and records the earlier ones, so nothing silently vanishes. A slow task makes later slots run late or be
-skipped the same way. On special sessions only `special_session_tasks` run (default: monitoring), with the
+skipped the same way. A slot whose deadline passed before the store existed (`Scheduler.born`) is not
+recorded at all: a fresh store has no missed days from before it was made. On special sessions only
+`special_session_tasks` run (default: monitoring), with the
 intraday slots inside the session's windows.
 """
 
@@ -202,6 +204,7 @@ class Scheduler:
         self._retry_delay = retry_delay
         self._fast_forward = fast_forward
         self.run_lock = threading.Lock()  # one task at a time: scheduled slots and manual runs alike
+        self.born: datetime | None = None  # when the store was made: slots over before then are not recorded
 
     def run(self, *, start_day: date | None = None, until: datetime | None = None) -> None:
         """Run slots from `start_day` (default: the previous session, to catch its evening tasks) until
@@ -298,6 +301,8 @@ class Scheduler:
     ) -> RunStatus | None:
         now = self._clock.now()
         if now >= slot.deadline:
+            if self.born is not None and slot.deadline <= self.born:
+                return None  # over before the store existed: nothing to account for
             status = RunStatus.MISSED if (not slot.intraday or now >= slot.session_close) else RunStatus.SKIPPED
             reason = "deadline passed" if status is RunStatus.MISSED else "superseded by a later slot"
             unrun.append((slot.task, slot.trading_date, slot.slot, status, slot.at, reason))

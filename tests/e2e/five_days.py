@@ -19,7 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -33,14 +33,16 @@ SPEED = 20000.0
 """Virtual seconds per real second while the service waits (one session day is about 4 s of waiting)."""
 
 
-def write_bars(directory: Path, upto: date) -> None:
-    """The bundled sample's bars from `HISTORY_FROM` to `upto` as `<SYMBOL>.csv` files, each replaced atomically."""
+def write_bars(directory: Path, upto: date, symbols: Iterable[str] | None = None,
+               between: Callable[[], None] = lambda: None) -> None:
+    """The bundled sample's bars from `HISTORY_FROM` to `upto` as `<SYMBOL>.csv` files (of `symbols`, default
+    all), each replaced atomically, one after the other as a downloader writes them; `between()` runs after each."""
     from swingtrader.market.bars import open_bar_source
 
     source = open_bar_source("bundled")
     directory.mkdir(parents=True, exist_ok=True)
     end = np.datetime64(upto.isoformat())
-    for symbol in source.symbols():
+    for symbol in source.symbols() if symbols is None else symbols:
         b = source.bars(symbol)
         keep = (b.dates >= HISTORY_FROM) & (b.dates <= end)
         if not keep.any():
@@ -53,6 +55,7 @@ def write_bars(directory: Path, upto: date) -> None:
         tmp = directory / f".{symbol}.tmp"
         tmp.write_text(text)
         os.replace(tmp, directory / f"{symbol}.csv")
+        between()
 
 
 def finished(db: Path, task: str) -> set[date]:

@@ -3,7 +3,10 @@
 - `LiveBars` is the `BarSource` the service holds; `adopt` swaps in newer bars (its `generation` counts swaps).
 - `DataFeed.refresh()` re-reads a file or directory source when it changed (size and mtime of the file, or of
   every `*.csv` of the directory: the `bar_cache` key), parsing in a child process as at start-up, so the
-  service never imports pandas; `yfinance` is fetched (in a child) only when a wanted day is missing. A source
+  service never imports pandas. A directory is read only when settled (its files agree on the newest day, or
+  did not change between two looks `settle` seconds apart), and a copy whose files changed while parsed is
+  dropped: a half-written day never reaches the analysis. The cache keeps two entries per source (`prune`);
+  `yfinance` is fetched (in a child) only when a wanted day is missing. A source
   that cannot be read keeps the bars held so far.
 - `DataFeed.require(day, deadline)` is the analysis' precondition: it refreshes until `day` has bars, retrying
   every `RETRY` until `data_wait_minutes` after the call or the slot's deadline, whichever is first; then it
@@ -30,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from swingtrader.broker.prices import BarLookup, IntradayPath
 from swingtrader.clock import ist_date
+from swingtrader.market import bar_cache
 from swingtrader.market.bars import BarSource, DataFileError, _select, open_bar_source
 from swingtrader.notify import NotificationKind
 
@@ -91,6 +95,7 @@ class DataFeed:
         self.publish: Callable[[date, int], None] = lambda _d, _n: None
         self.on_change: Callable[[], None] = lambda: None
         self.stop: threading.Event | None = None
+        self.settle = 1.0  # real seconds between two looks at a directory whose files disagree on the newest day
         self._bad: str | None = None
 
     # ---- refresh -----------------------------------------------------------------------------------------------
@@ -107,12 +112,37 @@ class DataFeed:
         key = self._key()
         if key == self._seen:
             return False
-        old = self._seen
-        self._adopt(self._fetch())
+        if key is None or not self._settled(key):
+            return False  # a downloader is still writing: the next refresh looks again
+        source = self._fetch()
+        if self._key() != key:  # files changed while they were parsed: drop that copy, keep the bars held
+            log.info("market data in %s changed while read; keeping the bars up to %s", self._path,
+                     self.bars.last_day())
+            bar_cache.remove(key)
+            return False
+        self._adopt(source)
         self._seen = key
-        if old is not None and old != key:
-            old.unlink(missing_ok=True)  # the cache keeps one parsed copy of a growing source, not one a day
+        self.prune()
         return True
+
+    def prune(self) -> None:
+        """Remove the source's older cache entries (current and one before stay; see `bar_cache.prune`)."""
+        if self._path is not None and self._seen is not None:
+            bar_cache.prune(self._path, self._cache_dir, self._seen)
+
+    def _settled(self, key: Path) -> bool:
+        """Whether the directory source is safe to read: every file's newest day is the same, or the files did
+        not change between two looks `settle` seconds apart (a symbol may rightly lack the newest day)."""
+        assert self._path is not None
+        if not self._path.is_dir() or newest_days_agree(self._path):
+            return True
+        pause = self.stop if self.stop is not None else threading.Event()
+        if pause.wait(self.settle):
+            return False
+        settled = self._key() == key
+        if not settled:
+            log.info("market data in %s is being written; reading it when it settles", self._path)
+        return settled
 
     def refresh_quietly(self) -> None:
         """`refresh`, a failure logged once (before each task: intraday prices follow the file)."""
@@ -171,8 +201,6 @@ class DataFeed:
 
     # ---- sources -----------------------------------------------------------------------------------------------
     def _key(self) -> Path | None:
-        from swingtrader.market import bar_cache
-
         assert self._path is not None
         try:
             return bar_cache.cache_file(self._path, self._cache_dir)
@@ -185,8 +213,6 @@ class DataFeed:
 
     def _fetch_yfinance(self) -> BarSource:
         """Download in a child process (yfinance and pandas stay out of the service)."""
-        from swingtrader.market import bar_cache
-
         with tempfile.TemporaryDirectory(prefix="swingtrader-yf-") as tmp:
             out = Path(tmp) / "bars.npz"
             proc = subprocess.run([sys.executable, "-m", "swingtrader.market.bar_cache", "yfinance", str(out)],
@@ -195,6 +221,40 @@ class DataFeed:
                 lines = proc.stderr.strip().splitlines()
                 raise DataFileError(lines[-1] if lines else "yfinance: download failed")
             return _select(bar_cache.load(out, name="yfinance"), self._symbols)
+
+
+def newest_days_agree(directory: Path) -> bool:
+    """Whether every `*.csv` in `directory` ends on the same date (read from each file's last line, so cheap);
+    False when one cannot be read or has no rows."""
+    days = set()
+    for f in directory.glob("*.csv"):
+        try:
+            day = _last_date(f)
+        except OSError:
+            return False
+        if day is None:
+            return False
+        days.add(day)
+        if len(days) > 1:
+            return False
+    return True
+
+
+def _last_date(path: Path) -> str | None:
+    """The `date` field of the file's last row (None: no such column or no row)."""
+    with path.open("rb") as f:
+        header = f.readline().decode(errors="replace").strip().split(",")
+        if "date" not in header:
+            return None
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - 4096))
+        lines = [ln for ln in f.read().decode(errors="replace").splitlines() if ln.strip()]
+    if len(lines) < 2 and size <= 4096:
+        return None
+    fields = lines[-1].split(",") if lines else []
+    i = header.index("date")
+    return fields[i].strip() if len(fields) == len(header) else None
 
 
 def _path_of(spec: str) -> Path | None:
@@ -262,5 +322,6 @@ def attach_feed(service: Service, settings: Settings, bars: LiveBars) -> DataFee
     feed.heartbeat_every = service.hooks.heartbeat_every
     feed.publish, feed.on_change = publish, service.context.forget_snapshots
     service.context.feed = feed
+    feed.prune()  # copies left by earlier runs
     feed.publish_age()
     return feed
