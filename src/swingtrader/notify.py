@@ -40,6 +40,7 @@ class NotificationKind(StrEnum):
     DATA_MISSING = "data_missing"  # the analysis had no bars for its day (market/refresh.py)
     LEASE_TAKEN_OVER = "lease_taken_over"  # this process took an expired instance lease over (store/lease.py)
     HOLDINGS_MISMATCH = "holdings_mismatch"  # broker holdings differ from our positions (recovery.py)
+    CALENDAR_ENDING = "calendar_ending"  # the exchange calendar's data runs out soon, or has (calendar_watch.py)
 
 
 KINDS: dict[NotificationKind, str] = {
@@ -56,6 +57,7 @@ KINDS: dict[NotificationKind, str] = {
     NotificationKind.DATA_MISSING: "failure",
     NotificationKind.LEASE_TAKEN_OVER: "warning",
     NotificationKind.HOLDINGS_MISMATCH: "warning",
+    NotificationKind.CALENDAR_ENDING: "warning",
 }
 """kind -> apprise notification type."""
 

@@ -111,6 +111,10 @@ class Plan:
                 self._cache.pop(next(iter(self._cache)))
         return self._cache[day]
 
+    def forget(self) -> None:
+        """Drop the slots built so far (the calendar learnt new days)."""
+        self._cache.clear()
+
     def _build(self, day: date) -> list[Slot]:
         session = self._calendar.session(day)
         if session is None:
@@ -205,11 +209,16 @@ class Scheduler:
         self._fast_forward = fast_forward
         self.run_lock = threading.Lock()  # one task at a time: scheduled slots and manual runs alike
         self.born: datetime | None = None  # when the store was made: slots over before then are not recorded
+        self.on_new_day: Callable[[date], None] = lambda _d: None  # each session day as the loop reaches it
+        self.on_calendar_end: Callable[[CalendarDataMissing], bool] | None = None
+        """Called when the next session is in a year without holiday data: returns True once it is known, False on
+        a stop request. Without it, `run` raises `CalendarDataMissing` there."""
 
     def run(self, *, start_day: date | None = None, until: datetime | None = None) -> None:
         """Run slots from `start_day` (default: the previous session, to catch its evening tasks) until
-        `until` (exclusive) or a stop request. Raises `CalendarDataMissing` when it reaches a year without
-        holiday data, after the last known session's tasks ran: guessing the exchange's days is not safe."""
+        `until` (exclusive) or a stop request. On reaching a year without holiday data, after the last known
+        session's tasks ran, it calls `on_calendar_end` (or raises `CalendarDataMissing`): guessing the
+        exchange's days is not safe."""
         try:
             while not self._run_through_store_faults(start_day, until):
                 pass
@@ -235,6 +244,7 @@ class Scheduler:
         if self._calendar.session(day) is None:
             day = self._calendar.next_session(day).date
         while not self.stop.is_set():
+            self.on_new_day(day)
             self._on_day(day, self._plan.slots(day))
             statuses = self._ledger.statuses(day)
             pending_unrun: list[Unrun] = []
@@ -271,7 +281,23 @@ class Scheduler:
             self._flush(pending_unrun)
             if self.stop.is_set():
                 return
-            day = self._calendar.next_session(day).date
+            following = self._next_session(day)
+            if following is None:
+                return
+            day = following
+
+    def _next_session(self, day: date) -> date | None:
+        """The session after `day`; at the end of the calendar's data, once `on_calendar_end` found more (None:
+        stop requested while it waited)."""
+        while True:
+            try:
+                return self._calendar.next_session(day).date
+            except CalendarDataMissing as exc:
+                if self.on_calendar_end is None:
+                    raise
+                if not self.on_calendar_end(exc):
+                    return None
+                self._plan.forget()
 
     def _flush(self, rows: list[Unrun]) -> None:
         if rows:
