@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -35,6 +35,23 @@ RELOAD_EVERY = timedelta(hours=1)
 """How often an idle service re-reads the calendar's sources."""
 ADD_HOLIDAYS = ("list next year's NSE holidays in SWINGTRADER_CALENDAR_OVERRIDE_FILE (README: \"Adding a year's "
                 "holidays\") or upgrade pandas_market_calendars; the service resumes by itself")
+
+
+def reach_text(value: Mapping[str, str] | None) -> str | None:
+    """The published reach as one line ("exchange calendar data reaches 2026-12-31: 22 sessions left", or the
+    idle reason); None when nothing is published."""
+    if not value or "last_session" not in value:
+        return None
+    if value.get("idle"):
+        return f"{value['idle']}; {ADD_HOLIDAYS}"
+    return f"exchange calendar data reaches {value['last_session']}: {value.get('sessions_left', '?')} sessions left"
+
+
+def ending_soon(value: Mapping[str, str] | None, today: date) -> bool:
+    """Whether the published reach calls for attention: idle, or within `WARN_DAYS` of its end."""
+    if not value or "last_session" not in value:
+        return False
+    return bool(value.get("idle")) or date.fromisoformat(value["last_session"]) - today <= timedelta(days=WARN_DAYS)
 
 
 class CalendarWatch:

@@ -62,3 +62,42 @@ def test_the_year_end_warns_idles_and_resumes_when_holidays_appear(tmp_path):
     state = ServiceState(store).calendar()
     assert state is not None and state["idle"] == "" and state["last_session"].startswith("2027-12")
     store.dispose()
+
+
+def test_status_dashboard_healthz_and_metrics_say_the_calendar_ends(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    from swingtrader.web import create_app, start_web_in_thread
+
+    store = Store.open(f"sqlite:///{tmp_path / 'swingtrader.sqlite'}")
+    state, now = ServiceState(store), datetime(2026, 12, 21, 17, 0, tzinfo=IST)
+    state.set_calendar({"last_session": "2026-12-31", "sessions_left": "9", "idle": ""}, now)
+    handle = start_web_in_thread(create_app(store, read_only=True, clock=SimClock(now)), "127.0.0.1", 0)
+    try:
+        overview = httpx.get(f"{handle.url}/api/overview", timeout=10).json()
+        assert overview["calendar"]["attention"] is True
+        assert overview["calendar"]["text"] == "exchange calendar data reaches 2026-12-31: 9 sessions left"
+        page = httpx.get(f"{handle.url}/", timeout=10).text
+        assert 'id="calendar-ending"' in page and "9 sessions left" in page
+        assert "swingtrader_calendar_sessions_left 9.0" in httpx.get(f"{handle.url}/metrics", timeout=10).text
+        assert httpx.get(f"{handle.url}/healthz", timeout=10).json() == {"status": "alive"}
+        state.set_calendar({"last_session": "2026-12-31", "sessions_left": "0",
+                            "idle": "idle: no exchange calendar after 2026-12-31 (2027 has no holiday data)"}, now)
+        health = httpx.get(f"{handle.url}/healthz", timeout=10)
+        assert health.status_code == 200
+        assert health.json() == {"status": "alive",
+                                 "detail": "idle: no exchange calendar after 2026-12-31 (2027 has no holiday data)"}
+        assert "Idle: no exchange calendar" in httpx.get(f"{handle.url}/", timeout=10).text
+    finally:
+        handle.stop()
+        store.dispose()
+    env = dict(os.environ, SWINGTRADER_DATA_DIR=str(tmp_path))
+    status = subprocess.run([sys.executable, "-m", "swingtrader", "status"], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert status.returncode == 0, status.stderr
+    assert "WARNING: idle: no exchange calendar after 2026-12-31 (2027 has no holiday data); list next year's" \
+        in status.stdout
