@@ -46,6 +46,11 @@ TASKS = TASK_NAMES
 PREOPEN = timedelta(minutes=15)
 
 
+class StopRequested(Exception):
+    """Raised by a task that a stop request interrupted (while it waited): the slot is left `running`, so the
+    next start claims and runs it again; nothing is recorded as failed."""
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """One line of the plan: a daily task `at` a time, or (`every` set) an intraday task repeated inside the
@@ -352,7 +357,10 @@ class Scheduler:
     def _execute(self, slot: Slot, *, manual: bool, known_absent: bool) -> RunStatus:
         now = self._clock.now()
         if known_absent and slot.intraday and not manual:
-            status, error, detail, _ = self._call(slot)
+            try:
+                status, error, detail, _ = self._call(slot)
+            except StopRequested:
+                return RunStatus.RUNNING  # no row: the slot is still to run
             self._ledger.record_run(slot.task, slot.trading_date, slot.slot, status, slot.at, now,
                                     self._clock.now(), error=error, detail=detail)
             return status
@@ -361,7 +369,12 @@ class Scheduler:
         except SlotTaken as taken:
             return RunStatus(taken.status)
         for attempt in range(self._retries + 1):
-            status, error, detail, transient = self._call(slot)
+            try:
+                status, error, detail, transient = self._call(slot)
+            except StopRequested as stopped:
+                log.info("%s %s %s: %s; it runs again at the next start", slot.task, slot.trading_date, slot.slot,
+                         stopped)
+                return RunStatus.RUNNING
             if status is RunStatus.SUCCEEDED or not transient or attempt == self._retries:
                 break
             retry_at = self._clock.now() + self._retry_delay
@@ -375,6 +388,8 @@ class Scheduler:
         """Run the task; (status, error, detail, whether the failure was transient)."""
         try:
             detail = self._run_task(slot)
+        except StopRequested:
+            raise
         except Exception as exc:  # invariant: one task failing never stops the loop
             log.exception("task %s %s %s failed", slot.task, slot.trading_date, slot.slot)
             error = self._redact(f"{type(exc).__name__}: {exc}")

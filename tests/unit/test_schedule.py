@@ -170,3 +170,31 @@ def test_a_fresh_store_records_nothing_missed_from_before_it_existed(calendar, l
     sched.born = datetime.combine(friday, time(8, 0), tzinfo=IST)
     sched.run(until=datetime.combine(monday, time(9, 21), tzinfo=IST))
     assert ledger.statuses(friday)[("analysis", "16:00")] == "missed"
+
+
+def test_a_task_stopped_while_it_waits_is_not_failed_and_runs_again_at_the_next_start(calendar, ledger):
+    """Issue 14: Ctrl-C while the analysis waited for bars left it `failed`; now the slot runs again."""
+    from swingtrader.schedule import StopRequested
+
+    day = date(2024, 7, 1)
+    clock = SimClock(datetime.combine(day, time(16, 0), tzinfo=IST))
+    runs = []
+
+    def analysis_interrupted_once(slot):
+        runs.append((slot.task, slot.slot))
+        if slot.task == "analysis" and runs.count(("analysis", "16:00")) == 1:
+            scheduler.stop.set()  # the SIGINT handler's effect
+            raise StopRequested("stopped while the analysis waited for its bars")
+        return {}
+
+    scheduler = Scheduler(Plan(calendar, ("monitor_sell_orders",)), ledger, clock, calendar,
+                          analysis_interrupted_once)
+    scheduler.run(start_day=day, until=datetime.combine(day, time(23, 0), tzinfo=IST))
+    assert ledger.statuses(day)[("analysis", "16:00")] == "running"  # not failed, nothing after it ran
+    assert ("place_buy_orders", "16:05") not in ledger.statuses(day)
+    restarted = Scheduler(Plan(calendar, ("monitor_sell_orders",)), ledger, clock, calendar,
+                          analysis_interrupted_once)
+    restarted.run(start_day=day, until=datetime.combine(day, time(23, 0), tzinfo=IST))
+    statuses = ledger.statuses(day)
+    assert statuses[("analysis", "16:00")] == statuses[("place_buy_orders", "16:05")] == "succeeded"
+    assert runs.count(("analysis", "16:00")) == 2

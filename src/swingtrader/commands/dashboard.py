@@ -40,9 +40,12 @@ def main(args: Any) -> int:
     except (OSError, RuntimeError) as exc:
         fail(str(exc), 1)
     print(f"dashboard for {args.db or sweep} at {handle.url}/ (read-only; Ctrl-C stops it)", flush=True)
+    from swingtrader.startup import stop_on_signals
+
+    stop = stop_on_signals()  # also when started with SIGINT ignored (nohup, CI)
     try:
-        handle.wait()
-    except KeyboardInterrupt:
+        while not stop.wait(0.5) and handle.alive:
+            pass
         handle.stop()
     finally:
         store.dispose()

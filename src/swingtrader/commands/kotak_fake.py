@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import threading
 from pathlib import Path
 
 from swingtrader.commands._common import bars_or_exit, calendar_or_exit, fail, settings_or_exit
@@ -48,10 +47,12 @@ def main(args: argparse.Namespace) -> int:
                         ("TOTP_SECRET", c.totp_secret), ("MPIN", c.mpin)):
         print(f"SWINGTRADER_KOTAK_{name}={value.get_secret_value()}")
     print(f"SWINGTRADER_KOTAK_LOGIN_URL={fake.url}", flush=True)
+    from swingtrader.startup import stop_on_signals
+
+    stop = stop_on_signals()  # also when started with SIGINT ignored (nohup, CI)
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        while not stop.wait(1.0):
+            pass
     finally:
         fake.stop()
         print(f"# stopped; injected faults: {fake.fault_counts()}")

@@ -103,7 +103,8 @@ def main(args: argparse.Namespace) -> int:
         hooks = replace(hooks, notify=notifier.notify)
     service = assemble(settings, clock, store=store, calendar=calendar, bars=bars, hooks=hooks)
     beat.alert = service.notify
-    attach_feed(service, settings, bars)  # refreshed before every task; the analysis requires its day's bars
+    feed = attach_feed(service, settings, bars)  # refreshed before every task; the analysis requires its day's bars
+    print(feed.banner(mode_label(settings)), flush=True)  # issue 14: what the data means for this run
     try:
         print_plan(service, ist_date(clock.now()))
     except CalendarDataMissing as exc:
