@@ -40,6 +40,9 @@ def main(args: argparse.Namespace) -> int:
                           symbols=bars.symbols(), host=args.host, port=args.port)
     except OSError as exc:
         fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", code=1)
+    from swingtrader.startup import stop_on_signals
+
+    stop = stop_on_signals()  # before saying it is up; also when started with SIGINT ignored (nohup, CI)
     c = fake.credentials
     print(f"# fake Kotak Neo at {fake.url} over the paper exchange ({len(bars.symbols())} symbols from {data})")
     print("# test credentials for this run only (not real secrets):")
@@ -47,9 +50,6 @@ def main(args: argparse.Namespace) -> int:
                         ("TOTP_SECRET", c.totp_secret), ("MPIN", c.mpin)):
         print(f"SWINGTRADER_KOTAK_{name}={value.get_secret_value()}")
     print(f"SWINGTRADER_KOTAK_LOGIN_URL={fake.url}", flush=True)
-    from swingtrader.startup import stop_on_signals
-
-    stop = stop_on_signals()  # also when started with SIGINT ignored (nohup, CI)
     try:
         while not stop.wait(1.0):
             pass
