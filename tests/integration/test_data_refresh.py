@@ -194,3 +194,47 @@ def test_a_copy_whose_files_changed_while_parsed_never_reaches_the_bars(tmp_path
     write_bars(data, JUN4)
     assert feed.refresh() is False and bars.last_day() == JUN3  # the copy read mid-change is dropped
     assert feed.refresh() is True and bars.last_day() == JUN5 and bars.bar_on(symbols[1], JUN5) is None
+
+
+def test_the_wait_is_published_with_the_real_next_task_and_a_stop_leaves_the_analysis_to_run_again(tmp_path):
+    """Issue 14: the dashboard said `analysis: running`, `Next task: none scheduled` while the analysis waited, and
+    Ctrl-C then left it `failed`."""
+    data = tmp_path / "bars"
+    write_bars(data, MAY31)
+    settings = load_settings(None, data_dir=tmp_path, data=str(data), data_wait_minutes=30)
+    calendar = TradingCalendar.load(cache_dir=tmp_path / "cache")
+    bars = LiveBars(open_bar_source(str(data), cache_dir=tmp_path / "cache", parse_in_child=True))
+    store = Store.open(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    clock = SimClock(at(JUN3, 15, 59))
+    alerts, seen = [], []
+    state = ServiceState(store)
+
+    def heartbeat():  # the first beat of the wait: look at what is published, then the SIGINT handler's effect
+        waiting = state.waiting()
+        if waiting and not seen:
+            seen.append((waiting, state.next_slot()))
+            service.stop_event.set()
+
+    service = build_service(settings, clock=clock, clock_mode=ClockMode.VIRTUAL, calendar=calendar, store=store,
+                            bars=bars, broker=paper_broker(settings, store, clock, bars, calendar),
+                            hooks=ServiceHooks(notify=lambda k, t, b: alerts.append(k), heartbeat=heartbeat))
+    attach_feed(service, settings, bars)
+    service.scheduler.run(start_day=JUN3, until=at(JUN3, 17, 0))
+    waiting, next_slot = seen[0]
+    assert waiting == {"task": "analysis", "for": f"bars of {JUN3} in {data}", "until": "2024-06-03 16:30 IST"}
+    assert next_slot is not None and (next_slot.task, next_slot.at) == ("place_buy_orders", at(JUN3, 16, 5))
+    assert state.waiting() == {}  # cleared when the wait ended
+    with store.connect() as conn:
+        runs = dict(conn.exec_driver_sql("select task, status from task_runs where trading_date = '2024-06-03' "
+                                         "and task in ('analysis', 'place_buy_orders')").all())
+    assert runs == {"analysis": "running"} and NotificationKind.DATA_MISSING not in alerts
+    assert NotificationKind.TASK_FAILED not in alerts
+
+    write_bars(data, JUN3)
+    service.stop_event.clear()
+    service.scheduler.run(start_day=JUN3, until=at(JUN3, 17, 0))  # the next start: the slot runs again
+    with store.connect() as conn:
+        runs = dict(conn.exec_driver_sql("select task, status from task_runs where trading_date = '2024-06-03' "
+                                         "and task in ('analysis', 'place_buy_orders')").all())
+    assert runs == {"analysis": "succeeded", "place_buy_orders": "succeeded"}
+    store.dispose()
