@@ -61,10 +61,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="PATH")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("calendar", help="list trading sessions")
+    p = sub.add_parser("calendar", help="list trading sessions (no dates: the next ones and the data's reach)")
     _add_config(p)
-    p.add_argument("--start", required=True, metavar="D")
-    p.add_argument("--end", required=True, metavar="D")
+    p.add_argument("--start", metavar="D")
+    p.add_argument("--end", metavar="D")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("status", help="state of a running or stopped service, from the store")

@@ -10,6 +10,7 @@
 - from the read model (`account_view`): `swingtrader_orders{status}`, `swingtrader_open_orders`,
   `swingtrader_open_positions`, `swingtrader_realised_pnl_rupees`, `swingtrader_equity_rupees`,
   `swingtrader_paused`, `swingtrader_heartbeat_timestamp_seconds`; and `swingtrader_store_up`;
+- `swingtrader_calendar_sessions_left` once the running service published the calendar's reach;
 - `process_*` (memory, CPU, open files) from prometheus-client's process collector.
 A store that cannot be read gives `swingtrader_store_up 0` and the in-process metrics, not an error.
 
@@ -37,6 +38,7 @@ from swingtrader.account_view import AccountView, account_in
 from swingtrader.clock import Clock, LiveClock
 from swingtrader.store import Store
 from swingtrader.store import tables as t
+from swingtrader.store.state import ServiceState
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,8 @@ class StoreCollector(Collector):
         try:
             with self._store.connect() as conn:
                 account = account_in(conn, self._store, self._clock.now())
-                families = [*_ledger_metrics(self._ledger.read(conn)), *_account_metrics(account)]
+                families = [*_ledger_metrics(self._ledger.read(conn)), *_account_metrics(account),
+                            *_calendar_metrics(ServiceState(self._store).calendar(conn))]
         except SQLAlchemyError as exc:
             log.warning("metrics: cannot read the store: %s", type(exc).__name__)
             up.add_metric([], 0)
@@ -104,6 +107,15 @@ class StoreCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield from families
+
+
+def _calendar_metrics(reach: dict[str, str] | None) -> Iterator[Metric]:
+    """`swingtrader_calendar_sessions_left`: sessions the exchange calendar's data still covers (0 when idle at
+    its end); absent until the running service published it."""
+    if reach and reach.get("sessions_left", "").isdigit():
+        yield GaugeMetricFamily("swingtrader_calendar_sessions_left",
+                                "Trading sessions left before the exchange calendar's holiday data ends",
+                                value=int(reach["sessions_left"]))
 
 
 @dataclass

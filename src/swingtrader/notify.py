@@ -41,6 +41,7 @@ class NotificationKind(StrEnum):
     LEASE_TAKEN_OVER = "lease_taken_over"  # this process took an expired instance lease over (store/lease.py)
     HOLDINGS_MISMATCH = "holdings_mismatch"  # broker holdings differ from our positions (recovery.py)
     ORDER_ATTENTION = "order_attention"  # settling one order failed; retried with backoff (orders.py, recovery.py)
+    CALENDAR_ENDING = "calendar_ending"  # the exchange calendar's data runs out soon, or has (calendar_watch.py)
 
 
 KINDS: dict[NotificationKind, str] = {
@@ -58,6 +59,7 @@ KINDS: dict[NotificationKind, str] = {
     NotificationKind.LEASE_TAKEN_OVER: "warning",
     NotificationKind.HOLDINGS_MISMATCH: "warning",
     NotificationKind.ORDER_ATTENTION: "warning",
+    NotificationKind.CALENDAR_ENDING: "warning",
 }
 """kind -> apprise notification type."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from swingtrader.store import Store
 from swingtrader.store.state import ServiceState
 
 if TYPE_CHECKING:
+    from swingtrader.calendar_watch import CalendarWatch
     from swingtrader.config import Settings
     from swingtrader.market.bars import BarSource
     from swingtrader.market.calendar import TradingCalendar
@@ -54,8 +56,39 @@ def assemble(
     """The wall-clock service for this settings' mode."""
     broker = make_broker(settings, store, clock, bars, calendar, on_secret=hooks.on_secret)
     ServiceState(store).set_mode(mode_label(settings), clock.now())
-    return build_service(settings, clock=clock, clock_mode=ClockMode.WALL, calendar=calendar, store=store,
-                         bars=bars, broker=broker, hooks=hooks)
+    service = build_service(settings, clock=clock, clock_mode=ClockMode.WALL, calendar=calendar, store=store,
+                            bars=bars, broker=broker, hooks=hooks)
+    service.scheduler.born = store_born(store)
+    watch_calendar(service, settings)
+    return service
+
+
+def watch_calendar(service: Service, settings: Settings) -> CalendarWatch:
+    """Warn before the calendar's data ends and idle (not exit) at its end (`swingtrader.calendar_watch`)."""
+    from swingtrader.calendar_watch import CalendarWatch
+    from swingtrader.market.calendar import TradingCalendar
+
+    def reload() -> TradingCalendar:
+        return TradingCalendar.load(settings.calendar_override_file, cache_dir=Path(settings.data_dir) / "cache")
+
+    hooks = service.hooks
+    watch = CalendarWatch(service.calendar, reload, clock=service.clock, state=ServiceState(service.store),
+                          notify=service.notify, stop=service.stop_event,
+                          heartbeat=hooks.heartbeat, heartbeat_every=hooks.heartbeat_every)
+    service.scheduler.on_new_day, service.scheduler.on_calendar_end = watch.new_day, watch.wait_for_data
+    return watch
+
+
+def store_born(store: Store) -> datetime | None:
+    """When the store's identity was recorded (its first `run`); None if not recorded."""
+    from sqlalchemy import select
+
+    from swingtrader.store import tables as t
+
+    with store.connect() as conn:
+        born: datetime | None = conn.execute(
+            select(t.store_identity.c.created_at).where(t.store_identity.c.id == 1)).scalar()
+    return born
 
 
 def mode_label(settings: Settings) -> str:

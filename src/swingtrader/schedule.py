@@ -13,7 +13,9 @@ twice, 30 s apart, within its deadline.
 Catch-up: a slot whose deadline has passed is recorded `missed` (daily tasks, or intraday ones after the
 close) or `skipped` (an intraday slot superseded by a later one): a late start runs the latest monitor slot
 and records the earlier ones, so nothing silently vanishes. A slow task makes later slots run late or be
-skipped the same way. On special sessions only `special_session_tasks` run (default: monitoring), with the
+skipped the same way. A slot whose deadline passed before the store existed (`Scheduler.born`) is not
+recorded at all: a fresh store has no missed days from before it was made. On special sessions only
+`special_session_tasks` run (default: monitoring), with the
 intraday slots inside the session's windows.
 """
 
@@ -42,6 +44,11 @@ log = logging.getLogger(__name__)
 
 TASKS = TASK_NAMES
 PREOPEN = timedelta(minutes=15)
+
+
+class StopRequested(Exception):
+    """Raised by a task that a stop request interrupted (while it waited): the slot is left `running`, so the
+    next start claims and runs it again; nothing is recorded as failed."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,10 @@ class Plan:
             if len(self._cache) > 8:
                 self._cache.pop(next(iter(self._cache)))
         return self._cache[day]
+
+    def forget(self) -> None:
+        """Drop the slots built so far (the calendar learnt new days)."""
+        self._cache.clear()
 
     def _build(self, day: date) -> list[Slot]:
         session = self._calendar.session(day)
@@ -207,11 +218,17 @@ class Scheduler:
         self._retry_delay = retry_delay
         self._fast_forward = fast_forward
         self.run_lock = threading.Lock()  # one task at a time: scheduled slots and manual runs alike
+        self.born: datetime | None = None  # when the store was made: slots over before then are not recorded
+        self.on_new_day: Callable[[date], None] = lambda _d: None  # each session day as the loop reaches it
+        self.on_calendar_end: Callable[[CalendarDataMissing], bool] | None = None
+        """Called when the next session is in a year without holiday data: returns True once it is known, False on
+        a stop request. Without it, `run` raises `CalendarDataMissing` there."""
 
     def run(self, *, start_day: date | None = None, until: datetime | None = None) -> None:
         """Run slots from `start_day` (default: the previous session, to catch its evening tasks) until
-        `until` (exclusive) or a stop request. Raises `CalendarDataMissing` when it reaches a year without
-        holiday data, after the last known session's tasks ran: guessing the exchange's days is not safe."""
+        `until` (exclusive) or a stop request. On reaching a year without holiday data, after the last known
+        session's tasks ran, it calls `on_calendar_end` (or raises `CalendarDataMissing`): guessing the
+        exchange's days is not safe."""
         try:
             while not self._run_through_store_faults(start_day, until):
                 pass
@@ -237,6 +254,7 @@ class Scheduler:
         if self._calendar.session(day) is None:
             day = self._calendar.next_session(day).date
         while not self.stop.is_set():
+            self.on_new_day(day)
             self._on_day(day, self._plan.slots(day))
             statuses = self._ledger.statuses(day)
             pending_unrun: list[Unrun] = []
@@ -273,7 +291,23 @@ class Scheduler:
             self._flush(pending_unrun)
             if self.stop.is_set():
                 return
-            day = self._calendar.next_session(day).date
+            following = self._next_session(day)
+            if following is None:
+                return
+            day = following
+
+    def _next_session(self, day: date) -> date | None:
+        """The session after `day`; at the end of the calendar's data, once `on_calendar_end` found more (None:
+        stop requested while it waited)."""
+        while True:
+            try:
+                return self._calendar.next_session(day).date
+            except CalendarDataMissing as exc:
+                if self.on_calendar_end is None:
+                    raise
+                if not self.on_calendar_end(exc):
+                    return None
+                self._plan.forget()
 
     def _flush(self, rows: list[Unrun]) -> None:
         if rows:
@@ -303,6 +337,8 @@ class Scheduler:
     ) -> RunStatus | None:
         now = self._clock.now()
         if now >= slot.deadline:
+            if self.born is not None and slot.deadline <= self.born:
+                return None  # over before the store existed: nothing to account for
             status = RunStatus.MISSED if (not slot.intraday or now >= slot.session_close) else RunStatus.SKIPPED
             reason = "deadline passed" if status is RunStatus.MISSED else "superseded by a later slot"
             unrun.append((slot.task, slot.trading_date, slot.slot, status, slot.at, reason))
@@ -326,7 +362,10 @@ class Scheduler:
     def _execute(self, slot: Slot, *, manual: bool, known_absent: bool) -> RunStatus:
         now = self._clock.now()
         if known_absent and slot.intraday and not manual:
-            status, error, detail, _ = self._call(slot)
+            try:
+                status, error, detail, _ = self._call(slot)
+            except StopRequested:
+                return RunStatus.RUNNING  # no row: the slot is still to run
             self._ledger.record_run(slot.task, slot.trading_date, slot.slot, status, slot.at, now,
                                     self._clock.now(), error=error, detail=detail)
             return status
@@ -335,7 +374,12 @@ class Scheduler:
         except SlotTaken as taken:
             return RunStatus(taken.status)
         for attempt in range(self._retries + 1):
-            status, error, detail, transient = self._call(slot)
+            try:
+                status, error, detail, transient = self._call(slot)
+            except StopRequested as stopped:
+                log.info("%s %s %s: %s; it runs again at the next start", slot.task, slot.trading_date, slot.slot,
+                         stopped)
+                return RunStatus.RUNNING
             if status is RunStatus.SUCCEEDED or not transient or attempt == self._retries:
                 break
             retry_at = self._clock.now() + self._retry_delay
@@ -349,6 +393,8 @@ class Scheduler:
         """Run the task; (status, error, detail, whether the failure was transient)."""
         try:
             detail = self._run_task(slot)
+        except StopRequested:
+            raise
         except SlotSkipped as exc:
             log.warning("task %s %s %s skipped: %s", slot.task, slot.trading_date, slot.slot, exc)
             return RunStatus.SKIPPED, self._redact(str(exc)), None, False

@@ -29,7 +29,7 @@ from swingtrader.market.costs import CostRates
 from swingtrader.notify import NotificationKind, Notify
 from swingtrader.orders import OrderManager, OrderRecord, RiskLimits
 from swingtrader.portfolio import Portfolio
-from swingtrader.schedule import Plan, Scheduler, Slot, SlotSkipped
+from swingtrader.schedule import Plan, Scheduler, Slot, SlotSkipped, StopRequested
 from swingtrader.store import Store
 from swingtrader.store import tables as t
 from swingtrader.store.analysis import AnalysisLog
@@ -194,8 +194,8 @@ class Service:
             detail = task_function(slot.task)(self.context, slot)
             check_outcome(self.context, slot.task, slot.trading_date, detail)  # issue 9: all refused -> failed
             return detail
-        except SlotSkipped:
-            raise
+        except (SlotSkipped, StopRequested):
+            raise  # skipped or interrupted, not failed
         except Exception as exc:
             self.notify(NotificationKind.TASK_FAILED, f"{slot.task} failed",
                         self.hooks.redact(f"{slot.trading_date} {slot.slot}: {exc}"))

@@ -13,18 +13,22 @@ leave the session without prices (the paper exchange then fills nothing) and the
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from swingtrader.market.bars import BarSource
 
 DAYS = (date(2024, 6, 3), date(2024, 6, 4), date(2024, 6, 5), date(2024, 6, 6), date(2024, 6, 7))
 """Election-results week: buys on the 4th, filled on the 5th, sold on the 6th and 7th (targets moved on the way)."""
@@ -33,14 +37,14 @@ SPEED = 20000.0
 """Virtual seconds per real second while the service waits (one session day is about 4 s of waiting)."""
 
 
-def write_bars(directory: Path, upto: date) -> None:
-    """The bundled sample's bars from `HISTORY_FROM` to `upto` as `<SYMBOL>.csv` files, each replaced atomically."""
-    from swingtrader.market.bars import open_bar_source
-
-    source = open_bar_source("bundled")
+def write_bars(directory: Path, upto: date, symbols: Iterable[str] | None = None,
+               between: Callable[[], None] = lambda: None) -> None:
+    """The bundled sample's bars from `HISTORY_FROM` to `upto` as `<SYMBOL>.csv` files (of `symbols`, default
+    all), each replaced atomically, one after the other as a downloader writes them; `between()` runs after each."""
+    source = _bundled()
     directory.mkdir(parents=True, exist_ok=True)
     end = np.datetime64(upto.isoformat())
-    for symbol in source.symbols():
+    for symbol in source.symbols() if symbols is None else symbols:
         b = source.bars(symbol)
         keep = (b.dates >= HISTORY_FROM) & (b.dates <= end)
         if not keep.any():
@@ -53,6 +57,14 @@ def write_bars(directory: Path, upto: date) -> None:
         tmp = directory / f".{symbol}.tmp"
         tmp.write_text(text)
         os.replace(tmp, directory / f"{symbol}.csv")
+        between()
+
+
+@functools.cache
+def _bundled() -> BarSource:
+    from swingtrader.market.bars import open_bar_source
+
+    return open_bar_source("bundled")
 
 
 def finished(db: Path, task: str) -> set[date]:
@@ -68,11 +80,12 @@ def finished(db: Path, task: str) -> set[date]:
     return {date.fromisoformat(r[0]) for r in rows}
 
 
-def start_run(root: Path, *, port: int, web: bool = True, speed: float = SPEED) -> subprocess.Popen[str]:
-    """`swingtrader run` (paper, embedded defaults) over `root/live`, its clock at 09:00 IST on the first day."""
+def start_run(root: Path, *, port: int, web: bool = True, speed: float = SPEED, start: date = DAYS[0]
+              ) -> subprocess.Popen[str]:
+    """`swingtrader run` (paper, embedded defaults) over `root/live`, its clock at 09:00 IST on `start`."""
     env = dict(os.environ, SWINGTRADER_DATA_DIR=str(root / "var"), SWINGTRADER_DATA=str(root / "live"),
                SWINGTRADER_WEB_PORT=str(port), SWINGTRADER_WEB_ENABLED=str(web).lower(),
-               SWINGTRADER_TEST_CLOCK=f"{DAYS[0].isoformat()}T09:00+05:30@{speed}")
+               SWINGTRADER_TEST_CLOCK=f"{start.isoformat()}T09:00+05:30@{speed}")
     return subprocess.Popen([sys.executable, "-m", "swingtrader", "run"], cwd=root, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
@@ -111,19 +124,19 @@ def prepare(root: Path) -> None:
     write_bars(root / "full", DAYS[-1])
 
 
-def simulate(root: Path) -> Path:
-    """`swingtrader simulate` over the five days on `root/full`; its store."""
+def simulate(root: Path, first: date = DAYS[0], last: date = DAYS[-1]) -> Path:
+    """`swingtrader simulate` from `first` to `last` on `root/full`; its store."""
     db = root / "sim.sqlite"
     env = dict(os.environ, SWINGTRADER_DATA_DIR=str(root / "simvar"))
-    subprocess.run([sys.executable, "-m", "swingtrader", "simulate", "--start", DAYS[0].isoformat(), "--end",
-                    DAYS[-1].isoformat(), "--data", str(root / "full"), "--db", str(db)], env=env, check=True,
+    subprocess.run([sys.executable, "-m", "swingtrader", "simulate", "--start", first.isoformat(), "--end",
+                    last.isoformat(), "--data", str(root / "full"), "--db", str(db)], env=env, check=True,
                    capture_output=True)
     return db
 
 
-def outcome(db: Path) -> dict[str, Any]:
-    """What both runs must agree on over the five days, read straight from the store."""
-    first = DAYS[0].isoformat()
+def outcome(db: Path, since: date = DAYS[0]) -> dict[str, Any]:
+    """What both runs must agree on from `since` (default: over the five days), read straight from the store."""
+    first = since.isoformat()
     queries = {
         "analysis": "select as_of, symbol, rank, level, close, rsi10 from recommendations where as_of >= ? "
                     "order by as_of, rank",

@@ -8,6 +8,7 @@ import socket
 
 from tests.e2e import five_days
 from tests.e2e.five_days import DAYS
+from tests.e2e.ledger import assert_whole_ledger
 
 
 def _free_port() -> int:
@@ -29,6 +30,8 @@ def test_five_trading_days_in_one_process_match_simulate(tmp_path):
     sim_db = five_days.simulate(tmp_path)
 
     assert five_days.analysis_runs(run_db) == {d.isoformat(): "succeeded" for d in DAYS}
+    counts = assert_whole_ledger(run_db)  # every row of every task, eod_cleanup included (issue 14)
+    assert counts["succeeded"] >= 5 * 7
     run, sim = five_days.outcome(run_db), five_days.outcome(sim_db)
     # each day's analysis saw that day's bar: candidates dated every evening they were found, closes included
     assert {r[0] for r in run["analysis"]} == {r[0] for r in sim["analysis"]} != set()

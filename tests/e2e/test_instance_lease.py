@@ -10,9 +10,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from tests.e2e.ledger import assert_whole_ledger
 from tests.integration.test_postgres_store import postgres_url as postgres_server
 
 EXPIRY = 2.0  # seconds: short, so the tests wait little; every wait below is on an event, bounded
@@ -193,6 +194,7 @@ def test_run_task_goes_through_the_running_owner(tmp_path):
     assert "run by the running service" not in alone.stdout
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM instance_lease").fetchone() == (0,)  # released after the task
+    assert_whole_ledger(db, days={date(2024, 7, 1), date(2024, 7, 2)})  # the owner's own days follow the wall clock
 
 
 def _free_port() -> int:

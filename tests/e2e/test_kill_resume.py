@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.ledger import assert_whole_ledger
+
 START, END = "2024-01-01", "2024-03-28"
 HERE = Path(__file__).parent
 # The first kill lands on the first commit of a new store: Alembic creating the schema (it commits whole or not
@@ -119,3 +121,4 @@ def test_sigkill_and_resume_matches_an_uninterrupted_run(nifty_dir, tmp_path):
     assert _orders(db) == _orders(clean_db)
     assert _exchange(db) == _exchange(clean_db)
     assert resumed["task_runs"] == expected["task_runs"]
+    assert assert_whole_ledger(db) == assert_whole_ledger(clean_db)

@@ -11,10 +11,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import date
 
 import pytest
 
 from swingtrader.task_names import TASK_NAMES
+from tests.e2e.ledger import assert_whole_ledger
 
 
 def _free_port() -> int:
@@ -23,8 +25,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+DAY = date(2024, 6, 3)
+
+
 def _start(tmp_path, port):
-    env = dict(os.environ, SWINGTRADER_DATA_DIR=str(tmp_path / "var"), SWINGTRADER_WEB_PORT=str(port))
+    """On its embedded defaults, its clock at 10:00 on a trading day, at real speed."""
+    env = dict(os.environ, SWINGTRADER_DATA_DIR=str(tmp_path / "var"), SWINGTRADER_WEB_PORT=str(port),
+               SWINGTRADER_TEST_CLOCK=f"{DAY.isoformat()}T10:00+05:30@1")
     return subprocess.Popen([sys.executable, "-m", "swingtrader", "run"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -49,7 +56,7 @@ def test_run_prints_the_plan_serves_the_dashboard_and_stops_cleanly(tmp_path, si
     try:
         lines = _read_until(proc, "dashboard:")
         text = "".join(lines)
-        assert "plan for" in text or "no trading session" in text
+        assert f"plan for {DAY}" in text
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
             assert resp.status == 200
         deadline = time.monotonic() + 20
@@ -59,9 +66,8 @@ def test_run_prints_the_plan_serves_the_dashboard_and_stops_cleanly(tmp_path, si
             if overview["plan_day"] == overview["today"]:
                 break
             time.sleep(0.2)
-        if "plan for" in text:  # a trading day: every task of the published plan is on the overview, run or not
-            assert overview["plan_day"] == overview["today"]
-            assert {row["task"] for row in overview["plan"]} == set(TASK_NAMES)
+        assert overview["plan_day"] == overview["today"] == DAY.isoformat()
+        assert {row["task"] for row in overview["plan"]} == set(TASK_NAMES)  # every task of the plan, run or not
         time.sleep(1)
         t0 = time.monotonic()
         proc.send_signal(sig)
@@ -72,4 +78,6 @@ def test_run_prints_the_plan_serves_the_dashboard_and_stops_cleanly(tmp_path, si
             proc.kill()
             proc.wait()
     assert (tmp_path / "var" / "swingtrader.sqlite").exists()
+    counts = assert_whole_ledger(tmp_path / "var" / "swingtrader.sqlite")  # the sells and monitor slots so far
+    assert counts["succeeded"] >= 2
     assert "swingtrader stopped" in (tmp_path / "var" / "logs" / "swingtrader.log").read_text()

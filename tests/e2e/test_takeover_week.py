@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.e2e.ledger import assert_whole_ledger
 from tests.integration.test_postgres_store import postgres_url as postgres_server
 
 HERE = Path(__file__).parent
@@ -116,3 +117,5 @@ def test_standby_takes_over_a_killed_owner_and_the_week_ends_as_if_uninterrupted
     assert finished["duplicate_client_tags"] == 0
     assert finished["orders_writes"] < expected["orders_writes"]  # the standby did not replay the week from start
     assert _rows(shared_url) == _rows(clean_url)  # orders, exchange orders, ledger; each lease given back
+    assert_whole_ledger(clean_url)
+    assert_whole_ledger(shared_url)

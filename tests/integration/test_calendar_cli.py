@@ -16,6 +16,7 @@ RUNS = {
     "json": ("--start", "2024-01-01", "--end", "2026-12-31", "--json"),
     "table": ("--start", "2024-01-19", "--end", "2024-01-23"),
     "2027": ("--start", "2026-12-28", "--end", "2027-01-08", "--json"),
+    "next": (),
 }
 
 
@@ -98,3 +99,14 @@ def test_bad_dates_exit_2(tmp_path, argv, message):
     done = _finish(_start(tmp_path, tmp_path, *argv), argv)
     assert done.returncode == 2
     assert done.stderr.startswith(message)
+
+
+def test_without_dates_it_lists_the_next_sessions_and_how_far_the_data_reaches(runs):
+    out = runs["next"]
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    reach = next(line for line in lines if line.startswith("holiday data reaches "))
+    last = date.fromisoformat(reach.split()[3])
+    assert last.month == 12 and last.day == 31 and last.year >= 2026  # the last session of the last known year
+    listed = [line for line in lines[1:] if line[:4].isdigit()]
+    assert 0 < len(listed) <= 10 or date.today() > last

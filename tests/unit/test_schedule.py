@@ -153,3 +153,48 @@ def test_a_slow_task_makes_later_slots_late_or_skipped_never_lost(calendar, ledg
     assert monitors == {"09:15": "skipped", "09:16": "skipped", "09:17": "skipped", "09:18": "skipped",
                         "09:19": "succeeded", "09:20": "succeeded", "09:21": "succeeded"}
     assert ("monitor_sell_orders", "09:19", "09:19") in runs  # run late, 30 s after its minute
+
+
+def test_a_fresh_store_records_nothing_missed_from_before_it_existed(calendar, ledger):
+    """Issue 14: a store made on Monday 09:20 backfilled Friday's 384 slots as `missed`; a store that existed
+    on Friday still accounts for them."""
+    friday, monday = date(2024, 7, 5), date(2024, 7, 8)
+    start = datetime.combine(monday, time(9, 20), tzinfo=IST)
+    clock = SimClock(start)
+    sched = Scheduler(Plan(calendar, ("monitor_sell_orders",)), ledger, clock, calendar, Recorder(clock, ()))
+    sched.born = start
+    sched.run(until=datetime.combine(monday, time(9, 21), tzinfo=IST))
+    assert ledger.statuses(friday) == {}
+    assert ("premarket_retry", "09:00") not in ledger.statuses(monday)  # over at 09:15, before the store
+    assert ledger.statuses(monday)[("monitor_sell_orders", "09:20")] == "succeeded"
+    sched.born = datetime.combine(friday, time(8, 0), tzinfo=IST)
+    sched.run(until=datetime.combine(monday, time(9, 21), tzinfo=IST))
+    assert ledger.statuses(friday)[("analysis", "16:00")] == "missed"
+
+
+def test_a_task_stopped_while_it_waits_is_not_failed_and_runs_again_at_the_next_start(calendar, ledger):
+    """Issue 14: Ctrl-C while the analysis waited for bars left it `failed`; now the slot runs again."""
+    from swingtrader.schedule import StopRequested
+
+    day = date(2024, 7, 1)
+    clock = SimClock(datetime.combine(day, time(16, 0), tzinfo=IST))
+    runs = []
+
+    def analysis_interrupted_once(slot):
+        runs.append((slot.task, slot.slot))
+        if slot.task == "analysis" and runs.count(("analysis", "16:00")) == 1:
+            scheduler.stop.set()  # the SIGINT handler's effect
+            raise StopRequested("stopped while the analysis waited for its bars")
+        return {}
+
+    scheduler = Scheduler(Plan(calendar, ("monitor_sell_orders",)), ledger, clock, calendar,
+                          analysis_interrupted_once)
+    scheduler.run(start_day=day, until=datetime.combine(day, time(23, 0), tzinfo=IST))
+    assert ledger.statuses(day)[("analysis", "16:00")] == "running"  # not failed, nothing after it ran
+    assert ("place_buy_orders", "16:05") not in ledger.statuses(day)
+    restarted = Scheduler(Plan(calendar, ("monitor_sell_orders",)), ledger, clock, calendar,
+                          analysis_interrupted_once)
+    restarted.run(start_day=day, until=datetime.combine(day, time(23, 0), tzinfo=IST))
+    statuses = ledger.statuses(day)
+    assert statuses[("analysis", "16:00")] == statuses[("place_buy_orders", "16:05")] == "succeeded"
+    assert runs.count(("analysis", "16:00")) == 2

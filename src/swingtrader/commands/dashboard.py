@@ -39,10 +39,13 @@ def main(args: Any) -> int:
         handle = start_web_in_thread(app, args.host, args.port)
     except (OSError, RuntimeError) as exc:
         fail(str(exc), 1)
+    from swingtrader.startup import stop_on_signals
+
+    stop = stop_on_signals()  # before saying it is up; also when started with SIGINT ignored (nohup, CI)
     print(f"dashboard for {args.db or sweep} at {handle.url}/ (read-only; Ctrl-C stops it)", flush=True)
     try:
-        handle.wait()
-    except KeyboardInterrupt:
+        while not stop.wait(0.5) and handle.alive:
+            pass
         handle.stop()
     finally:
         store.dispose()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import threading
 from pathlib import Path
 
 from swingtrader.commands._common import bars_or_exit, calendar_or_exit, fail, settings_or_exit
@@ -41,6 +40,9 @@ def main(args: argparse.Namespace) -> int:
                           symbols=bars.symbols(), host=args.host, port=args.port)
     except OSError as exc:
         fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", code=1)
+    from swingtrader.startup import stop_on_signals
+
+    stop = stop_on_signals()  # before saying it is up; also when started with SIGINT ignored (nohup, CI)
     c = fake.credentials
     print(f"# fake Kotak Neo at {fake.url} over the paper exchange ({len(bars.symbols())} symbols from {data})")
     print("# test credentials for this run only (not real secrets):")
@@ -49,9 +51,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"SWINGTRADER_KOTAK_{name}={value.get_secret_value()}")
     print(f"SWINGTRADER_KOTAK_LOGIN_URL={fake.url}", flush=True)
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        while not stop.wait(1.0):
+            pass
     finally:
         fake.stop()
         print(f"# stopped; injected faults: {fake.fault_counts()}")

@@ -111,7 +111,8 @@ def main(args: argparse.Namespace) -> int:
         service.request_stop()
 
     halt_renewal = lease.keep_renewed(settings.lease_expiry_seconds / 3, on_lost)  # never starved by work
-    attach_feed(service, settings, bars)  # refreshed before every task; the analysis requires its day's bars
+    feed = attach_feed(service, settings, bars)  # refreshed before every task; the analysis requires its day's bars
+    print(feed.banner(mode_label(settings)), flush=True)  # issue 14: what the data means for this run
     try:
         print_plan(service, ist_date(clock.now()))
     except CalendarDataMissing as exc:

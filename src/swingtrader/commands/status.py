@@ -23,10 +23,12 @@ if TYPE_CHECKING:
 def main(args: argparse.Namespace) -> int:
     settings = settings_or_exit(args)
     from swingtrader.account_view import read_account, recent_failures, task_runs_on
+    from swingtrader.calendar_watch import ending_soon, reach_text
     from swingtrader.clock import LiveClock
     from swingtrader.owner import existing_store_or_exit
     from swingtrader.runtime import open_store
     from swingtrader.store import StoreError
+    from swingtrader.store.state import ServiceState
 
     existing_store_or_exit(settings)  # issue 9: a missing store is reported, never created
     try:
@@ -38,6 +40,8 @@ def main(args: argparse.Namespace) -> int:
         day = account.last_trading_date
         runs = Counter(f"{r['task']}:{r['status']}" for r in (task_runs_on(store, day) if day else []))
         failures = recent_failures(store)
+        state = ServiceState(store)
+        reach, waiting = state.calendar(), state.waiting()
     finally:
         store.dispose()
     next_slot, quotes, now = account.next_slot, account.quotes, account.as_of
@@ -68,12 +72,17 @@ def main(args: argparse.Namespace) -> int:
         "quotes": None if quotes is None else {
             "at": None if quotes.at is None else quotes.at.isoformat(), "age_seconds": quotes.age_seconds(now),
             "max_age_seconds": quotes.max_age_seconds, "stale": quotes.stale(now)},
+        "calendar": reach,
+        "waiting": waiting or None,
     }
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     print(f"store: {result['store']}  mode: {result['mode']}  paused: {result['paused']}")
-    print(f"next: {result['next']}")
+    print(f"next: {next_text(result['next'], waiting)}")
+    reach_line = reach_text(reach)
+    if reach_line is not None:
+        print(("WARNING: " if ending_soon(reach, now.astimezone(IST).date()) else "") + reach_line)
     print(f"last trading date: {result['last_trading_date']}")
     if quotes is not None:
         print(f"paper prices: {quote_age_text(quotes, now)}")
@@ -86,6 +95,14 @@ def main(args: argparse.Namespace) -> int:
     print(f"open positions: {len(account.positions)}, open orders: {account.open_orders}")
     print(f"realised P&L: {result['realised_pnl']}  cash: {result['cash']}  equity: {result['equity']}")
     return 0
+
+
+def next_text(nxt: dict[str, str] | None, waiting: dict[str, str] | None) -> str:
+    """`analysis waits for bars of 2024-06-03 until 17:30 IST; then eod_cleanup at ...` or the next slot."""
+    if waiting:
+        text = f"{waiting['task']} waits for {waiting['for']} until {waiting['until']}"
+        return text if nxt is None else f"{text}; then {nxt['task']} at {nxt['at']}"
+    return "none scheduled" if nxt is None else f"{nxt['task']} at {nxt['at']}"
 
 
 def quote_age_text(quotes: QuoteAge, now: datetime) -> str:

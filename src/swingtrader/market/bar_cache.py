@@ -3,7 +3,9 @@ decompression: pages are read when touched and shared between processes), so tha
 data without pandas (the long-running service must stay small; see ARCHITECTURE.md "Budgets").
 
 The cache key is the source's absolute path with the size and modification time of the file (or of every
-`*.csv` in a directory): a changed file is parsed again. A cache miss can be filled in a short-lived child
+`*.csv` in a directory): a changed file is parsed again. An entry is named `bars-<source>-<content>`, so that
+`prune` can keep the newest entries of one source and remove the rest (and entries of older layouts). A cache miss
+can be filled in a short-lived child
 process (`python -m swingtrader.market.bar_cache SPEC OUT`), which keeps pandas out of the caller entirely.
 """
 
@@ -26,15 +28,57 @@ _FORMAT = "v2"
 _ARRAYS = ("dates", "open", "high", "low", "close", "volume")
 
 
+def _source_prefix(path: Path) -> str:
+    return f"bars-{hashlib.sha1(f'{_FORMAT}|{path.resolve()}'.encode()).hexdigest()[:12]}-"
+
+
 def cache_file(path: Path, cache_dir: Path) -> Path:
-    """Where the parsed form of `path` is kept in `cache_dir`."""
+    """Where the parsed form of `path` is kept in `cache_dir` (`OSError` if a file vanishes while looked at)."""
     path = path.resolve()
     files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
     h = hashlib.sha1(f"{_FORMAT}|{path}".encode())
     for f in files:
         st = f.stat()
         h.update(f"|{f.name}|{st.st_size}|{st.st_mtime_ns}".encode())
-    return cache_dir / f"bars-{h.hexdigest()[:20]}"
+    return cache_dir / f"{_source_prefix(path)}{h.hexdigest()[:20]}"
+
+
+def prune(path: Path, cache_dir: Path, current: Path, keep: int = 2) -> list[Path]:
+    """Remove the cache entries of source `path` but `current` and the newest `keep - 1` others, and every entry
+    of an older layout (a `bars-<hash>` file or directory: its source is unknown); the removed paths.
+    Entries of other sources are left alone; a removed entry still mapped by a process stays readable to it."""
+    if not cache_dir.is_dir():
+        return []
+    prefix, removed = _source_prefix(path), []
+    mine: list[Path] = []
+    for entry in cache_dir.iterdir():
+        name = entry.name
+        if not name.startswith("bars-") or entry == current:
+            continue
+        if name.startswith(prefix):
+            mine.append(entry)
+        elif name.count("-") == 1:  # bars-<hash>[.npz]: the layout before per-source names
+            removed.append(entry)
+    mine.sort(key=_mtime, reverse=True)
+    removed += mine[max(keep - 1, 0):]
+    for entry in removed:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    return removed
+
+
+def remove(entry: Path) -> None:
+    """Remove one cache entry (absent is fine)."""
+    shutil.rmtree(entry, ignore_errors=True)
+
+
+def _mtime(entry: Path) -> float:
+    try:
+        return entry.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def load(entry: Path, name: str) -> BarSource:

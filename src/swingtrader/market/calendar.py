@@ -103,7 +103,8 @@ class CalendarDataMissing(Exception):
 
 
 class TradingCalendar:
-    """Sessions by date; build it with `load`. Immutable, so it is safe to share between threads."""
+    """Sessions by date; build it with `load`. Shared between threads: it changes only by `extend_with`, which
+    adds years (a reload that found next year's holidays)."""
 
     def __init__(self, library: _LibraryData, overrides: dict[date, _Day], override_years: set[int]) -> None:
         first, last = library["years"]
@@ -142,6 +143,18 @@ class TradingCalendar:
         while stop in self._known_years:
             stop += 1
         return range(first, stop)
+
+    def last_session(self) -> Session:
+        """The last session with holiday data (in the last of `known_years`)."""
+        return self._step(date(self.known_years().stop, 1, 1), timedelta(days=-1))
+
+    def extend_with(self, newer: TradingCalendar) -> None:
+        """Take `newer`'s data (a reload of the same sources that knows more years) in place, so every holder of
+        this calendar sees the new years."""
+        if not set(self._known_years) <= newer._known_years:
+            raise ValueError("a calendar is only extended with one that knows every year it knows")
+        self._regular, self._days = newer._regular, newer._days
+        self._library_years, self._known_years = newer._library_years, newer._known_years
 
     def session(self, day: date) -> Session | None:
         """The session on `day`, or None if the market is closed. Raises `CalendarDataMissing`."""

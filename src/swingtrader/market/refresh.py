@@ -3,11 +3,17 @@
 - `LiveBars` is the `BarSource` the service holds; `adopt` swaps in newer bars (its `generation` counts swaps).
 - `DataFeed.refresh()` re-reads a file or directory source when it changed (size and mtime of the file, or of
   every `*.csv` of the directory: the `bar_cache` key), parsing in a child process as at start-up, so the
-  service never imports pandas; `yfinance` is fetched (in a child) only when a wanted day is missing. A source
+  service never imports pandas. A directory is read only when settled (its files agree on the newest day, or
+  did not change between two looks `settle` seconds apart), and a copy whose files changed while parsed is
+  dropped: a half-written day never reaches the analysis. The cache keeps two entries per source (`prune`);
+  `yfinance` is fetched (in a child) only when a wanted day is missing. A source
   that cannot be read keeps the bars held so far.
 - `DataFeed.require(day, deadline)` is the analysis' precondition: it refreshes until `day` has bars, retrying
   every `RETRY` until `data_wait_minutes` after the call or the slot's deadline, whichever is first; then it
   notifies `DATA_MISSING` and raises `DataMissing("no_data_for_as_of: DAY")`, so the analysis is `failed`.
+  A source that cannot change (generated, `bundled`, a single file) is not waited on. The wait is published
+  (`ServiceState.waiting`, with the real next slot) for `status` and the dashboard; a stop request during it
+  raises `StopRequested`, which leaves the slot to run again at the next start.
 - `FreshPath` is the paper exchange's price path over `LiveBars`: it follows each swap, and has no price (so no
   fill and no quote) on a day whose newest bar is more than `paper_max_price_age_days` trading days old.
 - After each refresh the newest bar's day and its age in trading days are published in the store
@@ -29,9 +35,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swingtrader.broker.prices import BarLookup, IntradayPath
-from swingtrader.clock import ist_date
+from swingtrader.clock import IST, ist_date
+from swingtrader.market import bar_cache
 from swingtrader.market.bars import BarSource, DataFileError, _select, open_bar_source
 from swingtrader.notify import NotificationKind
+from swingtrader.schedule import StopRequested
 
 if TYPE_CHECKING:
     from swingtrader.clock import Clock
@@ -82,15 +90,18 @@ class DataFeed:
         self.bars, self.wait = bars, wait
         self._clock, self._calendar, self._cache_dir, self._symbols = clock, calendar, cache_dir, symbols
         self._path = _path_of(spec)
-        self._remote = spec == "yfinance"
+        self._spec, self._remote, self._bundled = spec, spec == "yfinance", spec == "bundled"
         self._fetch = fetch or (self._fetch_yfinance if self._remote else self._load_path)
         self._seen = self._key() if self._path is not None else None
         self.notify: Callable[[NotificationKind, str, str], None] = lambda _k, _t, _b: None
         self.heartbeat: Callable[[], None] = lambda: None
         self.heartbeat_every = timedelta(seconds=5)  # how often `heartbeat` is called while waiting
         self.publish: Callable[[date, int], None] = lambda _d, _n: None
+        self.waiting: Callable[[date, datetime], None] = lambda _d, _u: None  # `require` waits for `day` until
+        self.waited: Callable[[], None] = lambda: None
         self.on_change: Callable[[], None] = lambda: None
         self.stop: threading.Event | None = None
+        self.settle = 1.0  # real seconds between two looks at a directory whose files disagree on the newest day
         self._bad: str | None = None
 
     # ---- refresh -----------------------------------------------------------------------------------------------
@@ -107,12 +118,37 @@ class DataFeed:
         key = self._key()
         if key == self._seen:
             return False
-        old = self._seen
-        self._adopt(self._fetch())
+        if key is None or not self._settled(key):
+            return False  # a downloader is still writing: the next refresh looks again
+        source = self._fetch()
+        if self._key() != key:  # files changed while they were parsed: drop that copy, keep the bars held
+            log.info("market data in %s changed while read; keeping the bars up to %s", self._path,
+                     self.bars.last_day())
+            bar_cache.remove(key)
+            return False
+        self._adopt(source)
         self._seen = key
-        if old is not None and old != key:
-            old.unlink(missing_ok=True)  # the cache keeps one parsed copy of a growing source, not one a day
+        self.prune()
         return True
+
+    def prune(self) -> None:
+        """Remove the source's older cache entries (current and one before stay; see `bar_cache.prune`)."""
+        if self._path is not None and self._seen is not None:
+            bar_cache.prune(self._path, self._cache_dir, self._seen)
+
+    def _settled(self, key: Path) -> bool:
+        """Whether the directory source is safe to read: every file's newest day is the same, or the files did
+        not change between two looks `settle` seconds apart (a symbol may rightly lack the newest day)."""
+        assert self._path is not None
+        if not self._path.is_dir() or newest_days_agree(self._path):
+            return True
+        pause = self.stop if self.stop is not None else threading.Event()
+        if pause.wait(self.settle):
+            return False
+        settled = self._key() == key
+        if not settled:
+            log.info("market data in %s is being written; reading it when it settles", self._path)
+        return settled
 
     def refresh_quietly(self) -> None:
         """`refresh`, a failure logged once (before each task: intraday prices follow the file)."""
@@ -127,26 +163,52 @@ class DataFeed:
 
     def require(self, day: date, deadline: datetime) -> None:
         """Return once `day` has bars; else keep refreshing until `wait` from now or `deadline`, then notify
-        and raise `DataMissing`."""
-        until = min(deadline, self._clock.now() + self.wait)
-        problem = ""
-        while True:
-            try:
-                self.refresh(want=day)
-                problem = ""
-            except DataFileError as exc:
-                problem = f" ({exc})"
-            self.publish_age()
-            if self.bars.has_day(day):
-                return
-            retry_at = self._clock.now() + RETRY
-            if retry_at > until or not self._sleep(retry_at):
-                break
+        and raise `DataMissing`. A source that cannot change (`static`) is not waited on. While waiting,
+        `waiting(day, until)` is told, and `waited()` after; a stop request raises `StopRequested`."""
+        until = self._clock.now() if self.static else min(deadline, self._clock.now() + self.wait)
+        problem, told = "", False
+        try:
+            while True:
+                try:
+                    self.refresh(want=day)
+                    problem = ""
+                except DataFileError as exc:
+                    problem = f" ({exc})"
+                self.publish_age()
+                if self.bars.has_day(day):
+                    return
+                retry_at = self._clock.now() + RETRY
+                if retry_at > until:
+                    break
+                if not told:
+                    log.info("analysis of %s waits for its bars in %s until %s", day, self.bars.name,
+                             f"{until.astimezone(IST):%Y-%m-%d %H:%M} IST")
+                    self.waiting(day, until)
+                    told = True
+                if not self._sleep(retry_at):
+                    raise StopRequested(f"stopped while the analysis of {day} waited for its bars")
+        finally:
+            if told:
+                self.waited()
         reason = f"no_data_for_as_of: {day.isoformat()}"
         detail = f"{reason}: newest bars are of {self.bars.last_day()} in {self.bars.name}{problem}"
+        if self.static:
+            detail += " (a source that does not change: see the start banner)"
         log.error("analysis of %s: %s", day, detail)
         self.notify(NotificationKind.DATA_MISSING, f"no market data for {day}", detail)
         raise DataMissing(detail)
+
+    def banner(self, mode: str) -> str:
+        """The start banner: the source, its newest day and what that means (`startup.data_banner`)."""
+        from swingtrader.startup import data_banner
+
+        source = {"bundled": "the bundled Nifty 50 sample", "synthetic": "synthetic bars"}.get(self._spec, self._spec)
+        return data_banner(source, self.static, self.bars.last_day(), self.age(ist_date(self._clock.now())), mode)
+
+    @property
+    def static(self) -> bool:
+        """Whether the source cannot gain bars: generated, the bundled sample or a single file."""
+        return not self._remote and (self._path is None or self._bundled or not self._path.is_dir())
 
     def age(self, day: date) -> int:
         """Trading days from the newest bar to `day` (0: `day` has bars; 1: the newest is the session before)."""
@@ -171,8 +233,6 @@ class DataFeed:
 
     # ---- sources -----------------------------------------------------------------------------------------------
     def _key(self) -> Path | None:
-        from swingtrader.market import bar_cache
-
         assert self._path is not None
         try:
             return bar_cache.cache_file(self._path, self._cache_dir)
@@ -185,8 +245,6 @@ class DataFeed:
 
     def _fetch_yfinance(self) -> BarSource:
         """Download in a child process (yfinance and pandas stay out of the service)."""
-        from swingtrader.market import bar_cache
-
         with tempfile.TemporaryDirectory(prefix="swingtrader-yf-") as tmp:
             out = Path(tmp) / "bars.npz"
             proc = subprocess.run([sys.executable, "-m", "swingtrader.market.bar_cache", "yfinance", str(out)],
@@ -195,6 +253,40 @@ class DataFeed:
                 lines = proc.stderr.strip().splitlines()
                 raise DataFileError(lines[-1] if lines else "yfinance: download failed")
             return _select(bar_cache.load(out, name="yfinance"), self._symbols)
+
+
+def newest_days_agree(directory: Path) -> bool:
+    """Whether every `*.csv` in `directory` ends on the same date (read from each file's last line, so cheap);
+    False when one cannot be read or has no rows."""
+    days = set()
+    for f in directory.glob("*.csv"):
+        try:
+            day = _last_date(f)
+        except OSError:
+            return False
+        if day is None:
+            return False
+        days.add(day)
+        if len(days) > 1:
+            return False
+    return True
+
+
+def _last_date(path: Path) -> str | None:
+    """The `date` field of the file's last row (None: no such column or no row)."""
+    with path.open("rb") as f:
+        header = f.readline().decode(errors="replace").strip().split(",")
+        if "date" not in header:
+            return None
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - 4096))
+        lines = [ln for ln in f.read().decode(errors="replace").splitlines() if ln.strip()]
+    if len(lines) < 2 and size <= 4096:
+        return None
+    fields = lines[-1].split(",") if lines else []
+    i = header.index("date")
+    return fields[i].strip() if len(fields) == len(header) else None
 
 
 def _path_of(spec: str) -> Path | None:
@@ -261,6 +353,19 @@ def attach_feed(service: Service, settings: Settings, bars: LiveBars) -> DataFee
     feed.notify, feed.heartbeat, feed.stop = service.notify, service.hooks.heartbeat, service.stop_event
     feed.heartbeat_every = service.hooks.heartbeat_every
     feed.publish, feed.on_change = publish, service.context.forget_snapshots
+
+    def waiting(day: date, until: datetime) -> None:
+        now = service.clock.now()
+        state.set_waiting({"task": "analysis", "for": f"bars of {day} in {bars.name}",
+                           "until": f"{until.astimezone(IST):%Y-%m-%d %H:%M} IST"}, now)
+        slots = service.plan.slots(day)
+        tasks = [s.task for s in slots]
+        if "analysis" in tasks and tasks.index("analysis") + 1 < len(slots):  # the real next task, not the analysis
+            after = slots[tasks.index("analysis") + 1]
+            state.set_next_slot(after.task, after.at, now)
+
+    feed.waiting, feed.waited = waiting, lambda: state.set_waiting({}, service.clock.now())
     service.context.feed = feed
+    feed.prune()  # copies left by earlier runs
     feed.publish_age()
     return feed

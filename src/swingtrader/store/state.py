@@ -37,6 +37,8 @@ class StateKey(StrEnum):
     PRICES = "prices"  # {"as_of", "age_days"}: the newest bars the service holds and their age in trading days
     QUOTES = "quotes"  # {"at", "checked", "max_age_seconds"}: paper mode's broker quotes (paper_prices=broker)
     PERFORMANCE = "performance"  # the simulation report's performance fields (`swingtrader.performance`)
+    CALENDAR = "calendar"  # {"last_session", "sessions_left", "idle"}: how far the exchange calendar reaches
+    WAITING = "waiting"  # {"task", "for", "until"} while a task waits ({} when none): `swingtrader.waiting`
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,19 @@ class ServiceState:
         value = {k: report[k] for k in ("max_drawdown", "exposure", "cagr", "sharpe", "win_rate", "benchmark",
                                         "equity_curve")}
         self._set(StateKey.PERFORMANCE, value, now, conn)
+
+    # ---- calendar reach and waits (issue 14) ---------------------------------------------------------------
+    def calendar(self, conn: Connection | None = None) -> dict[str, str] | None:
+        return self._valid(StateKey.CALENDAR, self._get(StateKey.CALENDAR, conn), _str_dict)
+
+    def set_calendar(self, value: dict[str, str], now: datetime, conn: Connection | None = None) -> None:
+        self._set(StateKey.CALENDAR, dict(value), now, conn)
+
+    def waiting(self, conn: Connection | None = None) -> dict[str, str] | None:
+        return self._valid(StateKey.WAITING, self._get(StateKey.WAITING, conn), _str_dict)
+
+    def set_waiting(self, value: dict[str, str], now: datetime, conn: Connection | None = None) -> None:
+        self._set(StateKey.WAITING, dict(value), now, conn)
 
     # ---- storage -------------------------------------------------------------------------------------------
     @contextmanager

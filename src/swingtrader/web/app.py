@@ -191,7 +191,10 @@ def create_app(
     @app.get("/healthz")
     def healthz() -> JSONResponse:  # a plain response: no pydantic model (keeps pydantic.v1 out of `run`)
         starting = startup.describe() if startup is not None else None
-        return JSONResponse({"status": "alive"} if starting is None else {"status": "starting", "detail": starting})
+        if starting is None:
+            idle = _idle_reason(store)  # alive but idle at the calendar's end (issue 14): say why
+            return JSONResponse({"status": "alive"} if not idle else {"status": "alive", "detail": idle})
+        return JSONResponse({"status": "starting", "detail": starting})
 
     @app.get("/readyz")
     def readyz() -> JSONResponse:
@@ -201,6 +204,14 @@ def create_app(
         return JSONResponse(body, status_code=503 if failing else 200)
 
     return app
+
+
+def _idle_reason(store: Store) -> str:
+    try:
+        reach = ServiceState(store).calendar()
+    except SQLAlchemyError:
+        return ""
+    return (reach or {}).get("idle", "")
 
 
 def _add_actions(app: FastAPI, guard: Guard, control: ServiceControl | None) -> None:

@@ -30,7 +30,7 @@ from swingtrader.clock import ist_date
 from swingtrader.orders import LocalStatus
 from swingtrader.store import Store
 from swingtrader.store import tables as t
-from swingtrader.store.state import NextSlot, PlannedSlot, PriceAge, QuoteAge
+from swingtrader.store.state import NextSlot, PlannedSlot, PriceAge, QuoteAge, ServiceState
 from swingtrader.web.performance import performance
 
 COALESCED_TASKS = ("monitor_sell_orders",)  # one slot a minute: shown as one summary row
@@ -85,7 +85,19 @@ def overview(store: Store, now: datetime, *, session: dict[str, Any] | None,
         "unknown_statuses": dict(sorted((unknown_statuses or {}).items())),
         "prices": _prices(account.prices, max_price_age_days),
         "quotes": _quotes(account.quotes, now),
+        **_calendar_and_wait(store, today),
     }
+
+
+def _calendar_and_wait(store: Store, today: date) -> dict[str, Any]:
+    """The calendar's reach (`calendar_watch`; `attention` near or at its end) and what a task waits for."""
+    from swingtrader.calendar_watch import ending_soon, reach_text
+
+    state = ServiceState(store)
+    reach, waiting = state.calendar(), state.waiting()
+    return {"calendar": None if reach is None else {**reach, "text": reach_text(reach),
+                                                     "attention": ending_soon(reach, today)},
+            "waiting": waiting or None}
 
 
 def plan_rows(runs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
