@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     universe: Annotated[list[str], NoDecode] = []
     calendar_override_file: Path | None = None
     # capital and strategy
+    strategy: str = "dip_buy"  # dip_buy, atr_breakout, an entry point name or package.module:Class
     initial_capital: _Money = Decimal("1000000")
     capital_per_trade: _Money = Decimal("100000")
     max_positions: int = Field(6, ge=1)
@@ -96,8 +97,12 @@ class Settings(BaseSettings):
     buy_limit_premium: Decimal = Field(Decimal("0.01"), ge=0, lt=1)
     max_target_loss_pct: Decimal = Field(Decimal("5"), ge=0, le=100)
     stop_loss_pct: Annotated[Decimal, Field(gt=0, lt=100)] | None = None
+    trailing_stop_pct: Annotated[Decimal, Field(gt=0, lt=100)] | None = None
     max_holding_days: Annotated[int, Field(ge=1)] | None = None
     use_market_amo: bool = False
+    breakout_window: int = Field(55, ge=2)  # atr_breakout: enter on a close above the prior N-session high
+    atr_period: int = Field(14, ge=1)
+    atr_multiple: Decimal = Field(Decimal("3"), gt=0)  # atr_breakout: trailing stop = peak close - k * ATR
     # risk
     max_order_value: _Money = Decimal("250000")
     max_deployed_capital: _Money = Decimal("1000000")
@@ -159,6 +164,15 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"not NSE symbols: {', '.join(bad)}")
         return symbols
+
+    @field_validator("strategy")
+    @classmethod
+    def _check_strategy(cls, value: str) -> str:
+        from swingtrader.strategy.loader import BUILT_IN, strategy_class
+
+        if value not in BUILT_IN:
+            strategy_class(value)  # imports a user's module: a bad name fails here, before anything runs
+        return value
 
     @field_validator("special_session_tasks")
     @classmethod

@@ -82,7 +82,7 @@ class Portfolio:
         if fill.order.side is Side.BUY:
             self._buy(fill.order.symbol, fill.quantity, fill.price, fill.at, conn)
         else:
-            self.close(fill.order.symbol, fill.quantity, fill.price, _exit_reason(fill.order.purpose), fill, conn)
+            self.close(fill.order.symbol, fill.quantity, fill.price, fill.order.purpose, fill, conn)
 
     def _buy(self, symbol: str, qty: int, price: Decimal, at: datetime, conn: Connection) -> None:
         day = ist_date(at)
@@ -114,7 +114,8 @@ class Portfolio:
         self, symbol: str, qty: int, price: Decimal, reason: str, fill: FillEvent | None = None,
         conn: Connection | None = None,
     ) -> None:
-        """Close `qty` of a position at `price` as a trade (a sell fill, or a manual exit found at reconcile)."""
+        """Close `qty` of a position at `price` as a trade (a sell fill, or a manual exit found at reconcile).
+        `reason` is the sell's purpose; the trade's `exit_reason` says what happened (`_exit_reason`)."""
         self._open = None
         if conn is None:
             with self._store.begin() as own:
@@ -135,10 +136,12 @@ class Portfolio:
         sell_charges = delivery_charges("SELL", sell_value, day, self._costs).total
         gross = (sell_value - buy_cost).quantize(PAISE, ROUND_HALF_UP)
         charges = buy_charges + sell_charges
+        exit_reason = _exit_reason(reason, price, row.average_price)
         conn.execute(
             t.trades.insert().values(
                 position_id=row.id, symbol=symbol, entry_date=row.entry_date, entry_price=row.average_price,
-                quantity=qty, exit_date=day, exit_price=price, exit_reason=reason, gross_pnl=gross,
+                quantity=qty, exit_date=day, exit_price=price,
+                exit_reason=exit_reason, gross_pnl=gross,
                 charges=charges, net_pnl=gross - charges, closed_at=at,
             )
         )
@@ -147,17 +150,20 @@ class Portfolio:
             "quantity": remaining, "cost": row.cost - buy_cost, "buy_charges": row.buy_charges - buy_charges,
         }
         if remaining == 0:
-            values.update(status="closed", closed_at=at, note=reason)
+            values.update(status="closed", closed_at=at, note=exit_reason)
         conn.execute(t.positions.update().where(t.positions.c.id == row.id).values(**values))
 
 
-def _exit_reason(purpose: str) -> str:
+def _exit_reason(purpose: str, price: Decimal, average_price: Decimal) -> str:
+    """What closed a trade, for reports to group by: the sell's purpose (`target`, `rsi_exit`, `stop_loss`,
+    `trailing_stop`, `max_holding_days`, `manual_exit`...), with a target sell filled below the average entry
+    price told apart as `target_below_cost`."""
+    if purpose == "target" and price < average_price:
+        return "target_below_cost"
     return _EXIT_REASONS.get(purpose, purpose)
 
 
-_EXIT_REASONS = {
-    "target": "target", "rsi_exit": "rsi_exit", "stop_loss": "stop_loss", "max_holding": "max_holding_days",
-}
+_EXIT_REASONS = {"max_holding": "max_holding_days"}
 
 
 def _position(r: Row[Any]) -> Position:

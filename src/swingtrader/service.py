@@ -36,8 +36,7 @@ from swingtrader.store.analysis import AnalysisLog
 from swingtrader.store.ledger import Ledger
 from swingtrader.store.signals import SignalLog
 from swingtrader.store.state import PlannedSlot, ServiceState
-from swingtrader.strategy.dip_buy import DipBuyStrategy
-from swingtrader.strategy.params import params_from_settings
+from swingtrader.strategy.loader import build_strategy
 from swingtrader.tasks import task_function
 from swingtrader.tasks.context import TaskContext
 from swingtrader.tasks.monitor_horizon import FastForward, monitor_fast_forward
@@ -233,7 +232,6 @@ def build_service(
     """Wire the service from its parts. `broker` (paper, Kotak Neo, read-only...) is wrapped in the one
     `SessionManager`; `clock_mode` must match `clock` (see `ClockMode`)."""
     costs = cost_rates(settings)
-    params = params_from_settings(settings)
     notify, redact = hooks.notify, hooks.redact
 
     def session_event(event: str, detail: str) -> None:
@@ -267,7 +265,7 @@ def build_service(
     orders = OrderManager(store, session, clock, risk, on_fill=portfolio.apply_fill, on_event=order_event)
     context = TaskContext(
         clock=clock, calendar=calendar, broker=session, orders=orders, portfolio=portfolio, bars=bars,
-        strategy=DipBuyStrategy(params), costs=costs, notify=notify, signals=SignalLog(store),
+        strategy=build_strategy(settings), costs=costs, notify=notify, signals=SignalLog(store),
         analysis=AnalysisLog(store), store=store, special_session_tasks=frozenset(settings.special_session_tasks),
         holdings_mismatch=settings.holdings_mismatch,
     )

@@ -23,16 +23,16 @@ from swingtrader.commands._common import bars_or_exit, open_bars_or_exit, settin
 
 _PREFIX = "SWINGTRADER_"
 SETTING_NAMES = frozenset((  # `Settings`' fields; a test keeps the two the same
-    "brokerage_per_order", "buy_limit_premium", "calendar_override_file", "capital_per_trade", "data", "data_dir",
-    "data_wait_minutes", "database_url", "dp_charge", "ema_exit", "ema_trend", "exchange_txn_rate", "gst_rate",
-    "holdings_mismatch", "initial_capital", "kill_switch", "kotak_consumer_key", "kotak_login_url",
-    "kotak_mobile_number", "kotak_mpin", "kotak_orders_per_second", "kotak_reads_per_second",
-    "kotak_timeout_seconds", "kotak_totp_secret", "kotak_ucc", "lease_expiry_seconds", "log_dir", "log_level",
-    "log_retention_days", "max_deployed_capital", "max_holding_days", "max_order_value", "max_positions",
-    "max_target_loss_pct", "min_avg_volume", "min_history", "min_volume_ratio", "mode", "notify_urls",
+    "atr_multiple", "atr_period", "breakout_window", "brokerage_per_order", "buy_limit_premium",
+    "calendar_override_file", "capital_per_trade", "data", "data_dir", "data_wait_minutes", "database_url", "dp_charge",
+    "ema_exit", "ema_trend", "exchange_txn_rate", "gst_rate", "holdings_mismatch", "initial_capital", "kill_switch",
+    "kotak_consumer_key", "kotak_login_url", "kotak_mobile_number", "kotak_mpin", "kotak_orders_per_second",
+    "kotak_reads_per_second", "kotak_timeout_seconds", "kotak_totp_secret", "kotak_ucc", "lease_expiry_seconds",
+    "log_dir", "log_level", "log_retention_days", "max_deployed_capital", "max_holding_days", "max_order_value",
+    "max_positions", "max_target_loss_pct", "min_avg_volume", "min_history", "min_volume_ratio", "mode", "notify_urls",
     "paper_max_price_age_days", "paper_max_quote_age_seconds", "paper_price_band_pct", "paper_prices", "read_only",
-    "rsi_add_levels", "rsi_entry", "rsi_exit", "rsi_period", "sebi_rate", "sim_fast_forward",
-    "special_session_tasks", "stamp_duty_rate", "stop_loss_pct", "stt_rate", "universe", "use_market_amo",
+    "rsi_add_levels", "rsi_entry", "rsi_exit", "rsi_period", "sebi_rate", "sim_fast_forward", "special_session_tasks",
+    "stamp_duty_rate", "stop_loss_pct", "strategy", "stt_rate", "trailing_stop_pct", "universe", "use_market_amo",
     "web_allowed_hosts", "web_enabled", "web_host", "web_password", "web_port",
 ))
 
@@ -43,19 +43,20 @@ def main(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"error: --as-of: invalid date {args.as_of!r} (expected YYYY-MM-DD)", file=sys.stderr)
         return 2
+    from swingtrader.strategy.base import Strategy
     from swingtrader.strategy.dip_buy import DipBuyStrategy
-    from swingtrader.strategy.params import StrategyParams, params_from_settings
+    from swingtrader.strategy.loader import build_strategy
 
     plain = None if args.config else default_settings(os.environ)
     if plain is not None:
         data_dir, data = plain
         source = open_bars_or_exit(args.data or data, data_dir, None)
-        params = StrategyParams()
+        strategy: Strategy = DipBuyStrategy()
     else:
         settings = settings_or_exit(args)
         source = bars_or_exit(args.data or settings.data, settings)
-        params = params_from_settings(settings)
-    report = DipBuyStrategy(params).analyse(source, as_of)
+        strategy = build_strategy(settings)  # SWINGTRADER_STRATEGY
+    report = strategy.analyse(source, as_of)
     if args.json:
         print(json.dumps(report.to_json_dict(), indent=2))
     else:

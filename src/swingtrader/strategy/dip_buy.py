@@ -21,6 +21,8 @@ import numpy as np
 from swingtrader.market.bars import BarSource, Panel
 from swingtrader.market.ticks import round_to_tick
 from swingtrader.strategy.backtest_score import RuleSeries, backtest_rule, score_candidate
+from swingtrader.strategy.base import Averaging, ExitReason, PositionView
+from swingtrader.strategy.exits import protective_exit
 from swingtrader.strategy.indicators import avg_volume, ema, ema_next, rsi_next, rsi_with_state, volume_ratio
 from swingtrader.strategy.params import StrategyParams
 
@@ -152,8 +154,9 @@ class _Table:
 
 
 class DipBuyStrategy:
-    """The dip-buy entry rule and candidate ranking. Caches one indicator table per `BarSource` (recomputed
-    when the source's panel object changes)."""
+    """The default `Strategy` (strategy/base.py): the dip-buy entry rule and candidate ranking, averaging down
+    at RSI levels, a target sell at the provisional exit EMA, the RSI exit and the protective exits (all off by
+    default). Caches one indicator table per `BarSource` (recomputed when the source's panel object changes)."""
 
     def __init__(self, params: StrategyParams | None = None) -> None:
         self.params = params or StrategyParams()
@@ -203,6 +206,27 @@ class DipBuyStrategy:
             avg_gain=float(t.avg_gain[r, col]), avg_loss=float(t.avg_loss[r, col]),
             avg_volume_50=None if t.avg_volume is None else float(t.avg_volume[r, col]),
         )
+
+    def averaging(self, snapshot: Snapshot, position: PositionView) -> Averaging:
+        """Levels reset once rsi10 closes above `rsi_entry`; otherwise the next level the close triggers."""
+        if snapshot.rsi10 > self.params.rsi_entry and position.add_levels:
+            return Averaging(reset=True)
+        return Averaging(level=add_level_for(snapshot.rsi10, position.add_levels, self.params))
+
+    def target(self, snapshot: Snapshot, ltp: Decimal) -> Decimal | None:
+        """`ema_now`: the exit EMA if `ltp` were today's close."""
+        return Decimal(repr(provisional_ema(float(ltp), snapshot.ema_exit, self.params.ema_exit)))
+
+    def exit_reason(
+        self, source: BarSource, snapshot: Snapshot, position: PositionView, ltp: Decimal, held_sessions: int
+    ) -> ExitReason | None:
+        """`rsi_exit` when the provisional RSI is above `rsi_exit`, else the protective exits (strategy/exits.py)."""
+        if provisional_rsi(float(ltp), snapshot, self.params.rsi_period) > self.params.rsi_exit:
+            return ExitReason.RSI_EXIT
+        return protective_exit(self.params, source, position, ltp, snapshot.date, held_sessions)
+
+    def quantity(self, price: Decimal, avg_volume_50: float | None) -> int:
+        return order_quantity(price, avg_volume_50, self.params)
 
     def _table(self, source: BarSource) -> _Table:
         panel = source.panel()

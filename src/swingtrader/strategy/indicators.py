@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["avg_volume", "ema", "ema_next", "rsi", "rsi_next", "rsi_with_state", "volume_ratio"]
+__all__ = [
+    "atr", "avg_volume", "ema", "ema_next", "highest_before", "rsi", "rsi_next", "rsi_with_state", "volume_ratio",
+]
 
 
 def ema(close: np.ndarray, n: int) -> np.ndarray:
@@ -39,6 +41,27 @@ def avg_volume(volume: np.ndarray, window: int = 50) -> np.ndarray:
     """Mean volume of the `window` sessions before each session (the session itself excluded); NaN until a
     column has `window` earlier bars."""
     return _per_column(volume, lambda p: (_mean_before_packed(p, window),))[0]
+
+
+def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = 14) -> np.ndarray:
+    """Wilder's ATR(period), TA-Lib's convention: true range `max(high - low, |high - prev_close|,
+    |low - prev_close|)` from a column's second bar (prev_close: its previous bar's close); the first value is
+    at bar `period`, the mean of the first `period` true ranges; then `atr = (atr*(period-1) + tr)/period`."""
+    c = np.asarray(close, dtype=float)
+    rows = np.arange(len(c)).reshape((-1,) + (1,) * (c.ndim - 1))
+    last_bar = np.maximum.accumulate(np.where(np.isnan(c), -1, rows), axis=0)  # each row's latest bar so far
+    prev_row = np.concatenate([np.full_like(last_bar[:1], -1), last_bar[:-1]])
+    prev_close = np.where(prev_row >= 0, np.take_along_axis(c, np.maximum(prev_row, 0), axis=0), np.nan)
+    with np.errstate(invalid="ignore"):
+        tr = np.fmax(high - low, np.fmax(np.abs(high - prev_close), np.abs(low - prev_close)))
+    tr = np.where(np.isnan(c), np.nan, tr)
+    return _per_column(tr, lambda p: (_wilder_packed(p, period),))[0]
+
+
+def highest_before(x: np.ndarray, window: int) -> np.ndarray:
+    """The highest of a column's `window` bars before each bar (the bar itself excluded); NaN until a column
+    has `window` earlier bars."""
+    return _per_column(x, lambda p: (_extreme_before_packed(p, window, np.max),))[0]
 
 
 def volume_ratio(volume: np.ndarray, average: np.ndarray) -> np.ndarray:
@@ -138,4 +161,24 @@ def _mean_before_packed(p: np.ndarray, window: int) -> np.ndarray:
         total = np.zeros((len(p) + 1, *p.shape[1:]))
         np.cumsum(p, axis=0, out=total[1:])  # exact for whole-number volumes below 2**53
         out[window:] = (total[window:-1] - total[: -1 - window]) / window
+    return out
+
+
+def _wilder_packed(p: np.ndarray, period: int) -> np.ndarray:
+    """Row 0 (a column's first bar) has no true range; the first average is at row `period`."""
+    out = np.full_like(p, np.nan)
+    if len(p) > period:
+        out[period] = _mean_of_rows(p[1 : period + 1])
+        for t in range(period + 1, len(p)):
+            np.multiply(out[t - 1], period - 1, out=out[t])
+            out[t] += p[t]
+            out[t] /= period
+    return out
+
+
+def _extreme_before_packed(p: np.ndarray, window: int, extreme: Callable[..., np.ndarray]) -> np.ndarray:
+    out = np.full_like(p, np.nan)
+    if len(p) > window:
+        windows = np.lib.stride_tricks.sliding_window_view(p, window, axis=0)  # windows[i] = rows i..i+window-1
+        out[window:] = extreme(windows[:-1], axis=-1)
     return out

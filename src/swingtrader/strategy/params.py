@@ -36,7 +36,12 @@ class StrategyParams:
     max_target_loss_pct: Decimal = Decimal(5)
     """No sell order on a day the target is more than this percent below the average entry price."""
     stop_loss_pct: Decimal | None = None
+    """Protective exits (strategy/exits.py), any strategy's, all off by default: sell when the last price is
+    this percent under the average entry price..."""
+    trailing_stop_pct: Decimal | None = None
+    """...or this percent under the highest close since the entry..."""
     max_holding_days: int | None = None
+    """...or after this many sessions held."""
     liquidity_caps: tuple[tuple[Decimal, Decimal], ...] = (
         (Decimal(5000), Decimal("0.02")),
         (Decimal(1000), Decimal("0.05")),
@@ -75,6 +80,7 @@ def params_from_settings(settings: Settings) -> StrategyParams:
         buy_limit_premium=settings.buy_limit_premium,
         max_target_loss_pct=settings.max_target_loss_pct,
         stop_loss_pct=settings.stop_loss_pct,
+        trailing_stop_pct=settings.trailing_stop_pct,
         max_holding_days=settings.max_holding_days,
         use_market_amo=settings.use_market_amo,
     )

@@ -1,7 +1,8 @@
 """16:00: scan the universe with the strategy and store ranked recommendations for today's buy task.
 
-Held positions are evaluated for averaging down: `rsi10 < 20` (then `< 10`) at the close adds one lot, each
-level once per cycle; `rsi10 > rsi_entry` again resets the levels.
+Held positions are evaluated for averaging down by the strategy (`Strategy.averaging`); the default adds one lot
+at `rsi10 < 20` (then `< 10`) at the close, each level once per cycle, and resets the levels at
+`rsi10 > rsi_entry`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 from swingtrader.broker.base import Side
 from swingtrader.schedule import Slot
 from swingtrader.store.analysis import AnalysisRun, Recommendation
-from swingtrader.strategy.dip_buy import add_level_for
 from swingtrader.tasks.context import TaskContext, money
 
 
@@ -34,10 +34,11 @@ def run(ctx: TaskContext, slot: Slot) -> dict[str, Any]:
         snap = ctx.snapshot(symbol, day)
         if snap is None or snap.date != day or symbol in pending:
             continue  # no bar today: averaging decisions wait for a real close
-        if snap.rsi10 > ctx.params.rsi_entry and p.add_levels:
+        decision = ctx.strategy.averaging(snap, p)
+        if decision.reset:
             ctx.portfolio.set_add_levels(symbol, ())
             continue
-        level = add_level_for(snap.rsi10, p.add_levels, ctx.params)
+        level = decision.level
         if level is not None:
             adds.append(symbol)
             rows.append(_row(day, symbol, len(rows) + 1, f"add{int(level)}", snap.close, snap.rsi10, snap.ema_exit,

@@ -10,7 +10,7 @@ from swingtrader.broker.base import OrderType, Side
 from swingtrader.market.costs import delivery_charges
 from swingtrader.orders import OrderIntent
 from swingtrader.store.analysis import Recommendation
-from swingtrader.strategy.dip_buy import buy_limit_price, order_quantity
+from swingtrader.strategy.dip_buy import buy_limit_price
 from swingtrader.tasks.context import TaskContext
 
 
@@ -21,7 +21,7 @@ def buy_intent(
     None when the price is above the capital per trade or the liquidity cap leaves nothing."""
     price = buy_limit_price(rec.close, price_day, ctx.params.buy_limit_premium)
     avg_vol = None if rec.avg_volume_50 is None else float(rec.avg_volume_50)
-    qty = order_quantity(price, avg_vol, ctx.params)
+    qty = ctx.strategy.quantity(price, avg_vol)
     if qty <= 0:
         return None
     market = ctx.params.use_market_amo and amo

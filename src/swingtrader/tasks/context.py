@@ -17,7 +17,8 @@ from swingtrader.portfolio import Portfolio
 from swingtrader.store import Store
 from swingtrader.store.analysis import AnalysisLog
 from swingtrader.store.signals import SignalLog
-from swingtrader.strategy.dip_buy import DipBuyStrategy, Snapshot
+from swingtrader.strategy.base import Strategy
+from swingtrader.strategy.dip_buy import Snapshot
 from swingtrader.strategy.params import StrategyParams
 from swingtrader.tasks.events import Signal
 
@@ -35,7 +36,7 @@ class TaskContext:
     orders: OrderManager
     portfolio: Portfolio
     bars: BarSource
-    strategy: DipBuyStrategy
+    strategy: Strategy  # SWINGTRADER_STRATEGY (strategy/loader.py)
     costs: CostRates
     notify: Notify
     signals: SignalLog

@@ -13,6 +13,7 @@ class SignalKind(StrEnum):
     AT_TARGET = "at_target"
     RSI_EXIT = "rsi_exit"
     STOP_LOSS = "stop_loss"
+    TRAILING_STOP = "trailing_stop"
     MAX_HOLDING = "max_holding"
     TARGET_BELOW_LOSS_LIMIT = "target_below_loss_limit"
     HOLDING_MISSING = "holding_missing"
@@ -29,15 +30,17 @@ class Signal(Protocol):
 @dataclass(frozen=True)
 class PriceSignal:
     """`at_target` or an exit signal, with the provisional values it was decided on: the last price, the
-    target now (the provisional exit EMA) and the provisional RSI."""
+    target now (the strategy's; the default's provisional exit EMA; None when it keeps no target) and the
+    provisional RSI."""
 
     kind: SignalKind
     ltp: Decimal
-    target_now: Decimal
+    target_now: Decimal | None
     rsi_now: float
 
     def detail(self) -> dict[str, Any]:
-        return {"ltp": str(self.ltp), "target_now": str(self.target_now), "rsi_now": round(self.rsi_now, 4)}
+        target = None if self.target_now is None else str(self.target_now)
+        return {"ltp": str(self.ltp), "target_now": target, "rsi_now": round(self.rsi_now, 4)}
 
 
 @dataclass(frozen=True)

@@ -1,28 +1,26 @@
 """Hourly: exit and averaging signals on provisional values (the last price as today's close).
 
 Signals, each recorded once per symbol and day and notified:
-- `at_target`: the price is at or above `ema_now`, the provisional EMA of `ema_exit` periods (the target
-  sell should be filling);
-- `rsi_exit`: provisional RSI(10) above `rsi_exit` -> the sell moves to a marketable limit at the last price
-  rounded down to the tick (a sell is placed if none is active);
-- `stop_loss` / `max_holding` when those settings are on (both off by default): exit the same way.
+- `at_target`: the price is at or above the strategy's target (the default's `ema_now`, the provisional EMA of
+  `ema_exit` periods): the target sell should be filling;
+- an exit (`Strategy.exit_reason`): the default's `rsi_exit` (provisional RSI(10) above `rsi_exit`), and for any
+  strategy the protective exits `stop_loss`, `trailing_stop`, `max_holding` when their settings are on (all off
+  by default; strategy/exits.py) -> the sell moves to a marketable limit at the last price rounded down to the
+  tick (a sell is placed if none is active), with the reason as its purpose.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from swingtrader.broker.base import Holding
 from swingtrader.market.ticks import round_to_tick
 from swingtrader.notify import NotificationKind
-from swingtrader.portfolio import Position
 from swingtrader.schedule import Slot
 from swingtrader.strategy.dip_buy import provisional_rsi
 from swingtrader.tasks.context import TaskContext
 from swingtrader.tasks.events import PriceSignal, SignalKind
-from swingtrader.tasks.selling import ema_now, ensure_sell, next_attempt, sellable
+from swingtrader.tasks.selling import ensure_sell, next_attempt, sellable
 
 TASK = "position_monitor"
 
@@ -42,13 +40,17 @@ def run(ctx: TaskContext, slot: Slot) -> dict[str, Any]:
         if quote is None or snap is None:
             continue
         ltp = quote.ltp
-        target = ema_now(ctx, snap, ltp)
+        target = ctx.strategy.target(snap, ltp)
         rsi_now = float(provisional_rsi(float(ltp), snap, ctx.params.rsi_period))
-        if ltp >= target and ctx.signal(day, p.symbol, PriceSignal(SignalKind.AT_TARGET, ltp, target, rsi_now)):
+        if target is not None and ltp >= target and ctx.signal(
+            day, p.symbol, PriceSignal(SignalKind.AT_TARGET, ltp, target, rsi_now)
+        ):
             fired.append((p.symbol, SignalKind.AT_TARGET))
-        exit_reason = _exit_reason(ctx, p, day, ltp, rsi_now)
-        if exit_reason is None:
+        held_sessions = len(ctx.calendar.sessions(p.entry_date, day)) - 1
+        exit_decision = ctx.strategy.exit_reason(ctx.bars, snap, p, ltp, held_sessions)
+        if exit_decision is None:
             continue
+        exit_reason = SignalKind(exit_decision.value)
         if ctx.signal(day, p.symbol, PriceSignal(exit_reason, ltp, target, rsi_now)):
             ctx.notify(NotificationKind.EXIT_SIGNAL, f"{exit_reason}: {p.symbol}", f"{p.symbol} {exit_reason} at {ltp}")
             fired.append((p.symbol, exit_reason))
@@ -61,15 +63,3 @@ def run(ctx: TaskContext, slot: Slot) -> dict[str, Any]:
                         attempt=next_attempt(ctx, day, TASK, p.symbol))
     return {"positions": len(positions), "signals": [f"{s}:{k}" for s, k in fired]}
 
-
-def _exit_reason(ctx: TaskContext, p: Position, day: date, ltp: Decimal, rsi_now: float) -> SignalKind | None:
-    params = ctx.params
-    if rsi_now > params.rsi_exit:
-        return SignalKind.RSI_EXIT
-    if params.stop_loss_pct is not None and ltp <= p.average_price * (1 - Decimal(params.stop_loss_pct) / 100):
-        return SignalKind.STOP_LOSS
-    if params.max_holding_days is not None:
-        held = len(ctx.calendar.sessions(p.entry_date, day)) - 1
-        if held >= params.max_holding_days:
-            return SignalKind.MAX_HOLDING
-    return None

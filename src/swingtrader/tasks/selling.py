@@ -10,21 +10,16 @@ from swingtrader.broker.base import Holding, OrderType, Side
 from swingtrader.market.ticks import round_to_tick
 from swingtrader.orders import OrderIntent, OrderRecord
 from swingtrader.portfolio import Position
-from swingtrader.strategy.dip_buy import Snapshot, provisional_ema, sell_target
-from swingtrader.tasks.context import TaskContext, money
-
-
-def ema_now(ctx: TaskContext, snap: Snapshot, ltp: Decimal) -> Decimal:
-    """The provisional EMA of `params.ema_exit` periods: the last session's EMA with `ltp` as today's close."""
-    return money(provisional_ema(float(ltp), snap.ema_exit, ctx.params.ema_exit))
+from swingtrader.strategy.dip_buy import sell_target
+from swingtrader.tasks.context import TaskContext
 
 
 def target_now(ctx: TaskContext, symbol: str, day: date, ltp: Decimal) -> Decimal | None:
-    """`ema_now` rounded up to the tick; None without data."""
+    """The strategy's target (`Strategy.target`; the default's is `ema_now`, the last session's exit EMA with
+    `ltp` as today's close) rounded up to the tick; None without data or when it keeps no target sell."""
     snap = ctx.snapshot(symbol, ctx.previous_session(day))
-    if snap is None:
-        return None
-    return sell_target(ema_now(ctx, snap, ltp), day)
+    target = None if snap is None else ctx.strategy.target(snap, ltp)
+    return None if target is None else sell_target(target, day)
 
 
 def lowered_target(ctx: TaskContext, order: OrderRecord, day: date, ltp: Decimal) -> Decimal | None:
