@@ -33,8 +33,12 @@ def main(args: Any) -> int:
         store = Store.open(sqlite_url(db.resolve()), migrate=migrate)
     except StoreError as exc:
         fail(str(exc))
+    from swingtrader.commands.simulate import sim_log_dir
+    from swingtrader.web.logtail import newest_log
+
+    own_log = newest_log(sim_log_dir(db)) if args.db else None  # a simulation's own log (`simulate --db`)
     app = create_app(store, settings=settings, read_only=True, clock=_clock_for(store), bind_host=args.host,
-                     sweep_dir=sweep)
+                     sweep_dir=sweep, log_file=own_log)
     try:
         handle = start_web_in_thread(app, args.host, args.port)
     except (OSError, RuntimeError) as exc:
