@@ -21,14 +21,16 @@ if TYPE_CHECKING:
     from swingtrader.sweep import Job, Window
 
 LARGE_GRID = 10_000  # points; more need --yes
+_CHECK_ALL = 2_000  # grids up to this size have every point's settings checked first; larger ones every value
 
 
 class Progress:
     """Progress on `stream` from the start: a redrawn bar on a terminal, else a line per step (at most ~100)."""
 
-    def __init__(self, total: int, label: str, stream: TextIO = sys.stderr) -> None:
-        self.total, self.label, self.stream, self.done = total, label, stream, 0
-        self.tty = stream.isatty()
+    def __init__(self, total: int, label: str, stream: TextIO | None = None) -> None:
+        self.total, self.label, self.done = total, label, 0
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
         self.every = max(1, total // 100)
         self.started = time.monotonic()
         self._draw()
@@ -51,18 +53,25 @@ class Progress:
         self.stream.flush()
 
 
-def _out_dir_or_exit(out: Path, resume: bool, meta: dict[str, Any]) -> None:
-    """`--out` is a new or empty directory, or with `--resume` an earlier run of the same sweep."""
+def _check_out_or_exit(out: Path, resume: bool) -> None:
+    """`--out` is a new or empty directory, or with `--resume` one that holds an earlier sweep."""
     if out.exists() and not out.is_dir():
         fail(f"--out {out}: is a file, not a directory")
     if out.is_dir() and any(out.iterdir()):
         if not resume:
             fail(f"--out {out}: not empty; give a new or empty directory (or --resume an earlier sweep's)")
+        if not (out / "sweep.json").is_file():
+            fail(f"--out {out}: --resume needs the directory of an earlier sweep (no sweep.json there)")
+
+
+def _claim_out_or_exit(out: Path, meta: dict[str, Any]) -> None:
+    """Write `sweep.json` to `--out`, after checking that a resumed directory holds this same sweep."""
+    if (out / "sweep.json").is_file():
         try:
             earlier = json.loads((out / "sweep.json").read_text())
         except (OSError, ValueError):
-            fail(f"--out {out}: --resume needs the directory of an earlier sweep (no readable sweep.json)")
-        if {k: earlier.get(k) for k in meta} != meta:
+            earlier = {}
+        if not isinstance(earlier, dict) or {k: earlier.get(k) for k in meta} != meta:
             fail(f"--out {out}: --resume: that directory holds another sweep (different grid, dates, data or "
                  "options)")
     try:
@@ -89,6 +98,8 @@ def main(args: Any) -> int:
         fail("--workers must be at least 1")
     if args.trials is not None and args.trials < 1:
         fail("--trials must be at least 1")
+    out = Path(args.out)
+    _check_out_or_exit(out, args.resume)
     try:
         objective = parse_objective(args.objective)
         lists, ranges, shared = sw.load_space(Path(args.grid))
@@ -109,7 +120,8 @@ def main(args: Any) -> int:
             fail(f"the grid has {size:,} points (more than {LARGE_GRID:,}): pass --yes to run them all")
     points = sw.grid_points(lists) if args.trials is None else [{}]
     base = sw.Job(params={}, start=start, end=end, data=args.data, config=args.config, shared=shared)
-    for p in points if args.trials is None else _corners(lists, ranges):  # bad values before any simulation
+    checks = points if args.trials is None and size <= _CHECK_ALL else _corners(lists, ranges)
+    for p in checks:  # bad values before any simulation (each value, at least, in a very large grid)
         try:
             sw.settings_for(replace(base, params=p))
         except ConfigError as exc:
@@ -118,7 +130,6 @@ def main(args: Any) -> int:
     from swingtrader.commands._common import bars_or_exit
 
     bars_or_exit(args.data, settings)  # a bad data file is reported here, once (and parsed into the cache)
-    out = Path(args.out)
     meta = {"grid": str(args.grid), "start": start.isoformat(), "end": end.isoformat(), "data": args.data,
             "points": size, "walk_forward": args.walk_forward, "trials": args.trials, "seed": args.seed,
             "objective": objective}
@@ -128,7 +139,7 @@ def main(args: Any) -> int:
         windows = sw.walk_forward_windows(start, sessions, *windows_spec) if sessions else []
         if not windows:
             fail(f"--walk-forward {args.walk_forward}: {start}..{end} is too short for one training and test window")
-    _out_dir_or_exit(out, args.resume, meta)
+    _claim_out_or_exit(out, meta)
     run = {"workers": args.workers or os.cpu_count() or 1, "cluster": args.cluster, "cache": out / "runs"}
     rows, reports = _run(lists, ranges, points, windows, base, objective, args, run)
     sw.write(out, rows, reports, meta)
