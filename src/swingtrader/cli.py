@@ -42,6 +42,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--broker", choices=("paper", "kotak-fake"), default="paper")
     p.add_argument("--faults", metavar="SPEC", help="fault mix for --broker kotak-fake")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--report", metavar="FILE.html", help="also write an HTML tearsheet against the benchmark")
 
     p = sub.add_parser("sweep", help="simulate every point of a parameter grid, in parallel; rank the results")
     _add_config(p)

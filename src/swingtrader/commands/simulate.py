@@ -21,6 +21,9 @@ def main(args: argparse.Namespace) -> int:
     if end < start:
         fail("--end is before --start")
     settings = settings_or_exit(args)
+    tearsheet = Path(args.report) if getattr(args, "report", None) else None
+    if tearsheet is not None and (tearsheet.is_dir() or not tearsheet.parent.is_dir()):
+        fail(f"--report {args.report}: must be a file in an existing directory")
     try:
         capital = Decimal(args.capital) if args.capital else settings.initial_capital
     except InvalidOperation:
@@ -54,6 +57,15 @@ def main(args: argparse.Namespace) -> int:
                                 redact=redactor.redact)
     except (StoreError, SimulationMismatch, CalendarDataMissing) as exc:
         fail(str(exc))
+    if tearsheet is not None:
+        if "headline" not in result:
+            fail(f"--report {args.report}: {start}..{end} holds no trading day, so there is nothing to report")
+        from swingtrader.tearsheet import write_tearsheet
+
+        try:
+            write_tearsheet(result, tearsheet)
+        except OSError as exc:
+            fail(f"--report {args.report}: cannot write it ({exc.strerror})")
     if args.json:
         print(json.dumps(result, indent=2))
     else:
