@@ -111,6 +111,12 @@ def test_a_simulation_store_leads_with_its_verdict_and_is_labelled_on_every_page
     assert "Broker session" not in pages["/"] and "Scheduler heartbeat" not in pages["/"]
     assert "another process" not in pages["/logs"]
     assert logs["note"] == "this simulation's store has no log of its own"
+    # `simulate --db` wrote its own log where `dashboard --db` looks for it
+    from swingtrader.commands.simulate import sim_log_dir
+    from swingtrader.web.logtail import newest_log
+
+    own = newest_log(sim_log_dir(db.parent / "var" / "logs", db))
+    assert own is not None and own.is_file()
     trades = pages["/trades"]
     assert f'id="verdict">{h["verdict"]}<' in trades
     assert f'id="total-return">{100 * h["total_return"]:+.2f}%<' in trades

@@ -35,7 +35,7 @@ def main(args: argparse.Namespace) -> int:
     from swingtrader.logs import setup_logging
 
     if args.db:  # the run's own log beside its store, for the dashboard's Logs page over that store
-        settings = settings.model_copy(update={"log_dir": sim_log_dir(Path(args.db))})
+        settings = settings.model_copy(update={"log_dir": sim_log_dir(settings.effective_log_dir, Path(args.db))})
     redactor = setup_logging(settings, console=False)
     logging.getLogger().setLevel(logging.WARNING)
     data = args.data or settings.data
@@ -73,9 +73,12 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def sim_log_dir(db: Path) -> Path:
-    """Where `simulate --db FILE` writes its log: the directory `FILE.logs`."""
-    return db.with_name(db.name + ".logs")
+def sim_log_dir(log_dir: Path, db: Path) -> Path:
+    """Where `simulate --db FILE` writes its log: a directory of its own under the log directory, named by
+    the store file's resolved path (the dashboard over that file finds it there)."""
+    import hashlib
+
+    return log_dir / "simulations" / hashlib.sha256(str(db.resolve()).encode()).hexdigest()[:16]
 
 
 def _print_summary(r: SimulationReport) -> None:
