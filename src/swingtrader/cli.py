@@ -42,6 +42,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--broker", choices=("paper", "kotak-fake"), default="paper")
     p.add_argument("--faults", metavar="SPEC", help="fault mix for --broker kotak-fake")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--report", metavar="FILE.html", help="also write an HTML tearsheet against the benchmark")
 
     p = sub.add_parser("sweep", help="simulate every point of a parameter grid, in parallel; rank the results")
     _add_config(p)
@@ -53,7 +54,13 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cluster", metavar="tcp://HOST:PORT", help="run the points on this Dask scheduler")
     p.add_argument("--walk-forward", dest="walk_forward", metavar="TRAIN:TEST",
                    help="e.g. 6m:3m (months) or 120:60 (sessions): best point per training window, tested after it")
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--trials", type=int, metavar="N", help="an Optuna (TPE) search of N trials over [search] ranges")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="the search's seed (default 0)")
+    p.add_argument("--objective", default="return", metavar="NAME",
+                   help="what is maximised: return (default), sharpe, calmar, or return:CAP (max drawdown <= CAP)")
+    p.add_argument("--yes", action="store_true", help="run a grid of more than 10,000 points")
+    p.add_argument("--resume", action="store_true", help="reuse an earlier run of the same sweep in --out")
+    p.add_argument("--out", required=True, metavar="DIR", help="a new or empty directory (or --resume's)")
 
     p = sub.add_parser("analyze", help="run the 16:00 analysis on its own")
     _add_config(p)

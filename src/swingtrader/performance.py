@@ -1,10 +1,11 @@
 """Backtest performance: a daily equity series rebuilt from the paper exchange's fills, and what a backtest user
-reads first (max drawdown with dates, exposure, CAGR, Sharpe, an equal-weight buy-and-hold benchmark).
+reads first (the headline of `report_metrics`, max drawdown with dates, exposure, CAGR, Sharpe, an equal-weight
+buy-and-hold benchmark).
 
 Contracts:
 - Equity at the close of session d = starting capital − Σ buys (quantity × price + charges) + Σ sells
   (quantity × price − charges) over fills up to d (IST date), + Σ holdings × the symbol's last close on or
-  before d. Money is `Decimal` (strings in the report); ratios are floats.
+  before d. Money is `Decimal` (strings in the report); ratios and returns are float fractions.
 - Returns are day over day, the first against the starting capital; Sharpe = mean / sample std × √252 (rf = 0).
 - CAGR = (final / capital) ** (252 / sessions) − 1: a year is 252 sessions.
 - The benchmark puts capital / N into each of the N symbols that have a bar on the first session, at that
@@ -19,19 +20,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from swingtrader.report_metrics import TRADING_DAYS, headline
+from swingtrader.report_types import Benchmark, Drawdown, Exposure, Growth, Performance, ReportTrade
+
 if TYPE_CHECKING:
     from swingtrader.market.bars import BarSource
-    from swingtrader.simulate import ReportTrade
     from swingtrader.store import Store
 
 __all__ = ["Benchmark", "Drawdown", "Exposure", "Fill", "Growth", "Performance", "benchmark", "daily_equity",
            "fills_from_store", "max_drawdown", "performance_from_store", "performance_report", "summary"]
 
-TRADING_DAYS = 252
 _CENT = Decimal("0.01")
 
 
@@ -43,39 +45,6 @@ class Fill:
     quantity: int
     price: Decimal
     charges: Decimal
-
-
-class Drawdown(TypedDict):
-    value: str
-    pct: float
-    peak_date: str | None
-    trough_date: str | None
-
-
-class Exposure(TypedDict):
-    sessions_with_position: float
-    average_deployed: float
-
-
-class Growth(TypedDict):
-    cagr: float | None
-    sharpe: float | None
-
-
-class Benchmark(TypedDict):
-    symbols: list[str]
-    final_value: str
-    series: dict[str, str]  # ISO date -> value
-
-
-class Performance(Growth):
-    """The performance fields of a simulation report (JSON-ready)."""
-
-    max_drawdown: Drawdown
-    exposure: Exposure
-    win_rate: float | None
-    benchmark: Benchmark
-    equity_curve: dict[str, str]  # ISO date -> equity
 
 
 def fills_from_store(store: Store) -> list[Fill]:
@@ -141,10 +110,11 @@ def daily_equity(fills: Iterable[Fill], capital: Decimal, sessions: Sequence[dat
 
 
 def max_drawdown(dates: Sequence[date], equity: Sequence[Decimal], capital: Decimal) -> Drawdown:
-    """The largest fall from a running peak (the starting capital counts as the first peak), in percent of that
-    peak: {"value", "pct", "peak_date", "trough_date"}; dates are None for the starting capital or no fall."""
-    peak, peak_day = capital, None
-    best: Drawdown = {"value": "0.00", "pct": 0.0, "peak_date": None, "trough_date": None}
+    """The largest fall from a running peak (the starting capital, on the first session, counts as the first peak)
+    as a fraction of that peak: {"value", "fraction", "peak_date", "trough_date"}; the dates are None when
+    nothing fell."""
+    peak, peak_day = capital, dates[0] if dates else None
+    best: Drawdown = {"value": "0.00", "fraction": 0.0, "peak_date": None, "trough_date": None}
     worst = 0.0
     for day, value in zip(dates, equity, strict=True):
         if value > peak:
@@ -153,7 +123,7 @@ def max_drawdown(dates: Sequence[date], equity: Sequence[Decimal], capital: Deci
         pct = float((peak - value) / peak)
         if pct > worst:
             worst = pct
-            best = {"value": str((peak - value).quantize(_CENT)), "pct": round(100 * pct, 4),
+            best = {"value": str((peak - value).quantize(_CENT)), "fraction": round(pct, 6),
                     "peak_date": None if peak_day is None else peak_day.isoformat(), "trough_date": day.isoformat()}
     return best
 
@@ -186,9 +156,12 @@ def benchmark(bars: BarSource, sessions: Sequence[date], capital: Decimal) -> Be
 
 
 def performance_report(fills: Iterable[Fill], *, capital: Decimal, sessions: Sequence[date], bars: BarSource,
-                       trades: Sequence[ReportTrade] = ()) -> Performance:
-    """The report's performance fields for a run over `sessions` (its trading days, in order): max_drawdown,
-    exposure, cagr, sharpe, win_rate (of `trades`, the report's closed trades), benchmark, equity_curve."""
+                       trades: Sequence[ReportTrade] = (), final_equity: Decimal | None = None,
+                       universe: str = "") -> Performance:
+    """The report's performance fields for a run over `sessions` (its trading days, in order): headline
+    (`report_metrics.headline`; `final_equity` defaults to the last session's equity, realised P&L is the sum
+    over `trades`, the report's closed trades), max_drawdown, exposure, cagr, sharpe, win_rate, benchmark,
+    equity_curve."""
     equity, invested = daily_equity(fills, capital, sessions, bars)
     exposure: Exposure = {
         "sessions_with_position": round(sum(1 for v in invested if v) / len(sessions), 6) if sessions else 0.0,
@@ -196,17 +169,26 @@ def performance_report(fills: Iterable[Fill], *, capital: Decimal, sessions: Seq
                                   / len(sessions), 6) if sessions else 0.0,
     }
     won = sum(1 for tr in trades if Decimal(tr["net_pnl"]) > 0)
+    drawdown, growth, bench = max_drawdown(sessions, equity, capital), summary(equity, capital), benchmark(
+        bars, sessions, capital)
+    final = final_equity if final_equity is not None else equity[-1] if equity else capital
     return {
-        "max_drawdown": max_drawdown(sessions, equity, capital),
+        "headline": headline(capital=capital, final_equity=final,
+                             realised=sum((Decimal(tr["net_pnl"]) for tr in trades), Decimal(0)), equity=equity,
+                             benchmark_final=Decimal(bench["final_value"]) if bench["symbols"] else None,
+                             cagr=growth["cagr"], drawdown=drawdown["fraction"], trades=trades, universe=universe),
+        "max_drawdown": drawdown,
         "exposure": exposure,
-        **summary(equity, capital),
+        **growth,
         "win_rate": round(won / len(trades), 6) if trades else None,
-        "benchmark": benchmark(bars, sessions, capital),
+        "benchmark": bench,
         "equity_curve": {d.isoformat(): str(v) for d, v in zip(sessions, equity, strict=True)},
     }
 
 
 def performance_from_store(store: Store, *, capital: Decimal, sessions: Sequence[date], bars: BarSource,
-                           trades: Sequence[ReportTrade] = ()) -> Performance:
+                           trades: Sequence[ReportTrade] = (), final_equity: Decimal | None = None,
+                           universe: str = "") -> Performance:
     """`performance_report` over the fills of the paper exchange kept in `store`."""
-    return performance_report(fills_from_store(store), capital=capital, sessions=sessions, bars=bars, trades=trades)
+    return performance_report(fills_from_store(store), capital=capital, sessions=sessions, bars=bars, trades=trades,
+                              final_equity=final_equity, universe=universe)

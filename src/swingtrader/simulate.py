@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Literal
 
 from swingtrader.account_view import order_activity, read_account
 from swingtrader.broker import paper_store
 from swingtrader.broker.base import Broker
 from swingtrader.clock import IST, LiveClock, SimClock
-from swingtrader.performance import Benchmark, Drawdown, Exposure, performance_from_store
+from swingtrader.performance import performance_from_store
+from swingtrader.report_types import SimulationReport
 from swingtrader.service import ClockMode, ServiceHooks, build_service, paper_broker
 from swingtrader.store import Store
 from swingtrader.store.db import sqlite_url
@@ -32,51 +33,6 @@ if TYPE_CHECKING:
     from swingtrader.config import Settings
     from swingtrader.market.bars import BarSource
     from swingtrader.market.calendar import TradingCalendar
-
-
-class ReportTrade(TypedDict):
-    symbol: str
-    entry_date: str
-    entry_price: str
-    quantity: int
-    exit_date: str
-    exit_price: str
-    exit_reason: str
-    net_pnl: str
-
-
-class Pnl(TypedDict):
-    gross: str
-    charges: str
-    net: str
-
-
-class SimulationReport(TypedDict):
-    """`simulate --json` (money as decimal strings, dates ISO). The performance fields
-    (`swingtrader.performance.Performance`) are there whenever the range holds a trading day; `broker_calls` and
-    `faults` when the run went through the fake Kotak Neo server."""
-
-    start: str
-    end: str
-    trading_days: int
-    logins: int
-    task_runs: dict[str, dict[str, int]]
-    orders: dict[str, int]
-    open_orders: int
-    open_positions: int
-    duplicate_client_tags: int
-    trades: list[ReportTrade]
-    pnl: Pnl
-    final_equity: str
-    broker_calls: NotRequired[dict[str, int]]
-    faults: NotRequired[dict[str, int]]
-    max_drawdown: NotRequired[Drawdown]
-    exposure: NotRequired[Exposure]
-    cagr: NotRequired[float | None]
-    sharpe: NotRequired[float | None]
-    win_rate: NotRequired[float | None]
-    benchmark: NotRequired[Benchmark]
-    equity_curve: NotRequired[dict[str, str]]
 
 
 class SimulationMismatch(Exception):
@@ -193,9 +149,17 @@ def _run(
     out = report(store, spec, calendar, broker_calls=calls, faults=fault_counts)
     sessions = [s.date for s in calendar.sessions(spec.start, spec.end)]
     performance = performance_from_store(store, capital=spec.capital, sessions=sessions, bars=bars,
-                                         trades=out["trades"])
+                                         trades=out["trades"], final_equity=Decimal(out["final_equity"]),
+                                         universe=universe_label(settings, bars))
     ServiceState(store).set_performance(performance, clock.now())  # the dashboard's trades page shows it
-    return {**out, **performance}
+    return {"headline": performance["headline"], **out, **performance}
+
+
+def universe_label(settings: Settings, bars: BarSource) -> str:
+    """Which symbols the run could trade, in words (the report says which universe was used)."""
+    if settings.universe:
+        return f"{len(settings.universe)} symbols listed in SWINGTRADER_UNIVERSE"
+    return f"all {len(bars.symbols())} symbols of the data ({bars.name}), today's list applied to every session"
 
 
 def _told(progress: Callable[[datetime], None] | None, clock: SimClock) -> Callable[[], None]:

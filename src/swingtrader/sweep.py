@@ -10,23 +10,23 @@ workers need swingtrader installed and `data` readable at the same path.
 
 Walk-forward (`TRAIN:TEST`): `6m:3m` is calendar months, `120:60` sessions. Windows start at `start`: train on
 the first TRAIN, test on the TEST that follows, then move on by TEST; the last test window is cut at `end`.
-The best point of each training window (highest net P&L; the first in grid order on a tie) is run on its test
+The best point of each training window (highest objective; the first in grid order on a tie) is run on its test
 window, which starts after the training window ends; only those out-of-sample runs are results.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import shutil
 import tempfile
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, final
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast, final
 
 if TYPE_CHECKING:  # simulate (the whole service) is imported where a point runs, not with this module
     from dask.distributed import Client
@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # simulate (the whole service) is imported where a point runs
     from swingtrader.config import Settings
     from swingtrader.market.bars import BarSource
     from swingtrader.market.calendar import TradingCalendar
-    from swingtrader.simulate import SimulationReport
+    from swingtrader.report_types import SimulationReport
 
     class PointReport(SimulationReport):
         """A point's `simulate --json` report and the setting overrides it ran with."""
@@ -44,22 +44,31 @@ if TYPE_CHECKING:  # simulate (the whole service) is imported where a point runs
 __all__ = ["Figures", "Job", "Row", "SweepRow", "WalkForwardRow", "Window", "figures", "load_grid",
            "parse_walk_forward", "rank", "row_of", "run_jobs", "run_point", "walk_forward_windows"]
 
-ROW_FIELDS = ("net_pnl", "cagr", "max_drawdown", "max_drawdown_pct", "win_rate", "trades", "exposure", "sharpe",
-              "final_equity")
+ROW_FIELDS = ("objective", "total_return", "benchmark_return", "excess_return", "final_equity", "net_pnl", "cagr",
+              "max_drawdown", "max_drawdown_value", "sharpe", "sortino", "calmar", "win_rate", "profit_factor",
+              "trades", "exposure")
 
 
 class Figures(TypedDict):
-    """A point's headline figures (the `ROW_FIELDS`, in that order)."""
+    """A point's headline figures (the `ROW_FIELDS`, in that order): returns and ratios are fractions, money is
+    a decimal string; `objective` is the value the sweep ranks by (`swingtrader.search.objective_value`)."""
 
+    objective: float | None
+    total_return: float
+    benchmark_return: float | None
+    excess_return: float | None
+    final_equity: str
     net_pnl: str
     cagr: float | None
-    max_drawdown: str
-    max_drawdown_pct: float
+    max_drawdown: float
+    max_drawdown_value: str
+    sharpe: float | None
+    sortino: float | None
+    calmar: float | None
     win_rate: float | None
+    profit_factor: float | None
     trades: int
     exposure: float
-    sharpe: float | None
-    final_equity: str
 
 
 class Row(Figures):
@@ -113,23 +122,56 @@ class Window:
 
 
 def load_grid(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(points, shared settings) of a grid file; `SweepError` if it is not one."""
+    """(points, shared settings) of a grid file; `SweepError` if it is not one (or needs `--trials`)."""
+    grid, ranges, shared = load_space(path)
+    if ranges:
+        raise SweepError(f"{path}: a [search] table needs --trials N (an Optuna search)")
+    if not grid:
+        raise SweepError(f"{path}: needs a [grid] table with at least one setting")
+    return grid_points(grid), shared
+
+
+def load_space(path: Path) -> tuple[dict[str, list[Any]], dict[str, list[Any]], dict[str, Any]]:
+    """([grid] lists, [search] ranges `[low, high]`, [settings]) of a grid file. Setting names are checked to be
+    lower case without the prefix, and secret settings are refused (by name: the value is never shown)."""
     try:
         doc = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise SweepError(f"{path}: {exc}") from exc
-    grid, shared = doc.get("grid"), doc.get("settings", {})
-    if not isinstance(grid, dict) or not grid:
-        raise SweepError(f"{path}: needs a [grid] table with at least one setting")
-    if not isinstance(shared, dict):
-        raise SweepError(f"{path}: [settings] must be a table")
-    for key in (*grid, *shared):
+    grid, ranges, shared = doc.get("grid", {}), doc.get("search", {}), doc.get("settings", {})
+    for name, table in (("grid", grid), ("search", ranges), ("settings", shared)):
+        if not isinstance(table, dict):
+            raise SweepError(f"{path}: [{name}] must be a table")
+    if not grid and not ranges:
+        raise SweepError(f"{path}: needs a [grid] or [search] table with at least one setting")
+    secrets = secret_settings()
+    for key in (*grid, *ranges, *shared):
         if key != key.lower() or key.startswith("swingtrader_"):
             raise SweepError(f"{path}: {key!r}: use setting names without SWINGTRADER_, in lower case")
-    values = [v if isinstance(v, list) else [v] for v in grid.values()]
-    if any(not v for v in values):
+        if key in secrets:
+            raise SweepError(f"{path}: {key!r} is a secret setting and cannot be in a sweep file (set it in the "
+                             "environment or the --config file)")
+    lists = {k: v if isinstance(v, list) else [v] for k, v in grid.items()}
+    if any(not v for v in lists.values()):
         raise SweepError(f"{path}: every grid setting needs at least one value")
-    return [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*values)], shared
+    for key, bounds in ranges.items():
+        if not (isinstance(bounds, list) and len(bounds) == 2 and all(
+                isinstance(b, int | float) and not isinstance(b, bool) for b in bounds) and bounds[0] < bounds[1]):
+            raise SweepError(f"{path}: [search] {key!r}: expected [low, high] numbers with low < high "
+                             "(whole numbers search whole numbers)")
+    return lists, dict(ranges), shared
+
+
+def grid_points(lists: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The cartesian product of [grid] lists, in file order."""
+    return [dict(zip(lists, combo, strict=True)) for combo in itertools.product(*lists.values())]
+
+
+def secret_settings() -> frozenset[str]:
+    """The names of the settings that hold secrets (typed `SecretStr`: Kotak credentials, passwords, notify URLs)."""
+    from swingtrader.config import Settings
+
+    return frozenset(name for name, f in Settings.model_fields.items() if "SecretStr" in str(f.annotation))
 
 
 def settings_for(job: Job) -> Settings:
@@ -174,65 +216,118 @@ def run_point(job: Job) -> PointReport:
     return {**report, "params": job.params}
 
 
-def row_of(report: PointReport) -> Row:
-    """A results row: the point's params and headline figures (money as decimal strings)."""
-    return {
-        "params": report["params"],
-        "net_pnl": report["pnl"]["net"],
-        "cagr": report["cagr"],
-        "max_drawdown": report["max_drawdown"]["value"],
-        "max_drawdown_pct": report["max_drawdown"]["pct"],
-        "win_rate": report["win_rate"],
-        "trades": len(report["trades"]),
+def row_of(report: PointReport, objective: str = "return") -> Row:
+    """A results row: the point's params and headline figures, `objective` valued on them."""
+    h, dd = report["headline"], report["max_drawdown"]
+    fig: Figures = {
+        "objective": None,
+        "total_return": h["total_return"], "benchmark_return": h["benchmark_return"],
+        "excess_return": h["excess_return"], "final_equity": report["final_equity"], "net_pnl": report["pnl"]["net"],
+        "cagr": report["cagr"], "max_drawdown": dd["fraction"], "max_drawdown_value": dd["value"],
+        "sharpe": report["sharpe"], "sortino": h["sortino"], "calmar": h["calmar"], "win_rate": report["win_rate"],
+        "profit_factor": h["profit_factor"], "trades": len(report["trades"]),
         "exposure": report["exposure"]["sessions_with_position"],
-        "sharpe": report["sharpe"],
-        "final_equity": report["final_equity"],
     }
+    from swingtrader.search import objective_value
+
+    fig["objective"] = objective_value(objective, fig)
+    return {"params": report["params"], **fig}
 
 
 def figures(row: Row) -> Figures:
     """The headline figures of `row`, without its params."""
-    return {"net_pnl": row["net_pnl"], "cagr": row["cagr"], "max_drawdown": row["max_drawdown"],
-            "max_drawdown_pct": row["max_drawdown_pct"], "win_rate": row["win_rate"], "trades": row["trades"],
-            "exposure": row["exposure"], "sharpe": row["sharpe"], "final_equity": row["final_equity"]}
+    return cast(Figures, {k: row[k] for k in ROW_FIELDS})  # type: ignore[literal-required]
 
 
 def rank(rows: Sequence[R]) -> list[R]:
-    """Best first: highest net P&L; ties keep their order."""
-    return sorted(rows, key=lambda r: -Decimal(r["net_pnl"]))
+    """Best first: the highest objective (a row without one last); ties keep their order."""
+    return sorted(rows, key=lambda r: math.inf if r["objective"] is None else -r["objective"])
 
 
 def run_jobs(jobs: Sequence[Job], *, workers: int = 1, cluster: str | Client | None = None,
-             on_done: Callable[[], None] = lambda: None) -> list[PointReport]:
+             on_done: Callable[[], None] = lambda: None, cache: Path | None = None) -> list[PointReport]:
     """The reports of `jobs`, in job order: serially (`workers` 1), in a local process pool of `workers`, or on
-    the Dask cluster at `cluster` (an address or a `dask.distributed.Client`). `on_done` is called per job."""
+    the Dask cluster at `cluster` (an address or a `dask.distributed.Client`). `on_done` is called per job.
+    With `cache` (a directory), a job whose report is there (same job, see `job_key`) is not run again, and each
+    finished report is written there as it arrives (what `sweep --resume` reuses)."""
+    out: list[PointReport | None] = [None] * len(jobs)
+    todo = []
+    for i, job in enumerate(jobs):
+        out[i] = _cached(cache, job)
+        if out[i] is None:
+            todo.append(i)
+        else:
+            on_done()
+    for k, report in _completed([jobs[i] for i in todo], workers, cluster):
+        out[todo[k]] = report
+        if cache is not None:
+            _store(cache, jobs[todo[k]], report)
+        on_done()
+    return [r for r in out if r is not None]
+
+
+def job_key(job: Job) -> str:
+    """A stable name for what a job computes (its params, dates, data, config and shared settings)."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    text = json.dumps(asdict(job), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _cached(cache: Path | None, job: Job) -> PointReport | None:
+    import json
+
+    path = None if cache is None else cache / f"{job_key(job)}.json"
+    if path is None or not path.is_file():
+        return None
+    try:
+        report: PointReport = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # a torn write from an interrupted sweep: run the job again
+    return report
+
+
+def _store(cache: Path, job: Job, report: PointReport) -> None:
+    import json
+    import os
+
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / f".{job_key(job)}.tmp"
+    tmp.write_text(json.dumps(report))
+    os.replace(tmp, cache / f"{job_key(job)}.json")
+
+
+def _completed(jobs: Sequence[Job], workers: int, cluster: str | Client | None
+               ) -> Iterator[tuple[int, PointReport]]:
+    """(index, report) of each job as it finishes."""
+    if not jobs:
+        return
     if cluster is not None:
-        return _on_dask(jobs, cluster, on_done)
-    if workers <= 1:
-        out: list[PointReport] = []
-        for job in jobs:
-            out.append(run_point(job))
-            on_done()
-        return out
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+        yield from _on_dask(jobs, cluster)
+    elif workers <= 1:
+        for i, job in enumerate(jobs):
+            yield i, run_point(job)
+    else:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs) or 1)) as pool:
-        futures = [pool.submit(run_point, job) for job in jobs]
-        for _ in as_completed(futures):
-            on_done()
-        return [f.result() for f in futures]
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            futures = {pool.submit(run_point, job): i for i, job in enumerate(jobs)}
+            for f in as_completed(futures):
+                yield futures[f], f.result()
 
 
-def _on_dask(jobs: Sequence[Job], cluster: str | Client, on_done: Callable[[], None]) -> list[PointReport]:
+def _on_dask(jobs: Sequence[Job], cluster: str | Client) -> Iterator[tuple[int, PointReport]]:
     from dask.distributed import Client, as_completed
 
     client = cluster if isinstance(cluster, Client) else Client(cluster)
     try:
         futures = client.map(run_point, list(jobs), pure=False)
-        for _ in as_completed(futures):
-            on_done()
-        reports: list[PointReport] = client.gather(futures)  # untyped in dask: each is what run_point returned
-        return reports
+        index = {f.key: i for i, f in enumerate(futures)}
+        for f in as_completed(futures):
+            report: PointReport = f.result()  # untyped in dask: what run_point returned
+            yield index[f.key], report
     finally:
         if client is not cluster:
             client.close()
@@ -290,26 +385,28 @@ def walk_forward_windows(start: date, sessions: Sequence[date], train: tuple[int
 # --- a sweep directory ------------------------------------------------------------------------------------------
 
 
-def sweep(jobs: Sequence[Job], **run: Any) -> tuple[list[SweepRow], list[PointReport]]:
-    """(ranked rows, reports in job order) of a plain sweep; each row names its report (`points/NNN.json`)."""
+def sweep(jobs: Sequence[Job], objective: str = "return", **run: Any) -> tuple[list[SweepRow], list[PointReport]]:
+    """(rows ranked by `objective`, reports in job order) of a plain sweep; each row names its report
+    (`points/NNN.json`)."""
     reports = run_jobs(jobs, **run)
-    rows: list[SweepRow] = [{**row_of(r), "report": f"points/{i:03d}.json"} for i, r in enumerate(reports)]
+    rows: list[SweepRow] = [{**row_of(r, objective), "report": f"points/{i:03d}.json"}
+                            for i, r in enumerate(reports)]
     return rank(rows), reports
 
 
-def walk_forward(points: Sequence[dict[str, Any]], windows: Sequence[Window], base: Job, **run: Any
-                 ) -> tuple[list[WalkForwardRow], list[PointReport]]:
+def walk_forward(points: Sequence[dict[str, Any]], windows: Sequence[Window], base: Job, objective: str = "return",
+                 **run: Any) -> tuple[list[WalkForwardRow], list[PointReport]]:
     """(out-of-sample rows, their reports), one per window in date order. Every training run goes in one batch,
     then every test run; a row carries its window and the chosen point's training figures under `train`."""
     from dataclasses import replace
 
     train_jobs = [replace(base, params=p, start=w.train_start, end=w.train_end) for w in windows for p in points]
-    train_rows = [row_of(r) for r in run_jobs(train_jobs, **run)]
+    train_rows = [row_of(r, objective) for r in run_jobs(train_jobs, **run)]
     best = [rank(train_rows[i * len(points):(i + 1) * len(points)])[0] for i in range(len(windows))]
     test_jobs = [replace(base, params=b["params"], start=w.test_start, end=w.test_end)
                  for w, b in zip(windows, best, strict=True)]
     reports = run_jobs(test_jobs, **run)
-    rows: list[WalkForwardRow] = [{"window": w.as_dict(), **row_of(r), "train": figures(b),
+    rows: list[WalkForwardRow] = [{"window": w.as_dict(), **row_of(r, objective), "train": figures(b),
              "report": f"points/{i:03d}.json"} for i, (w, b, r) in enumerate(zip(windows, best, reports, strict=True))]
     return rows, reports
 

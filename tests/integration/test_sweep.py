@@ -49,12 +49,16 @@ def test_serial_sweep_is_ranked_with_reports_beside_it(serial):
     assert len(rows) == 4 and len(reports) == 4
     assert {json.dumps(r["params"], sort_keys=True) for r in rows} == {
         json.dumps({"max_positions": m, "rsi_entry": e}, sort_keys=True) for e in (30, 35) for m in (2, 6)}
-    nets = [float(r["net_pnl"]) for r in rows]
-    assert nets == sorted(nets, reverse=True) and len(set(nets)) == 4  # the parameters matter here
+    # ranked by the default objective, total return: final equity falls down the table
+    finals = [Decimal(r["final_equity"]) for r in rows]
+    assert finals == sorted(finals, reverse=True) and len(set(finals)) == 4  # the parameters matter here
     for r in rows:
         report = reports[Path(r["report"]).name]
         assert report["params"] == r["params"] and report["pnl"]["net"] == r["net_pnl"]
-        assert isinstance(r["net_pnl"], str) and isinstance(r["max_drawdown"], str)
+        assert r["objective"] == r["total_return"] == report["headline"]["total_return"]
+        assert r["total_return"] == pytest.approx(float(Decimal(r["final_equity"]) / 1_000_000 - 1), abs=1e-6)
+        assert isinstance(r["net_pnl"], str) and isinstance(r["max_drawdown_value"], str)
+        assert r["max_drawdown"] == report["max_drawdown"]["fraction"] < 1  # a fraction, like every ratio
         assert r["trades"] == len(report["trades"]) > 0
         # the rebuilt equity ends where the simulation's own report does
         assert report["equity_curve"]["2024-02-29"] == report["final_equity"]
@@ -127,6 +131,6 @@ def test_dashboard_shows_the_sweep_table_and_curves(serial):
     html = page.text
     assert html.count('class="benchmark"') == 4 and html.count('class="line"') == 4
     table = html[html.index('<table id="sweep">'):html.index("</table>")]
-    where = [table.index(money(Decimal(r["net_pnl"])).lstrip("-")) for r in rows]
-    assert where == sorted(where)  # ranked best first
+    where = [table.index(money(Decimal(r["final_equity"]))) for r in rows]
+    assert where == sorted(where)  # ranked best first, with final equity shown
     assert api["rows"] == rows

@@ -69,7 +69,7 @@ def test_the_trades_page_shows_the_simulate_report(simulated) -> None:
     assert api["curve"] == [[d, v, report["benchmark"]["series"][d]] for d, v in report["equity_curve"].items()]
     assert api["curve"][-1][1] == report["final_equity"]
     panel = html[html.index('id="performance"'):]
-    for needle in (f'id="max-drawdown">{money(Decimal(dd["value"]))}<', f'{dd["pct"]:.2f}%',
+    for needle in (f'id="max-drawdown">{money(Decimal(dd["value"]))}<', f'{100 * dd["fraction"]:.2f}%',
                    f'{dd["peak_date"]} .. {dd["trough_date"]}', f'id="cagr">{100 * report["cagr"]:.2f}%<',
                    f'id="sharpe">{report["sharpe"]:.2f}<',
                    f'id="exposure">{100 * report["exposure"]["sessions_with_position"]:.1f}%<',
@@ -77,6 +77,53 @@ def test_the_trades_page_shows_the_simulate_report(simulated) -> None:
                    'class="benchmark"', 'class="line"'):
         assert needle in panel, needle
     assert "need a simulation" not in html
+
+
+def test_a_simulation_store_leads_with_its_verdict_and_is_labelled_on_every_page(simulated, tmp_path) -> None:
+    report, db = simulated
+    h = report["headline"]
+    assert next(iter(report)) == "headline"  # `simulate --json` leads with it
+    assert Decimal(h["final_equity"]) == Decimal(h["capital"]) + Decimal(h["realised_pnl"]) + Decimal(
+        h["unrealised_pnl"]) == Decimal(report["final_equity"])
+    assert h["total_return"] == pytest.approx(float(Decimal(report["final_equity"]) / 1_000_000 - 1), abs=1e-6)
+    bench = float(Decimal(report["benchmark"]["final_value"]) / 1_000_000 - 1)
+    assert h["benchmark_return"] == pytest.approx(bench, abs=1e-6)
+    assert sum(g["trades"] for g in h["by_exit_reason"]) == len(report["trades"]) == sum(
+        g["trades"] for g in h["by_symbol"])
+    store = Store.open(sqlite_url(db))
+    other_log = tmp_path / "logs"
+    other_log.mkdir()
+    (other_log / "swingtrader.log").write_text("2024-01-01 another process's line\n")
+    try:
+        settings = type("S", (), {"web_password": None, "kill_switch": False, "effective_log_dir": other_log})()
+        handle = start_web_in_thread(create_app(store, settings=settings, read_only=True, clock=SimClock(NOW)),
+                                     "127.0.0.1", 0)
+        with httpx.Client(base_url=handle.url, timeout=30) as client:
+            pages = {p: client.get(p).text for p in ("/", "/orders", "/positions", "/trades", "/analysis", "/tasks",
+                                                     "/logs")}
+            logs = client.get("/api/logs").json()
+        handle.stop()
+    finally:
+        store.dispose()
+    for path, html in pages.items():
+        assert ">simulation 2024-01-01..2024-02-29<" in html, path
+        assert "read-only<" not in html, path
+    assert "Broker session" not in pages["/"] and "Scheduler heartbeat" not in pages["/"]
+    assert "another process" not in pages["/logs"]
+    assert logs["note"] == "this simulation's store has no log of its own"
+    # `simulate --db` wrote its own log where `dashboard --db` looks for it
+    from swingtrader.commands.simulate import sim_log_dir
+    from swingtrader.web.logtail import newest_log
+
+    own = newest_log(sim_log_dir(db.parent / "var" / "logs", db))
+    assert own is not None and own.is_file()
+    trades = pages["/trades"]
+    assert f'id="verdict">{h["verdict"]}<' in trades
+    assert f'id="total-return">{100 * h["total_return"]:+.2f}%<' in trades
+    assert f'id="benchmark-return">{100 * h["benchmark_return"]:+.2f}%<' in trades
+    assert f'id="final-equity">{money(Decimal(h["final_equity"]))}<' in trades
+    assert 'id="by-exit-reason"' in trades and 'id="by-symbol"' in trades
+    assert trades.index('id="headline"') < trades.index('id="performance"')
 
 
 def test_a_live_store_shows_its_own_daily_equity_figures(tmp_path: Path) -> None:
@@ -103,7 +150,7 @@ def test_a_live_store_shows_its_own_daily_equity_figures(tmp_path: Path) -> None
     assert [d for d, _, _ in perf["curve"]] == [d.isoformat() for d in DAYS]
     assert equity[1] - equity[0] == Decimal("1133.85") and equity[2] - equity[1] == Decimal("-3000.00")
     capital = equity[0] - Decimal("1234.56")
-    assert perf["max_drawdown"] == {"value": "3000.00", "pct": round(100 * float(Decimal(3000) / equity[1]), 4),
+    assert perf["max_drawdown"] == {"value": "3000.00", "fraction": round(float(Decimal(3000) / equity[1]), 6),
                                     "peak_date": DAYS[1].isoformat(), "trough_date": DAYS[2].isoformat()}
     values = [float(capital), *map(float, equity)]
     returns = [b / a - 1 for a, b in itertools.pairwise(values)]

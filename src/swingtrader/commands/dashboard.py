@@ -33,8 +33,13 @@ def main(args: Any) -> int:
         store = Store.open(sqlite_url(db.resolve()), migrate=migrate)
     except StoreError as exc:
         fail(str(exc))
+    from swingtrader.commands.simulate import sim_log_dir
+    from swingtrader.web.logtail import newest_log
+
+    # a simulation's own log (`simulate --db`); None for other stores, whose log is the service's
+    own_log = newest_log(sim_log_dir(settings.effective_log_dir, db)) if args.db else None
     app = create_app(store, settings=settings, read_only=True, clock=_clock_for(store), bind_host=args.host,
-                     sweep_dir=sweep)
+                     sweep_dir=sweep, log_file=own_log)
     try:
         handle = start_web_in_thread(app, args.host, args.port)
     except (OSError, RuntimeError) as exc:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from swingtrader.commands._common import bars_or_exit, calendar_or_exit, fail, parse_date, settings_or_exit
 
 if TYPE_CHECKING:
-    from swingtrader.simulate import SimulationReport
+    from swingtrader.report_types import SimulationReport
 
 
 def main(args: argparse.Namespace) -> int:
@@ -21,6 +21,9 @@ def main(args: argparse.Namespace) -> int:
     if end < start:
         fail("--end is before --start")
     settings = settings_or_exit(args)
+    tearsheet = Path(args.report) if getattr(args, "report", None) else None
+    if tearsheet is not None and (tearsheet.is_dir() or not tearsheet.parent.is_dir()):
+        fail(f"--report {args.report}: must be a file in an existing directory")
     try:
         capital = Decimal(args.capital) if args.capital else settings.initial_capital
     except InvalidOperation:
@@ -31,6 +34,8 @@ def main(args: argparse.Namespace) -> int:
         fail(f"--capital: {args.capital!r} is not a positive amount of rupees up to {MAX_MONEY:,.0f}")
     from swingtrader.logs import setup_logging
 
+    if args.db:  # the run's own log beside its store, for the dashboard's Logs page over that store
+        settings = settings.model_copy(update={"log_dir": sim_log_dir(settings.effective_log_dir, Path(args.db))})
     redactor = setup_logging(settings, console=False)
     logging.getLogger().setLevel(logging.WARNING)
     data = args.data or settings.data
@@ -52,6 +57,15 @@ def main(args: argparse.Namespace) -> int:
                                 redact=redactor.redact)
     except (StoreError, SimulationMismatch, CalendarDataMissing) as exc:
         fail(str(exc))
+    if tearsheet is not None:
+        if "headline" not in result:
+            fail(f"--report {args.report}: {start}..{end} holds no trading day, so there is nothing to report")
+        from swingtrader.tearsheet import write_tearsheet
+
+        try:
+            write_tearsheet(result, tearsheet)
+        except OSError as exc:
+            fail(f"--report {args.report}: cannot write it ({exc.strerror})")
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -59,16 +73,57 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def sim_log_dir(log_dir: Path, db: Path) -> Path:
+    """Where `simulate --db FILE` writes its log: a directory of its own under the log directory, named by
+    the store file's resolved path (the dashboard over that file finds it there)."""
+    import hashlib
+
+    return log_dir / "simulations" / hashlib.sha256(str(db.resolve()).encode()).hexdigest()[:16]
+
+
 def _print_summary(r: SimulationReport) -> None:
+    """The report as text: the verdict and returns first, then risk, trades, the grouped tables, operations."""
     print(f"simulated {r['start']} .. {r['end']}: {r['trading_days']} trading days, {r['logins']} logins")
+    if "headline" in r:
+        _print_headline(r)
+    else:
+        print(f"  no trading day in the range; final equity {r['final_equity']}")
     for task, runs in sorted(r["task_runs"].items()):
         print(f"  {task:22s} " + " ".join(f"{k}={v}" for k, v in runs.items()))
     print("  orders: " + ", ".join(f"{k}={v}" for k, v in r["orders"].items()))
-    print(f"  trades: {len(r['trades'])}  net P&L {r['pnl']['net']}  charges {r['pnl']['charges']}")
-    print(f"  final equity {r['final_equity']}")
-    dd, bench = r["max_drawdown"], r["benchmark"]
-    cagr = "n/a" if r["cagr"] is None else f"{r['cagr']:.2%}"
-    sharpe = "n/a" if r["sharpe"] is None else f"{r['sharpe']:.2f}"
-    print(f"  max drawdown {dd['value']} ({dd['pct']:.2f}%, {dd['peak_date']} .. {dd['trough_date']})"
-          f"  CAGR {cagr}  Sharpe {sharpe}  exposure {r['exposure']['sessions_with_position']:.0%} of sessions")
-    print(f"  buy-and-hold benchmark ({len(bench['symbols'])} symbols, equal weight): {bench['final_value']}")
+
+
+def _pct(x: float | None, signed: bool = True) -> str:
+    return "n/a" if x is None else f"{100 * x:+.2f}%" if signed else f"{100 * x:.2f}%"
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
+
+
+def _print_headline(r: SimulationReport) -> None:
+    h, dd, bench, exp = r["headline"], r["max_drawdown"], r["benchmark"], r["exposure"]
+    print(f"  VERDICT: {h['verdict']}")
+    print(f"  total return {_pct(h['total_return'])}  benchmark {_pct(h['benchmark_return'])} (buy-and-hold, equal "
+          f"weight, {len(bench['symbols'])} symbols)  excess {_pct(h['excess_return'])}")
+    print(f"  final equity {h['final_equity']} = capital {h['capital']} + realised {h['realised_pnl']} + "
+          f"unrealised {h['unrealised_pnl']} (benchmark {bench['final_value']})")
+    fall = (f"{_pct(dd['fraction'], signed=False)} ({dd['value']}), peak {dd['peak_date']} .. trough "
+            f"{dd['trough_date']}") if dd["trough_date"] else "none"
+    print(f"  max drawdown {fall}")
+    print(f"  CAGR {_pct(r['cagr'])}  Sharpe {_num(r['sharpe'])}  Sortino {_num(h['sortino'])}  "
+          f"Calmar {_num(h['calmar'])}  over {h['years']:.2f} years")
+    print(f"  exposure: a position on {_pct(exp['sessions_with_position'], signed=False)} of sessions, "
+          f"{_pct(exp['average_deployed'], signed=False)} of equity deployed on average")
+    print(f"  trades {len(r['trades'])}: win rate {_pct(r['win_rate'], signed=False)}, profit factor "
+          f"{_num(h['profit_factor'])}, expectancy {h['expectancy'] or 'n/a'} a trade, held "
+          f"{_num(h['average_holding_days'])} days on average; net P&L {r['pnl']['net']} after charges "
+          f"{r['pnl']['charges']}")
+    print(f"  universe: {h['universe']}")
+    for caveat in h["caveats"]:
+        print(f"  caveat: {caveat}")
+    for title, rows in (("exit reason", h["by_exit_reason"]), ("symbol", h["by_symbol"])):
+        if rows:
+            print(f"  {'by ' + title:18s} {'trades':>6s} {'won':>4s} {'net P&L':>12s} {'per trade':>10s}")
+            for g in rows:
+                print(f"    {g['key']:16s} {g['trades']:6d} {g['wins']:4d} {g['net_pnl']:>12s} {g['average_pnl']:>10s}")

@@ -109,6 +109,7 @@ class RecordedPerformance:
     benchmark_final: Decimal
     equity: tuple[tuple[date, Decimal], ...]
     benchmark: tuple[tuple[date, Decimal], ...]
+    headline: Mapping[str, Any] | None = None  # `report_types.Headline` as recorded (None before it existed)
 
 
 @dataclass(frozen=True)
@@ -231,8 +232,8 @@ class ServiceState:
 
     def set_performance(self, report: Mapping[str, Any], now: datetime, conn: Connection | None = None) -> None:
         """Record the performance fields of a simulation report (its JSON form: money as decimal strings)."""
-        value = {k: report[k] for k in ("max_drawdown", "exposure", "cagr", "sharpe", "win_rate", "benchmark",
-                                        "equity_curve")}
+        value = {k: report[k] for k in ("headline", "max_drawdown", "exposure", "cagr", "sharpe", "win_rate",
+                                        "benchmark", "equity_curve") if k in report}
         self._set(StateKey.PERFORMANCE, value, now, conn)
 
     # ---- calendar reach and waits (issue 14) ---------------------------------------------------------------
@@ -368,7 +369,8 @@ def _series(raw: Any) -> tuple[tuple[date, Decimal], ...]:
 def _performance(raw: Any) -> RecordedPerformance | None:
     try:
         dd, exposure, bench = raw["max_drawdown"], raw["exposure"], raw["benchmark"]
-        pct, deployed, share = _ratio(dd["pct"]), _ratio(exposure["average_deployed"]), _ratio(
+        pct = _ratio(100 * dd["fraction"] if "fraction" in dd else dd["pct"])  # a fraction since issue 17
+        deployed, share = _ratio(exposure["average_deployed"]), _ratio(
             exposure["sessions_with_position"])
         if pct is None or deployed is None or share is None or not isinstance(bench["symbols"], list):
             return None
@@ -377,6 +379,7 @@ def _performance(raw: Any) -> RecordedPerformance | None:
             sessions_with_position=share, average_deployed=deployed, cagr=_ratio(raw["cagr"]),
             sharpe=_ratio(raw["sharpe"]), win_rate=_ratio(raw["win_rate"]),
             benchmark_symbols=tuple(str(s) for s in bench["symbols"]), benchmark_final=Decimal(bench["final_value"]),
-            equity=_series(raw["equity_curve"]), benchmark=_series(bench["series"]))
+            equity=_series(raw["equity_curve"]), benchmark=_series(bench["series"]),
+            headline=raw["headline"] if isinstance(raw.get("headline"), dict) else None)
     except (KeyError, TypeError, ValueError, AttributeError, InvalidOperation):
         return None

@@ -103,8 +103,8 @@ def create_app(
     max_price_age_days = getattr(settings, "paper_max_price_age_days", None)
     actions_off = "this dashboard is read-only" if control is None or read_only else None
     guard = Guard(password, actions_off=actions_off)
-    if log_file is None and settings is not None:
-        log_file = newest_log(Path(settings.effective_log_dir))
+    if log_file is None and settings is not None and ServiceState(store).simulation() is None:
+        log_file = newest_log(Path(settings.effective_log_dir))  # a simulation's store shows only its own log
     registry = build_registry(store, broker_calls, clock)
     env = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape(["html"]))
     env.filters.update(FILTERS)
@@ -118,7 +118,14 @@ def create_app(
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     viewer = [Depends(guard.require_viewer)]
 
+    def simulation() -> dict[str, str] | None:
+        """The simulation this store holds, when the dashboard only reads it (no running service)."""
+        return ServiceState(store).simulation() if control is None else None
+
     def mode() -> str:
+        sim = simulation()
+        if sim is not None:
+            return f"simulation {sim.get('start')}..{sim.get('end')}"
         return "read-only" if control is None else _call(control.mode, "read-only")
 
     def session() -> dict[str, Any] | None:
@@ -147,7 +154,7 @@ def create_app(
             store, page=page_number(r), task=r.query_params.get("task") or None,
             status=r.query_params.get("status") or None,
         ),
-        "logs": lambda r: log_tail(log_file),
+        "logs": lambda r: _logs(log_file, simulation() is not None),
     }
 
     def add_page(name: str, path: str, title: str) -> None:
@@ -156,7 +163,7 @@ def create_app(
             token, new = csrf_token(request)
             extra = _trades_charts(data) if name == "trades" else {}
             response = templates.TemplateResponse(request, f"{name}.html", {
-                "data": data, "title": title, "active": name, "nav": NAV, "mode": mode(),
+                "data": data, "title": title, "active": name, "nav": NAV, "mode": mode(), "simulation": simulation(),
                 "csrf_token": token, "actions_off": guard.actions_off, "tasks_all": TASK_NAMES,
                 "query": dict(request.query_params), **extra,
             })
@@ -249,6 +256,14 @@ def _add_actions(app: FastAPI, guard: Guard, control: ServiceControl | None) -> 
     @app.post("/api/actions/relogin", dependencies=actor)
     def relogin() -> JSONResponse:
         return act("relogin", service().force_relogin)
+
+
+def _logs(log_file: Path | None, simulation: bool) -> dict[str, Any]:
+    """The Logs page: the log file's tail; a simulation's store shows only its own log (`simulate --db FILE`
+    writes `FILE.log/`), never another process's."""
+    if simulation and log_file is None:
+        return {"file": None, "lines": [], "note": "this simulation's store has no log of its own"}
+    return log_tail(log_file)
 
 
 def _trades_charts(data: dict[str, Any]) -> dict[str, str | None]:

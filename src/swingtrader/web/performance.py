@@ -28,8 +28,9 @@ NO_BENCHMARK = "The buy-and-hold benchmark and exposure need a simulation (`swin
 
 def performance(store: Store, account: AccountView) -> dict[str, Any]:
     """{"source": "simulation" | "store" | None, "note", "curve": [(session, equity, benchmark or None)],
-    "max_drawdown" {value, pct, peak_date, trough_date}, "cagr", "sharpe", "exposure" {sessions_with_position,
-    average_deployed}, "benchmark" {symbols, final_value}}; each None where its source cannot give it."""
+    "headline" (a simulation's `report_types.Headline`), "max_drawdown" {value, fraction, peak_date,
+    trough_date}, "cagr", "sharpe", "exposure" {sessions_with_position, average_deployed}, "benchmark" {symbols,
+    final_value}}; each None where its source cannot give it. Ratios are fractions."""
     recorded = ServiceState(store).performance()
     if recorded is not None:
         return _recorded(recorded)
@@ -40,8 +41,9 @@ def _recorded(p: RecordedPerformance) -> dict[str, Any]:
     bench = dict(p.benchmark)
     dd = p.max_drawdown
     return {
-        "source": "simulation", "note": None,
-        "max_drawdown": {"value": dd.value, "pct": dd.pct, "peak_date": dd.peak_date, "trough_date": dd.trough_date},
+        "source": "simulation", "note": None, "headline": p.headline,
+        "max_drawdown": {"value": dd.value, "fraction": round(dd.pct / 100, 6), "peak_date": dd.peak_date,
+                         "trough_date": dd.trough_date},
         "cagr": p.cagr, "sharpe": p.sharpe,
         "exposure": {"sessions_with_position": p.sessions_with_position, "average_deployed": p.average_deployed},
         "benchmark": {"symbols": len(p.benchmark_symbols), "final_value": p.benchmark_final},
@@ -74,7 +76,7 @@ def _from_store(store: Store, account: AccountView) -> dict[str, Any]:
         equity.append(account.equity - later)
     dd = max_drawdown(sessions, equity, capital)
     return {
-        "source": "store", "note": NO_BENCHMARK,
+        "source": "store", "note": NO_BENCHMARK, "headline": None,
         "max_drawdown": {**dd, "value": Decimal(dd["value"]),
                          "peak_date": dd["peak_date"] and date.fromisoformat(dd["peak_date"]),
                          "trough_date": dd["trough_date"] and date.fromisoformat(dd["trough_date"])},
@@ -85,5 +87,5 @@ def _from_store(store: Store, account: AccountView) -> dict[str, Any]:
 
 
 def _none(note: str) -> dict[str, Any]:
-    return {"source": None, "note": note, "max_drawdown": None, "cagr": None, "sharpe": None, "exposure": None,
-            "benchmark": None, "curve": []}
+    return {"source": None, "note": note, "headline": None, "max_drawdown": None, "cagr": None, "sharpe": None,
+            "exposure": None, "benchmark": None, "curve": []}
