@@ -521,7 +521,7 @@ class OrderManager:
         if read_at < doubt.sent_at + self._policy.settle:
             return self._give_up_if_due(rec, doubt)
         where = self._known(rec, read_at)
-        gap = evidence.order_book_gap(book, where)
+        gap = evidence.order_book_gap(book, where, complete=getattr(self._broker, "books_are_complete", False))
         if gap is not None:
             return self._no_proof(rec, doubt, gap)
         try:

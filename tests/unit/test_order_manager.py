@@ -24,6 +24,7 @@ class FlakyWire:
     def __init__(self, inner):
         self.inner, self.name, self.mode, self.sent = inner, "flaky", None, 0
         self.blind_fills = self.blind_book = False
+        self.books_are_complete = False  # a network in front of the exchange may hide what the exchange holds
 
     def orders(self):
         if self.blind_book:

@@ -76,6 +76,9 @@ class PaperBroker:
     """A `Broker` over a simulated exchange; every state change is written to the store before returning."""
 
     name = "paper"
+    books_are_complete = True
+    """Its books are read from the store that records every placement: an empty book is the truth, not a stale
+    "No Data" (`order_evidence.order_book_gap`)."""
 
     def __init__(
         self,

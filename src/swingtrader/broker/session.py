@@ -81,6 +81,8 @@ class SessionManager:
         self._failures = 0
         self.logins = 0
         self.name = broker.name
+        self.books_are_complete: bool = getattr(broker, "books_are_complete", False)
+        """The wrapped broker's books are complete by construction (see `PaperBroker.books_are_complete`)."""
 
     # ---- session -------------------------------------------------------------------------------------
     @property

@@ -1,6 +1,6 @@
 """`swingtrader run`: the continuous service. Prints today's plan, runs until SIGINT/SIGTERM, then stops at
 a safe point (between tasks; the clock's sleep wakes within a second) and exits 0; a task still in flight
-1.5 s after the request (a broker call) is abandoned, its outcome resolved at the next start.
+1 s after the request (a broker call) is abandoned, its outcome resolved at the next start.
 
 Around the scheduler: notifications (apprise), the dashboard with /metrics in its own thread (a fault there
 never stops trading), systemd READY/STATUS/WATCHDOG/STOPPING, and a heartbeat in the store for /readyz."""
@@ -209,7 +209,7 @@ def _first_login(service: Service, startup: StartupState) -> bool:
         startup.finish()
 
 
-STOP_GRACE_S = 1.5
+STOP_GRACE_S = 1.0
 """How long a stop request waits for the task in flight before abandoning it."""
 
 
