@@ -3,6 +3,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
+# pytest-xdist processes for `make test`; 0 runs the suite in one process (needed with -s)
+TEST_WORKERS ?= 2
 
 .PHONY: run test soak bench demo lint clean
 
@@ -25,7 +27,7 @@ run: $(RUN_STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 soak: $(STAMP)
 	$(BIN)/python -m pytest -q -s -p no:cacheprovider -m soak tests/e2e/test_soak.py
