@@ -1,10 +1,5 @@
-"""What a sweep or a search maximises (`--objective`), and the Optuna search over `[search]` ranges.
-
-Objectives, valued on a results row's figures (`swingtrader.sweep.Figures`, fractions):
-- `return` (the default): total return; `sharpe`; `calmar`;
-- `return:CAP` (e.g. `return:0.15`): total return, but a point whose max drawdown exceeds CAP has none.
-A point without a value (an undefined ratio, a breached cap) ranks last.
-"""
+"""The seeded Optuna search over `[search]` ranges, and what it maximises (`--objective`: `objectives`, re-exported
+here)."""
 
 from __future__ import annotations
 
@@ -12,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from swingtrader.objectives import OBJECTIVES, ObjectiveError, objective_value, parse_objective
 from swingtrader.sweep import Job, Row, SweepError, WalkForwardRow, Window, figures, rank, row_of, run_jobs
 
 if TYPE_CHECKING:
@@ -19,42 +15,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BATCH", "OBJECTIVES", "ObjectiveError", "objective_value", "parse_objective", "search",
            "search_walk_forward"]
-
-OBJECTIVES = ("return", "sharpe", "calmar", "return:CAP")
-
-
-class ObjectiveError(ValueError):
-    """An `--objective` that is not one of `OBJECTIVES`."""
-
-
-def parse_objective(text: str) -> str:
-    """`text` checked and normalised; `ObjectiveError` names the choices."""
-    name = text.strip().lower()
-    if name in ("return", "sharpe", "calmar"):
-        return name
-    if name.startswith("return:"):
-        try:
-            cap = float(name.split(":", 1)[1])
-        except ValueError:
-            cap = -1.0
-        if 0 < cap < 1:
-            return f"return:{cap:g}"
-    raise ObjectiveError(f"--objective {text!r}: expected one of return, sharpe, calmar or return:CAP with CAP a "
-                         "drawdown fraction between 0 and 1 (e.g. return:0.15)")
-
-
-def objective_value(objective: str, figures: Mapping[str, Any]) -> float | None:
-    """The value of `objective` (see `parse_objective`) on a row's figures; None when undefined."""
-    if objective == "return":
-        return float(figures["total_return"])
-    if objective in ("sharpe", "calmar"):
-        value = figures[objective]
-        return None if value is None else float(value)
-    cap = float(objective.split(":", 1)[1])
-    return float(figures["total_return"]) if figures["max_drawdown"] <= cap else None
-
-
-# --- the Optuna search ------------------------------------------------------------------------------------------
 
 BATCH = 4  # trials asked of the sampler at once, then run in parallel: fixed, so results do not depend on workers
 

@@ -28,6 +28,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast, final
 
+from swingtrader.objectives import objective_value
+
 if TYPE_CHECKING:  # simulate (the whole service) is imported where a point runs, not with this module
     from dask.distributed import Client
 
@@ -51,7 +53,7 @@ ROW_FIELDS = ("objective", "total_return", "benchmark_return", "excess_return", 
 
 class Figures(TypedDict):
     """A point's headline figures (the `ROW_FIELDS`, in that order): returns and ratios are fractions, money is
-    a decimal string; `objective` is the value the sweep ranks by (`swingtrader.search.objective_value`)."""
+    a decimal string; `objective` is the value the sweep ranks by (`swingtrader.objectives.objective_value`)."""
 
     objective: float | None
     total_return: float
@@ -228,8 +230,6 @@ def row_of(report: PointReport, objective: str = "return") -> Row:
         "profit_factor": h["profit_factor"], "trades": len(report["trades"]),
         "exposure": report["exposure"]["sessions_with_position"],
     }
-    from swingtrader.search import objective_value
-
     fig["objective"] = objective_value(objective, fig)
     return {"params": report["params"], **fig}
 

@@ -6,7 +6,7 @@ The cache key is the source's absolute path with the size and modification time 
 `*.csv` in a directory): a changed file is parsed again. An entry is named `bars-<source>-<content>`, so that
 `prune` can keep the newest entries of one source and remove the rest (and entries of older layouts). A cache miss
 can be filled in a short-lived child
-process (`python -m swingtrader.market.bar_cache SPEC OUT`), which keeps pandas out of the caller entirely.
+process (`python -m swingtrader.market.bars SPEC OUT`, `PARSE_MODULE`), which keeps pandas out of the caller entirely.
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from swingtrader.market.bars import BarSource, DataFileError, Panel
+from swingtrader.market.panel import BarSource, DataFileError, Panel
+
+PARSE_MODULE = "swingtrader.market.bars"
+"""The module a child process runs (`python -m PARSE_MODULE SPEC OUT`) to parse SPEC into the entry OUT."""
 
 _FORMAT = "v2"
 _ARRAYS = ("dates", "open", "high", "low", "close", "volume")
@@ -116,7 +119,7 @@ def cached(path: Path, cache_dir: Path, parse: Callable[[], BarSource], *, in_ch
     entry = cache_file(path, cache_dir)
     if not (entry / "meta.json").exists():
         if in_child:
-            proc = subprocess.run([sys.executable, "-m", "swingtrader.market.bar_cache", str(path), str(entry)],
+            proc = subprocess.run([sys.executable, "-m", PARSE_MODULE, str(path), str(entry)],
                                   capture_output=True, text=True, timeout=600)
             if proc.returncode != 0:
                 lines = proc.stderr.strip().splitlines()
@@ -124,19 +127,3 @@ def cached(path: Path, cache_dir: Path, parse: Callable[[], BarSource], *, in_ch
         else:
             save(parse(), entry)
     return load(entry, name=str(path))
-
-
-def _main(argv: list[str]) -> int:
-    from swingtrader.market.bars import open_bar_source
-
-    spec, out = argv
-    try:
-        save(open_bar_source(spec), Path(out))
-    except DataFileError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))

@@ -32,20 +32,23 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from swingtrader.broker.prices import BarLookup, IntradayPath
 from swingtrader.clock import IST, ist_date
 from swingtrader.market import bar_cache
-from swingtrader.market.bars import BarSource, DataFileError, _select, open_bar_source
+from swingtrader.market.bar_cache import PARSE_MODULE
+from swingtrader.market.bars import open_bar_source
+from swingtrader.market.panel import BarSource, DataFileError
+from swingtrader.market.panel import select_symbols as _select
 from swingtrader.notify import NotificationKind
-from swingtrader.schedule import StopRequested
+from swingtrader.schedule import Plan, StopRequested
 
 if TYPE_CHECKING:
     from swingtrader.clock import Clock
     from swingtrader.config import Settings
     from swingtrader.market.calendar import TradingCalendar
-    from swingtrader.service import Service
+    from swingtrader.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +250,7 @@ class DataFeed:
         """Download in a child process (yfinance and pandas stay out of the service)."""
         with tempfile.TemporaryDirectory(prefix="swingtrader-yf-") as tmp:
             out = Path(tmp) / "bars.npz"
-            proc = subprocess.run([sys.executable, "-m", "swingtrader.market.bar_cache", "yfinance", str(out)],
+            proc = subprocess.run([sys.executable, "-m", PARSE_MODULE, "yfinance", str(out)],
                                   capture_output=True, text=True, timeout=900)
             if proc.returncode != 0:
                 lines = proc.stderr.strip().splitlines()
@@ -335,7 +338,50 @@ class FreshPath(IntradayPath):
             self._cache.clear()
 
 
-def attach_feed(service: Service, settings: Settings, bars: LiveBars) -> DataFeed:
+
+class _HostHooks(Protocol):
+    @property
+    def heartbeat(self) -> Callable[[], None]: ...
+
+    @property
+    def heartbeat_every(self) -> timedelta: ...
+
+
+class _HostContext(Protocol):
+    feed: DataFeed | None
+
+    def forget_snapshots(self) -> None: ...
+
+
+class FeedHost(Protocol):
+    """What `attach_feed` needs of the service that holds the feed (`service.Service` is one): the feed owns this
+    protocol, so it does not import the service that imports the tasks that import it."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def calendar(self) -> TradingCalendar: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def plan(self) -> Plan: ...
+
+    @property
+    def hooks(self) -> _HostHooks: ...
+
+    @property
+    def context(self) -> _HostContext: ...
+
+    @property
+    def stop_event(self) -> threading.Event: ...
+
+    def notify(self, kind: NotificationKind, title: str, body: str) -> None: ...
+
+
+def attach_feed(service: FeedHost, settings: Settings, bars: LiveBars) -> DataFeed:
     """Give `service` a feed over `bars` (the bars it was built with): refreshed before every task, required by
     the analysis; alerts, heartbeat and stop request are the service's."""
     from swingtrader.store.state import ServiceState

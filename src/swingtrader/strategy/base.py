@@ -9,18 +9,17 @@ its answers into orders (`tasks/buying.py`, `tasks/selling.py`). `DipBuyStrategy
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from swingtrader.market.bars import BarSource
-    from swingtrader.strategy.dip_buy import AnalysisReport, Snapshot
+    from swingtrader.market.panel import BarSource
     from swingtrader.strategy.params import StrategyParams
 
-__all__ = ["Averaging", "ExitReason", "PositionView", "Strategy"]
+__all__ = ["AnalysisReport", "Averaging", "Candidate", "ExitReason", "PositionView", "Snapshot", "Strategy"]
 
 
 class ExitReason(StrEnum):
@@ -52,6 +51,70 @@ class PositionView(Protocol):
 
     @property
     def add_levels(self) -> tuple[float, ...]: ...
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A symbol meeting the entry rule on the as-of day, with the indicator values and the score behind it.
+    `ema_exit` is the EMA of `params.ema_exit` periods (JSON key `ema9`, as the `analyze` output names it)."""
+
+    symbol: str
+    close: float
+    rsi10: float
+    ema_exit: float
+    ema200: float
+    avg_volume_50: float | None
+    volume_ratio: float | None
+    score: float
+    score_detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol, "close": self.close, "rsi10": self.rsi10, "ema9": self.ema_exit,
+            "ema200": self.ema200, "avg_volume_50": self.avg_volume_50, "volume_ratio": self.volume_ratio,
+            "score": self.score, "score_detail": self.score_detail,
+        }
+
+
+@dataclass(frozen=True)
+class AnalysisReport:
+    """The analysis of one as-of day: candidates best first, every other symbol under its rejection reason."""
+
+    as_of: date
+    symbols_analysed: int
+    candidates: list[Candidate]
+    rejected: dict[str, list[str]]
+    warnings: list[str]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "symbols_analysed": self.symbols_analysed,
+            "candidates": [c.to_json_dict() for c in self.candidates],
+            "rejected": self.rejected,
+            "warnings": self.warnings,
+        }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Indicator values of a symbol at the close of its last bar on or before the day asked for (`date`).
+
+    NaN where the history is too short for an indicator; `avg_volume_50` is None when the data has no volume.
+    `avg_gain`/`avg_loss` are the Wilder averages behind `rsi10`, for provisional intraday values; `ema_exit`
+    is the EMA of `params.ema_exit` periods, the base of the sell target.
+    """
+
+    symbol: str
+    date: date
+    close: float
+    rsi10: float
+    ema_exit: float
+    ema200: float
+    avg_gain: float
+    avg_loss: float
+    avg_volume_50: float | None
+
 
 
 @dataclass(frozen=True)

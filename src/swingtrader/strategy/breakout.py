@@ -18,7 +18,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -28,10 +28,7 @@ from swingtrader.strategy.base import Averaging, ExitReason, PositionView
 from swingtrader.strategy.dip_buy import NO_VOLUME_WARNING, AnalysisReport, Candidate, DipBuyStrategy, Snapshot
 from swingtrader.strategy.exits import peak_close, protective_exit
 from swingtrader.strategy.indicators import atr, highest_before
-from swingtrader.strategy.params import StrategyParams, params_from_settings
-
-if TYPE_CHECKING:
-    from swingtrader.config import Settings
+from swingtrader.strategy.params import StrategyParams, StrategySettings, params_from_settings
 
 __all__ = ["REJECTION_REASONS", "AtrBreakout", "BreakoutParams"]
 
@@ -62,6 +59,18 @@ class _Levels:
     atr: np.ndarray
 
 
+
+class BreakoutSettings(StrategySettings, Protocol):
+    """The settings `AtrBreakout.from_settings` reads (`config.Settings` is one)."""
+
+    @property
+    def breakout_window(self) -> int: ...
+    @property
+    def atr_period(self) -> int: ...
+    @property
+    def atr_multiple(self) -> Decimal: ...
+
+
 class AtrBreakout(DipBuyStrategy):
     """The breakout strategy (module docstring). Indicator snapshots are the dip-buy's (close, RSI, EMAs,
     average volume), so every task and report reads them the same way."""
@@ -72,7 +81,7 @@ class AtrBreakout(DipBuyStrategy):
         self._levels: WeakKeyDictionary[BarSource, _Levels] = WeakKeyDictionary()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> AtrBreakout:
+    def from_settings(cls, settings: BreakoutSettings) -> AtrBreakout:
         return cls(params_from_settings(settings), BreakoutParams(
             window=settings.breakout_window, atr_period=settings.atr_period, atr_multiple=settings.atr_multiple))
 

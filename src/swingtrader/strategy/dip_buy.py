@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -21,7 +20,7 @@ import numpy as np
 from swingtrader.market.bars import BarSource, Panel
 from swingtrader.market.ticks import round_to_tick
 from swingtrader.strategy.backtest_score import RuleSeries, backtest_rule, score_candidate
-from swingtrader.strategy.base import Averaging, ExitReason, PositionView
+from swingtrader.strategy.base import AnalysisReport, Averaging, Candidate, ExitReason, PositionView, Snapshot
 from swingtrader.strategy.exits import protective_exit
 from swingtrader.strategy.indicators import avg_volume, ema, ema_next, rsi_next, rsi_with_state, volume_ratio
 from swingtrader.strategy.params import StrategyParams
@@ -53,69 +52,6 @@ REJECTION_REASONS = (
 """Why a symbol is not a candidate, in the order checked: a symbol is reported under the first that applies."""
 
 NO_VOLUME_WARNING = "the data has no volume: liquidity checks (avg_volume_50, volume_ratio) skipped"
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A symbol meeting the entry rule on the as-of day, with the indicator values and the score behind it.
-    `ema_exit` is the EMA of `params.ema_exit` periods (JSON key `ema9`, as the `analyze` output names it)."""
-
-    symbol: str
-    close: float
-    rsi10: float
-    ema_exit: float
-    ema200: float
-    avg_volume_50: float | None
-    volume_ratio: float | None
-    score: float
-    score_detail: dict[str, Any] = field(default_factory=dict)
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "symbol": self.symbol, "close": self.close, "rsi10": self.rsi10, "ema9": self.ema_exit,
-            "ema200": self.ema200, "avg_volume_50": self.avg_volume_50, "volume_ratio": self.volume_ratio,
-            "score": self.score, "score_detail": self.score_detail,
-        }
-
-
-@dataclass(frozen=True)
-class AnalysisReport:
-    """The analysis of one as-of day: candidates best first, every other symbol under its rejection reason."""
-
-    as_of: date
-    symbols_analysed: int
-    candidates: list[Candidate]
-    rejected: dict[str, list[str]]
-    warnings: list[str]
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "as_of": self.as_of.isoformat(),
-            "symbols_analysed": self.symbols_analysed,
-            "candidates": [c.to_json_dict() for c in self.candidates],
-            "rejected": self.rejected,
-            "warnings": self.warnings,
-        }
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Indicator values of a symbol at the close of its last bar on or before the day asked for (`date`).
-
-    NaN where the history is too short for an indicator; `avg_volume_50` is None when the data has no volume.
-    `avg_gain`/`avg_loss` are the Wilder averages behind `rsi10`, for provisional intraday values; `ema_exit`
-    is the EMA of `params.ema_exit` periods, the base of the sell target.
-    """
-
-    symbol: str
-    date: date
-    close: float
-    rsi10: float
-    ema_exit: float
-    ema200: float
-    avg_gain: float
-    avg_loss: float
-    avg_volume_50: float | None
 
 
 @dataclass(frozen=True)

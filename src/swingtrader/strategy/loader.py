@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from swingtrader.strategy.params import params_from_settings
 
 if TYPE_CHECKING:
-    from swingtrader.config import Settings
     from swingtrader.strategy.base import Strategy
+    from swingtrader.strategy.params import StrategySettings
 
 __all__ = ["BUILT_IN", "ENTRY_POINT_GROUP", "build_strategy", "strategy_class"]
 
@@ -51,7 +51,7 @@ def strategy_class(name: str) -> type:
     return _checked(loaded, entry.value)
 
 
-def build_strategy(settings: Settings) -> Strategy:
+def build_strategy(settings: StrategySettings) -> Strategy:
     """The strategy `settings.strategy` names, built for `settings`."""
     cls = strategy_class(settings.strategy)
     from_settings = getattr(cls, "from_settings", None)

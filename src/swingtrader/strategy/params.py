@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from swingtrader.config import Settings
+    from collections.abc import Sequence
 
-__all__ = ["StrategyParams"]
+__all__ = ["StrategyParams", "StrategySettings", "params_from_settings"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,50 @@ class StrategyParams:
             raise ValueError("liquidity_caps must be ordered by minimum price, highest first")
 
 
-def params_from_settings(settings: Settings) -> StrategyParams:
+
+class StrategySettings(Protocol):
+    """The settings a strategy reads (`config.Settings` is one): the strategy owns this view, so it does not
+    import the settings module (which checks the strategy's name when it loads)."""
+
+    @property
+    def strategy(self) -> str: ...
+    @property
+    def rsi_period(self) -> int: ...
+    @property
+    def rsi_entry(self) -> float: ...
+    @property
+    def rsi_add_levels(self) -> Sequence[float]: ...
+    @property
+    def rsi_exit(self) -> float: ...
+    @property
+    def ema_exit(self) -> int: ...
+    @property
+    def ema_trend(self) -> int: ...
+    @property
+    def min_history(self) -> int: ...
+    @property
+    def min_avg_volume(self) -> float: ...
+    @property
+    def min_volume_ratio(self) -> float: ...
+    @property
+    def capital_per_trade(self) -> Decimal: ...
+    @property
+    def max_positions(self) -> int: ...
+    @property
+    def buy_limit_premium(self) -> Decimal: ...
+    @property
+    def max_target_loss_pct(self) -> Decimal: ...
+    @property
+    def stop_loss_pct(self) -> Decimal | None: ...
+    @property
+    def trailing_stop_pct(self) -> Decimal | None: ...
+    @property
+    def max_holding_days(self) -> int | None: ...
+    @property
+    def use_market_amo(self) -> bool: ...
+
+
+def params_from_settings(settings: StrategySettings) -> StrategyParams:
     """The strategy's parameters from the settings (every number in STRATEGY.md is a setting)."""
     return StrategyParams(
         rsi_period=settings.rsi_period,
