@@ -342,7 +342,6 @@ class FreshPath(IntradayPath):
 class _HostHooks(Protocol):
     @property
     def heartbeat(self) -> Callable[[], None]: ...
-
     @property
     def heartbeat_every(self) -> timedelta: ...
 
@@ -357,27 +356,16 @@ class FeedHost(Protocol):
     """What `attach_feed` needs of the service that holds the feed (`service.Service` is one): the feed owns this
     protocol, so it does not import the service that imports the tasks that import it."""
 
-    @property
-    def clock(self) -> Clock: ...
-
-    @property
-    def calendar(self) -> TradingCalendar: ...
-
-    @property
-    def store(self) -> Store: ...
-
-    @property
-    def plan(self) -> Plan: ...
+    clock: Clock
+    calendar: TradingCalendar
+    store: Store
+    plan: Plan
+    stop_event: threading.Event
 
     @property
     def hooks(self) -> _HostHooks: ...
-
     @property
     def context(self) -> _HostContext: ...
-
-    @property
-    def stop_event(self) -> threading.Event: ...
-
     def notify(self, kind: NotificationKind, title: str, body: str) -> None: ...
 
 
