@@ -5,8 +5,8 @@ data without pandas (the long-running service must stay small; see ARCHITECTURE.
 The cache key is the source's absolute path with the size and modification time of the file (or of every
 `*.csv` in a directory): a changed file is parsed again. An entry is named `bars-<source>-<content>`, so that
 `prune` can keep the newest entries of one source and remove the rest (and entries of older layouts). A cache miss
-can be filled in a short-lived child
-process (`python -m swingtrader.market.bars SPEC OUT`, `PARSE_MODULE`), which keeps pandas out of the caller entirely.
+can be filled in a short-lived child process (`python -m swingtrader.market.bars SPEC OUT`: `PARSE_MODULE`), which
+keeps pandas out of the caller entirely. The cache imports the bar types (`panel`), never the loaders (`bars`).
 """
 
 from __future__ import annotations

@@ -338,7 +338,6 @@ class FreshPath(IntradayPath):
             self._cache.clear()
 
 
-
 class _HostHooks(Protocol):
     @property
     def heartbeat(self) -> Callable[[], None]: ...

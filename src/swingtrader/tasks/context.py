@@ -17,8 +17,7 @@ from swingtrader.portfolio import Portfolio
 from swingtrader.store import Store
 from swingtrader.store.analysis import AnalysisLog
 from swingtrader.store.signals import SignalLog
-from swingtrader.strategy.base import Strategy
-from swingtrader.strategy.dip_buy import Snapshot
+from swingtrader.strategy.base import Snapshot, Strategy
 from swingtrader.strategy.params import StrategyParams
 from swingtrader.tasks.events import Signal
 
