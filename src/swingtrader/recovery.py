@@ -37,7 +37,7 @@ from typing import Any
 from swingtrader.broker.base import Fill, Holding, Order, OrderStatus, Side
 from swingtrader.clock import ist_date
 from swingtrader.notify import NotificationKind
-from swingtrader.orders import OrderRecord
+from swingtrader.order_path.intent import OrderRecord
 from swingtrader.tasks.context import TaskContext
 from swingtrader.tasks.events import HoldingsMismatch
 

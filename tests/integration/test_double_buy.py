@@ -18,7 +18,9 @@ from swingtrader.broker.base import OrderType, Side
 from swingtrader.broker.paper import PaperBroker
 from swingtrader.clock import LiveClock, SimClock
 from swingtrader.market.calendar import TradingCalendar
-from swingtrader.orders import OrderIntent, OrderManager, RiskLimits
+from swingtrader.order_path.intent import OrderIntent
+from swingtrader.order_path.manager import OrderManager
+from swingtrader.order_path.risk import RiskLimits
 from swingtrader.service import paper_path
 from swingtrader.store import Store
 from swingtrader.store import tables as t

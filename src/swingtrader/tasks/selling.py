@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from swingtrader.broker.base import Holding, OrderType, Side
 from swingtrader.market.ticks import round_to_tick
-from swingtrader.orders import OrderIntent, OrderRecord
+from swingtrader.order_path.intent import OrderIntent, OrderRecord
 from swingtrader.portfolio import Position
 from swingtrader.strategy.dip_buy import sell_target
 from swingtrader.tasks.context import TaskContext
