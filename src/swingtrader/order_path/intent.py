@@ -48,7 +48,9 @@ class Gate:
 @dataclass(frozen=True)
 class OrderIntent:
     """What a task wants. `reference_price` (last close or price) drives the band check. Keyed by (trading
-    date, task, symbol, side, attempt)."""
+    date, task, symbol, side, attempt). `replaces`: keep exactly one working order for the symbol and side,
+    moving a working one to this price, quantity and purpose instead of placing another (a LIMIT price is
+    then required)."""
 
     trading_date: date
     task: str
@@ -62,6 +64,7 @@ class OrderIntent:
     reference_price: Decimal
     attempt: int = 1
     gate: Gate | None = None
+    replaces: bool = False
 
 
 @dataclass(frozen=True)

@@ -94,9 +94,14 @@ class OrderManager:
 
     # ---- intents -----------------------------------------------------------------------------------------
     def place(self, intent: OrderIntent) -> Outcome:
-        """One intent in, one outcome out. An intent already stored is never re-judged: it is returned, or
-        resolved if in doubt. A new one passes its `Gate` (refused without being stored, except a short-cash
-        refusal the gate asks to record), then the risk limits, then is stored and sent (`submit`)."""
+        """One intent in, one outcome out. One that `replaces` moves the working order of its symbol and side,
+        if there is one (`modify`). An intent already stored is never re-judged: it is returned, or resolved if
+        in doubt. A new one passes its `Gate` (refused without being stored, except a short-cash refusal the gate
+        asks to record), then the risk limits, then is stored and sent (`submit`)."""
+        if intent.replaces:
+            working = self._ledger.active(intent.side, intent.symbol)
+            if working:
+                return Outcome.of(self._move(working[0], intent))
         gate = intent.gate
         if gate is not None and self._ledger.find(intent) is None:
             refusal = gate_refusal(gate, lambda: {o.symbol for o in self.active(side=Side.BUY)},
@@ -106,6 +111,13 @@ class OrderManager:
             if refusal is not None:
                 return Outcome.refused(refusal)
         return Outcome.of(self.submit(intent))
+
+    def _move(self, rec: OrderRecord, intent: OrderIntent) -> OrderRecord:
+        if intent.price is None:
+            raise ValueError(f"an intent that replaces needs a limit price ({intent.symbol})")
+        if (rec.price, rec.quantity, rec.purpose) == (intent.price, intent.quantity, intent.purpose):
+            return rec
+        return self.modify(rec, price=intent.price, quantity=intent.quantity, purpose=intent.purpose)
 
     def record_failed(self, intent: OrderIntent, reason: str) -> OrderRecord:
         """Record an order that was decided but not sent (e.g. `insufficient_funds`), for a later retry."""
