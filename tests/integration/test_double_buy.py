@@ -104,7 +104,7 @@ def _place_buys(store: Store, clock: SimClock, calendar, bars, delays: list[floa
 
 def _next_service_reconciles(store: Store, calendar, bars) -> None:
     """The next owner's reconciles, minutes apart: an intent a writer stored but may not have sent is sent only
-    once a read of the books made past the settle delay proves it absent (orders.py)."""
+    once a read of the books made past the settle delay proves it absent (order_path/relay.py)."""
     clock = SimClock(at(DAY, 16, 6))
     lease = Lease(store, LiveClock(), mode="paper", expiry=timedelta(seconds=60))
     lease.acquire()
