@@ -14,7 +14,9 @@ from pathlib import Path
 
 from swingtrader.broker.base import OrderType, Side
 from swingtrader.clock import LiveClock
-from swingtrader.orders import OrderIntent, OrderManager, RiskLimits
+from swingtrader.order_path.intent import OrderIntent
+from swingtrader.order_path.manager import OrderManager
+from swingtrader.order_path.risk import RiskLimits
 from swingtrader.store import Store
 from swingtrader.store.lease import Lease
 from swingtrader.store.ledger import Ledger

@@ -35,7 +35,8 @@ from sqlalchemy import ColumnElement, Connection, Row, and_, func, or_, select
 from swingtrader.broker import paper_store
 from swingtrader.broker.session import SessionEvent
 from swingtrader.clock import IST, ist_date
-from swingtrader.orders import ATTENTION, LocalStatus
+from swingtrader.order_path.manager import ATTENTION
+from swingtrader.order_path.state import LocalStatus
 from swingtrader.store import Store
 from swingtrader.store import tables as t
 from swingtrader.store.state import AccountSnapshot, NextSlot, PriceAge, PublishedPlan, QuoteAge, ServiceState

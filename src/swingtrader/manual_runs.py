@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from swingtrader.clock import ist_date
-from swingtrader.orders import LocalStatus
+from swingtrader.order_path.state import LocalStatus
 
 ORDER_PLACING = frozenset({"premarket_retry", "place_sell_orders", "place_buy_orders"})
 PREOPEN_LEAD = timedelta(minutes=15)  # AMOs are not accepted in the pre-open (NSE_MARKET_RULES.md)

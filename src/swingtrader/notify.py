@@ -31,7 +31,7 @@ class NotificationKind(StrEnum):
     ORDER_REJECTED = "order_rejected"
     RELOGIN_FAILED = "relogin_failed"
     ORDER_FILLED = "order_filled"
-    ORDER_LOST = "order_lost"  # a send of unknown outcome not found by its deadline: a person decides (orders.py)
+    ORDER_LOST = "order_lost"  # a send of unknown outcome not found by its deadline: a person decides (order_path)
     ORDER_NOT_SENT = "order_not_sent"  # proven absent at the broker after the last allowed send: given up
     EXIT_SIGNAL = "exit_signal"
     SERVICE_STARTED = "service_started"
@@ -40,7 +40,7 @@ class NotificationKind(StrEnum):
     DATA_MISSING = "data_missing"  # the analysis had no bars for its day (market/refresh.py)
     LEASE_TAKEN_OVER = "lease_taken_over"  # this process took an expired instance lease over (store/lease.py)
     HOLDINGS_MISMATCH = "holdings_mismatch"  # broker holdings differ from our positions (recovery.py)
-    ORDER_ATTENTION = "order_attention"  # settling one order failed; retried with backoff (orders.py, recovery.py)
+    ORDER_ATTENTION = "order_attention"  # settling one order failed; retried with backoff (order_path, recovery.py)
     CALENDAR_ENDING = "calendar_ending"  # the exchange calendar's data runs out soon, or has (calendar_watch.py)
 
 

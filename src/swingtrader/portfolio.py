@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Row, select
 from swingtrader.broker.base import Side
 from swingtrader.clock import Clock, ist_date
 from swingtrader.market.costs import CostRates, delivery_charges
-from swingtrader.orders import FillEvent
+from swingtrader.order_path.intent import FillEvent
 from swingtrader.store import Store
 from swingtrader.store import tables as t
 

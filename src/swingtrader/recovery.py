@@ -17,7 +17,7 @@ told, and it is tried again with backoff. Each order is settled on its own (`Ord
 fails never stops the others, the reconcile or the monitor.
 
 A fill goes through the order manager's one transaction (fills row + position). Orders in doubt (no order
-number) are left to the never-twice state machine in `swingtrader.orders`.
+number) are left to the never-twice state machine in `swingtrader.order_path`.
 
 `check_holdings` compares holdings with positions for every symbol the strategy holds or ordered lately, and
 records each difference as a `holdings_mismatch` signal (the dashboard's read model shows them) with an alert:
@@ -37,7 +37,7 @@ from typing import Any
 from swingtrader.broker.base import Fill, Holding, Order, OrderStatus, Side
 from swingtrader.clock import ist_date
 from swingtrader.notify import NotificationKind
-from swingtrader.orders import OrderRecord
+from swingtrader.order_path.intent import OrderRecord
 from swingtrader.tasks.context import TaskContext
 from swingtrader.tasks.events import HoldingsMismatch
 

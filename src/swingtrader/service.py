@@ -27,7 +27,9 @@ from swingtrader.clock import Clock
 from swingtrader.manual_runs import check_outcome
 from swingtrader.market.costs import CostRates
 from swingtrader.notify import NotificationKind, Notify
-from swingtrader.orders import OrderManager, OrderRecord, RiskLimits
+from swingtrader.order_path.intent import OrderRecord
+from swingtrader.order_path.manager import OrderManager
+from swingtrader.order_path.risk import RiskLimits
 from swingtrader.portfolio import Portfolio
 from swingtrader.schedule import Plan, Scheduler, Slot, SlotSkipped, StopRequested
 from swingtrader.store import Store

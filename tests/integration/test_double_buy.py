@@ -18,7 +18,9 @@ from swingtrader.broker.base import OrderType, Side
 from swingtrader.broker.paper import PaperBroker
 from swingtrader.clock import LiveClock, SimClock
 from swingtrader.market.calendar import TradingCalendar
-from swingtrader.orders import OrderIntent, OrderManager, RiskLimits
+from swingtrader.order_path.intent import OrderIntent
+from swingtrader.order_path.manager import OrderManager
+from swingtrader.order_path.risk import RiskLimits
 from swingtrader.service import paper_path
 from swingtrader.store import Store
 from swingtrader.store import tables as t
@@ -102,7 +104,7 @@ def _place_buys(store: Store, clock: SimClock, calendar, bars, delays: list[floa
 
 def _next_service_reconciles(store: Store, calendar, bars) -> None:
     """The next owner's reconciles, minutes apart: an intent a writer stored but may not have sent is sent only
-    once a read of the books made past the settle delay proves it absent (orders.py)."""
+    once a read of the books made past the settle delay proves it absent (order_path/relay.py)."""
     clock = SimClock(at(DAY, 16, 6))
     lease = Lease(store, LiveClock(), mode="paper", expiry=timedelta(seconds=60))
     lease.acquire()

@@ -34,7 +34,11 @@ from swingtrader.clock import SimClock, ist_date
 from swingtrader.config import load_settings
 from swingtrader.market.bars import open_bar_source
 from swingtrader.market.calendar import TradingCalendar
-from swingtrader.orders import FillEvent, LocalStatus, OrderIntent, OrderManager, ResolvePolicy, RiskLimits
+from swingtrader.order_path.intent import FillEvent, OrderIntent
+from swingtrader.order_path.manager import OrderManager
+from swingtrader.order_path.relay import ResolvePolicy
+from swingtrader.order_path.risk import RiskLimits
+from swingtrader.order_path.state import LocalStatus
 from swingtrader.recovery import arm_at_start
 from swingtrader.service import ClockMode, Service, ServiceHooks, build_service
 from swingtrader.store import Store

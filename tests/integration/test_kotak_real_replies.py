@@ -16,7 +16,10 @@ from swingtrader.broker.kotak_neo.fake_exchange import UNDOCUMENTED_STATUS
 from swingtrader.broker.kotak_neo.harness import FakeKotak, client_for, fake_credentials, start_fake
 from swingtrader.broker.session import SessionManager
 from swingtrader.clock import SimClock, ist_date
-from swingtrader.orders import LocalStatus, OrderIntent, OrderManager, RiskLimits
+from swingtrader.order_path.intent import OrderIntent
+from swingtrader.order_path.manager import OrderManager
+from swingtrader.order_path.risk import RiskLimits
+from swingtrader.order_path.state import LocalStatus
 from swingtrader.store import Store
 from tests.integration.kotak_support import MemoryExchange, sim_clock
 

@@ -10,7 +10,7 @@ from swingtrader.clock import IST, SimClock
 from swingtrader.config import load_settings
 from swingtrader.market.bars import open_bar_source
 from swingtrader.market.calendar import TradingCalendar
-from swingtrader.orders import LocalStatus
+from swingtrader.order_path.state import LocalStatus
 from swingtrader.service import ClockMode, build_service, paper_broker
 from swingtrader.store import Store
 

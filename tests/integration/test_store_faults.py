@@ -152,7 +152,7 @@ def fill(disk: Path) -> Path:
 
 
 def intent(symbol: str) -> object:
-    from swingtrader.orders import OrderIntent
+    from swingtrader.order_path.intent import OrderIntent
 
     return OrderIntent(date(2024, 6, 28), "place_buy_orders", "entry", symbol, Side.BUY, 10, OrderType.LIMIT,
                        Decimal("101.00"), True, Decimal("100"))

@@ -6,7 +6,10 @@ import pytest
 from swingtrader.broker.base import AmbiguousOutcome, BrokerUnavailable, DuplicateTag, OrderType, Side
 from swingtrader.broker.session import SessionManager
 from swingtrader.market.calendar import TradingCalendar
-from swingtrader.orders import LocalStatus, OrderIntent, OrderManager, RiskLimits, client_tag
+from swingtrader.order_path.intent import OrderIntent, client_tag
+from swingtrader.order_path.manager import OrderManager
+from swingtrader.order_path.risk import RiskLimits
+from swingtrader.order_path.state import LocalStatus
 from tests.unit.paper_fixtures import at, make_market
 
 FRI = date(2024, 6, 28)

@@ -41,7 +41,11 @@ from swingtrader.broker.base import (
     RateLimited,
     Side,
 )
-from swingtrader.orders import LocalStatus, OrderIntent, OrderManager, ResolvePolicy, RiskLimits
+from swingtrader.order_path.intent import OrderIntent
+from swingtrader.order_path.manager import OrderManager
+from swingtrader.order_path.relay import ResolvePolicy
+from swingtrader.order_path.risk import RiskLimits
+from swingtrader.order_path.state import LocalStatus
 from swingtrader.store import Store
 from swingtrader.store import tables as t
 from tests.integration.kotak_support import MemoryExchange, sim_clock

@@ -7,7 +7,10 @@ from swingtrader.broker.base import OrderType, Side
 from swingtrader.broker.readonly import ReadOnlyBroker
 from swingtrader.broker.session import SessionManager
 from swingtrader.market.calendar import TradingCalendar
-from swingtrader.orders import LocalStatus, OrderIntent, OrderManager, RiskLimits
+from swingtrader.order_path.intent import OrderIntent
+from swingtrader.order_path.manager import OrderManager
+from swingtrader.order_path.risk import RiskLimits
+from swingtrader.order_path.state import LocalStatus
 from tests.unit.paper_fixtures import at, make_market
 
 FRI = date(2024, 6, 28)

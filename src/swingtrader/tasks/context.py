@@ -12,7 +12,7 @@ from swingtrader.broker.session import SessionManager
 from swingtrader.clock import Clock
 from swingtrader.market.costs import CostRates
 from swingtrader.notify import Notify
-from swingtrader.orders import OrderManager
+from swingtrader.order_path.manager import OrderManager
 from swingtrader.portfolio import Portfolio
 from swingtrader.store import Store
 from swingtrader.store.analysis import AnalysisLog

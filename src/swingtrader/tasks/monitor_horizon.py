@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from swingtrader.broker.base import Order, OrderStatus, OrderType
 from swingtrader.broker.prices import PricePath, fill_price
 from swingtrader.clock import ist_date
-from swingtrader.orders import LocalStatus
+from swingtrader.order_path.state import LocalStatus
 from swingtrader.schedule import Slot
 from swingtrader.tasks.context import TaskContext
 from swingtrader.tasks.monitor_sell_orders import summary, target_sells

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from swingtrader.broker.base import Side
-from swingtrader.orders import OrderRecord
+from swingtrader.order_path.intent import OrderRecord
 from swingtrader.schedule import Slot
 from swingtrader.tasks.context import TaskContext
 from swingtrader.tasks.selling import lowered_target

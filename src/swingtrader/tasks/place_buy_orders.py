@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from swingtrader.orders import LocalStatus
+from swingtrader.order_path.intent import Verdict
 from swingtrader.schedule import Slot
-from swingtrader.tasks.buying import buy_intent, why_not_send
+from swingtrader.tasks.buying import buy_intent
 from swingtrader.tasks.context import TaskContext
 
 
@@ -25,20 +25,16 @@ def run(ctx: TaskContext, slot: Slot) -> dict[str, Any]:
     next_day = ctx.calendar.next_session(day).date
     placed, failed, skipped = [], [], []
     for rec in recs:
-        intent = buy_intent(ctx, rec, day, task="place_buy_orders", amo=True, price_day=next_day)
+        intent = buy_intent(ctx, rec, day, task="place_buy_orders", amo=True, price_day=next_day,
+                            record_short_cash=True)  # for tomorrow's premarket_retry
         if intent is None:
             skipped.append(f"{rec.symbol}:size")
             continue
-        blocked = why_not_send(ctx, rec, intent, next_day)
-        if blocked == "max_positions":
+        outcome = ctx.orders.place(intent)
+        if outcome.verdict is Verdict.REFUSED and outcome.reason == "max_positions":
             skipped.append(f"{rec.symbol}:max_positions")
             continue
-        if blocked == "insufficient_funds":
-            ctx.orders.record_failed(intent, "insufficient_funds")  # for tomorrow's premarket_retry
-            failed.append(rec.symbol)
-            continue
-        record = ctx.orders.submit(intent)
-        if record.status in (LocalStatus.REJECTED, LocalStatus.FAILED):
+        if outcome.verdict is Verdict.REFUSED:
             failed.append(rec.symbol)
             continue
         if rec.level != "entry":

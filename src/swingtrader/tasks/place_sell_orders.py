@@ -59,7 +59,8 @@ def place_targets(ctx: TaskContext, day: date, positions: list[Position], *, tas
             if signal:
                 ctx.signal(day, p.symbol, TargetBelowLossLimit(target, p.average_price))
             continue
-        rec = ensure_sell(ctx, p, day, quantity=quantity, price=target, reference=quote.ltp, task=task,
-                          purpose="target")
-        placed.append({"symbol": p.symbol, "quantity": quantity, "price": str(target), "status": rec.status.value})
+        outcome = ensure_sell(ctx, p, day, quantity=quantity, price=target, reference=quote.ltp, task=task,
+                              purpose="target")
+        status = outcome.verdict.value if outcome.record is None else outcome.record.status.value
+        placed.append({"symbol": p.symbol, "quantity": quantity, "price": str(target), "status": status})
     return placed, held_back, not_sellable, no_price

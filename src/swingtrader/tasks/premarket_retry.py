@@ -10,9 +10,10 @@ from datetime import date
 from typing import Any
 
 from swingtrader.broker.base import Side
-from swingtrader.orders import LocalStatus
+from swingtrader.order_path.intent import Verdict
+from swingtrader.order_path.state import LocalStatus
 from swingtrader.schedule import Slot
-from swingtrader.tasks.buying import buy_intent, why_not_send
+from swingtrader.tasks.buying import buy_intent
 from swingtrader.tasks.context import TaskContext
 
 _RETRYABLE = (LocalStatus.FAILED, LocalStatus.REJECTED)
@@ -38,19 +39,15 @@ def run(ctx: TaskContext, slot: Slot) -> dict[str, Any]:
         if rec is None or order.symbol in held or order.symbol in pending:
             dropped.append(f"{order.symbol}:no_longer_eligible")
             continue
-        intent = buy_intent(ctx, rec, day, task="premarket_retry", amo=False, price_day=day)
+        intent = buy_intent(ctx, rec, day, task="premarket_retry", amo=False, price_day=day, record_short_cash=False)
         if intent is None:
             dropped.append(f"{order.symbol}:size")
             continue
-        blocked = why_not_send(ctx, rec, intent, day)
-        if blocked is not None:
-            dropped.append(f"{order.symbol}:{blocked}")
-            continue
-        record = ctx.orders.submit(intent)
-        if record.status.is_active or record.status is LocalStatus.FILLED:
+        outcome = ctx.orders.place(intent)
+        if outcome.verdict in (Verdict.PLACED, Verdict.IN_DOUBT):
             placed.append(order.symbol)
         else:
-            dropped.append(f"{order.symbol}:{record.reason}")
+            dropped.append(f"{order.symbol}:{outcome.reason}")
     return {"failed_yesterday": len(failed), "placed": placed, "dropped": dropped}
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from swingtrader.broker.base import Holding, OrderType, Side
 from swingtrader.market.ticks import round_to_tick
-from swingtrader.orders import OrderIntent, OrderRecord
+from swingtrader.order_path.intent import OrderIntent, OrderRecord, Outcome
 from swingtrader.portfolio import Position
 from swingtrader.strategy.dip_buy import sell_target
 from swingtrader.tasks.context import TaskContext
@@ -48,11 +48,6 @@ def loss_floor(ctx: TaskContext, position: Position, day: date) -> Decimal:
     return round_to_tick(floor, day, "up")
 
 
-def active_sell(ctx: TaskContext, symbol: str) -> OrderRecord | None:
-    sells = ctx.orders.active(side=Side.SELL, symbol=symbol)
-    return sells[0] if sells else None
-
-
 def next_attempt(ctx: TaskContext, day: date, task: str, symbol: str) -> int:
     """The attempt number of a new sell of `symbol` by `task` on `day`, from the order ledger: one more than
     the sells that task already recorded for the symbol that day, so two of its orders never share a tag."""
@@ -63,17 +58,13 @@ def next_attempt(ctx: TaskContext, day: date, task: str, symbol: str) -> int:
 def ensure_sell(
     ctx: TaskContext, position: Position, day: date, *, quantity: int, price: Decimal, reference: Decimal,
     task: str, purpose: str, attempt: int = 1,
-) -> OrderRecord:
-    """Exactly one active sell for the position at `price` for `quantity`: modify the existing one, else place
-    one (`attempt` goes into its client tag)."""
-    existing = active_sell(ctx, position.symbol)
-    if existing is not None:
-        if existing.price != price or existing.quantity != quantity or existing.purpose != purpose:
-            return ctx.orders.modify(existing, price=price, quantity=quantity, purpose=purpose)
-        return existing
-    return ctx.orders.submit(
+) -> Outcome:
+    """Exactly one active sell for the position at `price` for `quantity`: the order path moves the working
+    one, else places one (`attempt` goes into its client tag)."""
+    return ctx.orders.place(
         OrderIntent(
             trading_date=day, task=task, purpose=purpose, symbol=position.symbol, side=Side.SELL, quantity=quantity,
             order_type=OrderType.LIMIT, price=price, amo=False, reference_price=reference, attempt=attempt,
+            replaces=True,
         )
     )

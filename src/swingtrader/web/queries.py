@@ -27,7 +27,7 @@ from swingtrader.account_view import (
     task_runs_on,
 )
 from swingtrader.clock import ist_date
-from swingtrader.orders import LocalStatus
+from swingtrader.order_path.state import LocalStatus
 from swingtrader.store import Store
 from swingtrader.store import tables as t
 from swingtrader.store.state import NextSlot, PlannedSlot, PriceAge, QuoteAge, ServiceState
