@@ -137,7 +137,7 @@ def _run(
             settings, clock=clock, clock_mode=ClockMode.VIRTUAL, calendar=calendar, store=store, bars=bars,
             broker=broker, hooks=ServiceHooks(redact=redact, heartbeat=_told(progress, clock)),
         )
-        if broker_kind == "paper":  # the embedded exchange shares this thread; the fake's server thread would wait
+        if broker_kind == "paper" and store.engine.dialect.name == "sqlite":  # the fake's server thread would wait
             service.scheduler.day_unit = store.unit
         until = datetime.combine(spec.end + timedelta(days=1), time(0, 0), tzinfo=IST)
         try:

@@ -207,7 +207,7 @@ class Store:
         is installed (`store/lease.py`). Inside this thread's `unit()` it is a savepoint of the unit instead."""
         if self.in_unit:
             assert self._unit is not None
-            with self._unit.begin_nested():
+            with _savepoint(self._unit):
                 yield self._unit
             return
         conn = self._retry(self._open_write)
@@ -302,6 +302,22 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def _savepoint(conn: Connection) -> Iterator[None]:
+    """A SQLite savepoint on the driver's connection: released on success, rolled back to on error. Straight on
+    the driver, as SQLAlchemy's `begin_nested` costs more than the write it guards (thousands a simulated day)."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.execute("SAVEPOINT unit_write")
+    try:
+        yield
+    except BaseException:
+        raw.execute("ROLLBACK TO unit_write")
+        raw.execute("RELEASE unit_write")
+        raise
+    raw.execute("RELEASE unit_write")
 
 
 def _revisions() -> set[str]:
