@@ -72,6 +72,7 @@ class Store:
         self.fence_dbapi: Callable[[Any], None] | None = None  # the same, on a raw DB-API connection
         self._unit: Connection | None = None  # the open `unit()` transaction, used by `_unit_thread` only
         self._unit_thread: int | None = None
+        self._unit_end: list[Callable[[], None]] = []  # `at_unit_end` writers
 
     @property
     def degraded(self) -> str | None:
@@ -187,6 +188,8 @@ class Store:
                 self.fence(conn)
             self._unit, self._unit_thread = conn, threading.get_ident()
             yield
+            for write in self._unit_end:
+                write()
             self._unit, self._unit_thread = None, None
             conn.commit()
         except DBAPIError as exc:
@@ -198,6 +201,11 @@ class Store:
             self._unit, self._unit_thread = None, None
             conn.close()  # rolls back what was not committed
         self._wrote()
+
+    def at_unit_end(self, write: Callable[[], None]) -> None:
+        """Call `write` inside every `unit()` just before it commits: for a writer that keeps changes in memory
+        while a unit is open (`in_unit`) and writes each changed row once, at the unit's end."""
+        self._unit_end.append(write)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
