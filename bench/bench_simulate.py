@@ -1,6 +1,7 @@
 """`simulate` over calendar 2024 on the Nifty 50 data, every task including the per-minute monitor: the fast
-path (idle monitor minutes fast-forwarded, the default) against minute by minute (`sim_fast_forward=false`),
-both in this run, with their results checked equal.
+path (idle monitor minutes fast-forwarded, one store transaction per session day: the default) against the
+same with every unit of work written on its own (`per_day_writes=False`, the old path) and against minute by
+minute (`sim_fast_forward=false`), all in this run, with their results checked equal.
 
 Also in the same run: the floor (the same year through the same scheduler and ledger with tasks that do
 nothing), and, when the universe file is there, `swingtrader simulate` over the whole universe as a child
@@ -50,12 +51,14 @@ def shared_data() -> Path:
     return next((c for c in candidates if c.exists()), candidates[0])
 
 
-def simulate_year(data: Path, tmp: str, bars, calendar, *, fast: bool) -> tuple[dict, float, float]:
+def simulate_year(data: Path, tmp: str, bars, calendar, *, fast: bool, per_day: bool = True
+                  ) -> tuple[dict, float, float]:
     """The report, wall seconds and CPU seconds of one simulated year in this process."""
     settings = load_settings(None, data_dir=tmp, sim_fast_forward=fast)
     t0, c0 = time.perf_counter(), time.process_time()
     report = run_simulation(SimulationSpec(START, END, str(data), settings.initial_capital), settings, bars=bars,
-                            calendar=calendar, db=Path(tmp) / f"sim-{'fast' if fast else 'slow'}.sqlite")
+                            calendar=calendar, per_day_writes=per_day,
+                            db=Path(tmp) / f"sim-{'fast' if fast else 'slow'}-{'day' if per_day else 'write'}.sqlite")
     return report, time.perf_counter() - t0, time.process_time() - c0
 
 
@@ -99,13 +102,18 @@ def main() -> None:
         load_s = time.perf_counter() - t0
         slow, slow_s, slow_cpu = simulate_year(data, tmp, bars, calendar, fast=False)
         fast, fast_s, fast_cpu = simulate_year(data, tmp, bars, calendar, fast=True)
+        old, old_s, old_cpu = simulate_year(data, tmp, bars, calendar, fast=True, per_day=False)
         floor_s, floor_cpu = ledger_floor(tmp, calendar)
     days = fast["trading_days"]
-    same = all(fast[k] == slow[k] for k in ("task_runs", "orders", "trades", "pnl", "final_equity"))
+    keys = ("task_runs", "orders", "trades", "pnl", "final_equity")
+    same = all(fast[k] == slow[k] == old[k] for k in keys)
     slots = sum(sum(v.values()) for v in fast["task_runs"].values())
     print(f"data load                 {load_s:6.2f} s")
     print(f"simulate 2024, fast path  {fast_s:6.2f} s wall {fast_cpu:6.2f} s CPU  {days / fast_cpu:6.1f} trading days "
           f"per CPU s  ({slots} task runs, {len(fast['trades'])} trades; aim <= 5 s)")
+    print(f"  per-write (old path)    {old_s:6.2f} s wall {old_cpu:6.2f} s CPU  {days / old_cpu:6.1f} trading days "
+          "per CPU s")
+    print(f"  speed-up per-day writes {old_cpu / fast_cpu:6.2f}x (CPU)  {old_s / fast_s:6.2f}x (wall)")
     print(f"  minute by minute        {slow_s:6.2f} s wall {slow_cpu:6.2f} s CPU  {days / slow_cpu:6.1f} trading days "
           "per CPU s (baseline)")
     print(f"  speed-up (CPU)          {slow_cpu / fast_cpu:6.2f}x  results identical: {same}")

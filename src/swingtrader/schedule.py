@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -220,6 +221,9 @@ class Scheduler:
         self.run_lock = threading.Lock()  # one task at a time: scheduled slots and manual runs alike
         self.born: datetime | None = None  # when the store was made: slots over before then are not recorded
         self.on_new_day: Callable[[date], None] = lambda _d: None  # each session day as the loop reaches it
+        self.day_unit: Callable[[], AbstractContextManager[None]] | None = None
+        """A simulation's unit of durability (`Store.unit`): when set, each session day's slots run inside one
+        unit, committed with the day's ledger rows at the day's end; a crash mid-day resumes from its start."""
         self.on_calendar_end: Callable[[CalendarDataMissing], bool] | None = None
         """Called when the next session is in a year without holiday data: returns True once it is known, False on
         a stop request. Without it, `run` raises `CalendarDataMissing` there."""
@@ -254,47 +258,66 @@ class Scheduler:
         if self._calendar.session(day) is None:
             day = self._calendar.next_session(day).date
         while not self.stop.is_set():
-            self.on_new_day(day)
-            self._on_day(day, self._plan.slots(day))
-            statuses = self._ledger.statuses(day)
-            pending_unrun: list[Unrun] = []
-            slots = self._plan.slots(day)
-            idle, idle_detail = 0, None
-            for i, slot in enumerate(slots):
-                if self.stop.is_set():
-                    break
-                if statuses.get((slot.task, slot.slot)) in FINAL:
-                    idle = 0
-                    continue
-                if until is not None and slot.at >= until:
-                    self._flush(pending_unrun)
+            with self._session_day():
+                if not self._run_day(day, until):
                     return
-                if slot.at > self._clock.now():
-                    self._flush(pending_unrun)
-                    pending_unrun = []
-                    self._on_next(slot)
-                    if not self._wait(slot.at):
-                        return
-                status: RunStatus | None
-                if idle > 0 and (slot.task, slot.slot) not in statuses and self._clock.now() < slot.deadline:
-                    idle -= 1
-                    self._flush(pending_unrun)
-                    status = self._record_idle(slot, idle_detail)
-                else:
-                    idle = 0
-                    status = self._process(slot, statuses, pending_unrun)
-                    if status is RunStatus.SUCCEEDED and self._fast_forward is not None:
-                        idle, idle_detail = self._fast_forward(slot, slots[i + 1:])
-                if status is not None:
-                    statuses[(slot.task, slot.slot)] = status
-                self._heartbeat()
-            self._flush(pending_unrun)
-            if self.stop.is_set():
-                return
             following = self._next_session(day)
             if following is None:
                 return
             day = following
+
+    @contextmanager
+    def _session_day(self) -> Iterator[None]:
+        """The day's `day_unit`, its buffered ledger rows written inside it (dropped with it on an error)."""
+        if self.day_unit is None:
+            yield
+            return
+        with self.day_unit():
+            try:
+                yield
+            except BaseException:
+                self._ledger.discard()
+                raise
+            self._ledger.flush()
+
+    def _run_day(self, day: date, until: datetime | None) -> bool:
+        """The slots of session `day`; False when the run ends within it (`until`, a stop request)."""
+        self.on_new_day(day)
+        self._on_day(day, self._plan.slots(day))
+        statuses = self._ledger.statuses(day)
+        pending_unrun: list[Unrun] = []
+        slots = self._plan.slots(day)
+        idle, idle_detail = 0, None
+        for i, slot in enumerate(slots):
+            if self.stop.is_set():
+                break
+            if statuses.get((slot.task, slot.slot)) in FINAL:
+                idle = 0
+                continue
+            if until is not None and slot.at >= until:
+                self._flush(pending_unrun)
+                return False
+            if slot.at > self._clock.now():
+                self._flush(pending_unrun)
+                pending_unrun = []
+                self._on_next(slot)
+                if not self._wait(slot.at):
+                    return False
+            status: RunStatus | None
+            if idle > 0 and (slot.task, slot.slot) not in statuses and self._clock.now() < slot.deadline:
+                idle -= 1
+                self._flush(pending_unrun)
+                status = self._record_idle(slot, idle_detail)
+            else:
+                idle = 0
+                status = self._process(slot, statuses, pending_unrun)
+                if status is RunStatus.SUCCEEDED and self._fast_forward is not None:
+                    idle, idle_detail = self._fast_forward(slot, slots[i + 1:])
+            if status is not None:
+                statuses[(slot.task, slot.slot)] = status
+            self._heartbeat()
+        self._flush(pending_unrun)
+        return not self.stop.is_set()
 
     def _next_session(self, day: date) -> date | None:
         """The session after `day`; at the end of the calendar's data, once `on_calendar_end` found more (None:

@@ -55,7 +55,7 @@ def run_simulation(
     spec: SimulationSpec, settings: Settings, *, bars: BarSource, calendar: TradingCalendar, db: Path | None = None,
     store_url: str | None = None, broker_kind: str = "paper", faults: str | None = None,
     redact: Callable[[str], str] = str, progress: Callable[[datetime], None] | None = None,
-    instance_lease: Literal["owner", "standby"] | None = None,
+    instance_lease: Literal["owner", "standby"] | None = None, per_day_writes: bool = True,
 ) -> SimulationReport:
     """Run (or resume) the simulation in the SQLite file `db` (or the store at `store_url`, e.g. PostgreSQL;
     a fresh temporary file when neither is given) and return its report (see `report`). `progress(now)` is
@@ -64,7 +64,11 @@ def run_simulation(
     `instance_lease`: "owner" takes the store's lease first (`LeaseHeld` while another process's is live),
     "standby" waits until the holder's lease expires and takes it over (`LeaseLost` if SIGINT/SIGTERM comes
     first); either way every write is fenced by it, a thread renews it every quarter of the settings' lease
-    expiry, and it is given up when the run ends. Losing it mid-run raises `LeaseLost`."""
+    expiry, and it is given up when the run ends. Losing it mid-run raises `LeaseLost`.
+
+    `per_day_writes` (SQLite, the embedded exchange): each session day is one store transaction (`Store.unit`),
+    so a crash mid-day resumes from the day's start; False writes every unit of work on its own, as the live
+    and paper services do (the benchmark's baseline). The results are the same either way."""
     if store_url is None:
         if db is None:
             db = Path(tempfile.mkdtemp(prefix="swingtrader-sim-")) / "sim.sqlite"
@@ -75,7 +79,7 @@ def run_simulation(
         halt = None if lease is None else lease.keep_renewed(settings.lease_expiry_seconds / 4)
         try:
             return _run(spec, settings, store, bars=bars, calendar=calendar, broker_kind=broker_kind, faults=faults,
-                        redact=redact, progress=progress)
+                        redact=redact, progress=progress, per_day_writes=per_day_writes)
         finally:
             if halt is not None:
                 halt()
@@ -105,6 +109,7 @@ def _take_lease(store: Store, settings: Settings, *, standby: bool) -> Lease:
 def _run(
     spec: SimulationSpec, settings: Settings, store: Store, *, bars: BarSource, calendar: TradingCalendar,
     broker_kind: str, faults: str | None, redact: Callable[[str], str], progress: Callable[[datetime], None] | None,
+    per_day_writes: bool,
 ) -> SimulationReport:
     state = ServiceState(store).simulation()
     if state is not None and state != spec.as_state():
@@ -137,6 +142,9 @@ def _run(
             settings, clock=clock, clock_mode=ClockMode.VIRTUAL, calendar=calendar, store=store, bars=bars,
             broker=broker, hooks=ServiceHooks(redact=redact, heartbeat=_told(progress, clock)),
         )
+        # not with the fake Kotak server: its thread would wait for the write lock the day's unit holds
+        if per_day_writes and broker_kind == "paper" and store.engine.dialect.name == "sqlite":
+            service.scheduler.day_unit = store.unit
         until = datetime.combine(spec.end + timedelta(days=1), time(0, 0), tzinfo=IST)
         try:
             service.scheduler.run(start_day=start_at.date() if resume_at else first[0].date, until=until)

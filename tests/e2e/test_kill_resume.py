@@ -1,6 +1,10 @@
 """SIGKILL a simulation again and again, resume it with the same --db each time, and end with exactly the orders,
 exchange orders, trades, P&L, equity and ledger counts of an uninterrupted run.
 
+A simulation's unit of durability is the session day (`Store.unit`, docs/DESIGN.md): after every kill the store
+holds whole session days only, each with exactly the ledger rows of the uninterrupted run's same day, so a kill
+mid-day resumes from that day's start.
+
 The counted kills are chosen by event, not by time (`crash_simulate.py`): the N-th order write, ledger row,
 exchange write, commit, placement or modification, counted from the start of each resumed process. A fixed
 list of classic points comes first, then a seeded random choice among them with N spread over the window.
@@ -29,7 +33,7 @@ FIXED = [
     ("commit-before", 1), ("place-before", 1), ("commit-before", 1), ("commit-after", 1), ("place-after", 1),
     ("place-after", 2),
     ("place-before", 3), ("modify-before", 1), ("modify-after", 2), ("orders-write", 1), ("ledger-write", 1),
-    ("exchange-write", 1), ("commit-after", 40),
+    ("exchange-write", 1), ("commit-after", 12),
 ]
 SEEDED = 12
 SEED = 20240201
@@ -69,6 +73,18 @@ def _exchange(db):
         ).fetchall())
 
 
+def _days(db) -> dict[str, set[tuple[str, str]]]:
+    """{trading date: its (task, slot) ledger rows}; empty before the schema exists."""
+    with sqlite3.connect(db) as conn:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'task_runs'").fetchone() is None:
+            return {}
+        rows = conn.execute("SELECT trading_date, task, slot FROM task_runs").fetchall()
+    days: dict[str, set[tuple[str, str]]] = {}
+    for day, task, slot in rows:
+        days.setdefault(day, set()).add((task, slot))
+    return days
+
+
 def _progress(db) -> str:
     """The latest scheduled slot in the store; "-" before any (or before the schema exists: a kill during its
     creation rolls it back whole)."""
@@ -98,6 +114,8 @@ def test_sigkill_and_resume_matches_an_uninterrupted_run(nifty_dir, tmp_path):
         assert f"crash_simulate: SIGKILL at {point} #{n}\n" in proc.stderr
         kills += 1
         landed.append(f"{point}#{n}@{_progress(db)}")
+        clean_days = _days(clean_db)
+        assert all(rows == clean_days[day] for day, rows in _days(db).items()), f"{point} #{n} left part of a day"
     # Extra kills at seeded random moments: where they land depends on machine speed, so they are not counted.
     rng = random.Random(SEED)
     for _ in range(3):

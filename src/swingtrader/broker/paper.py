@@ -14,8 +14,10 @@ What it models (the contract the tests rely on):
   not enough cash (cash is blocked by open buys), selling more than is sellable, orders outside their window;
 - delivery costs from `swingtrader.market.costs`, taken from cash at each fill.
 Rejected orders stay in the book (so a client tag lookup finds them) and `place_order` raises `OrderRejected`.
-Every state change is committed (`swingtrader.broker.paper_store`) before the call returns; matching is
-idempotent, so an exchange reopened after a crash carries on exactly.
+Every state change is committed (`swingtrader.broker.paper_store`) before the call returns, except inside the
+store's `unit()` (a simulated session day): there a change to an existing order is kept in memory and written
+once, when the unit commits, with the rest of the day. Matching is idempotent, so an exchange reopened after a
+crash carries on exactly.
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ class PaperBroker:
             self._book = {row.order.order_id: row for row in ps.load_book(conn, since)}
             self._holdings = ps.load_holdings(conn)
         self._session_valid = False
+        self._unsaved: dict[str, ps.BookRow] = {}  # order changes awaiting the end of the store's unit
+        store.at_unit_end(self._save_unsaved)
 
     # ---- session -----------------------------------------------------------------------------------------
     @_locked
@@ -244,8 +248,12 @@ class PaperBroker:
         return row
 
     def _commit(self, row: ps.BookRow, *, new: bool = False) -> None:
-        """Persist one order change (and, for a new order, the account's order serial)."""
+        """Persist one order change (and, for a new order, the account's order serial); inside the store's unit a
+        change to an existing order waits for the unit's end (`_save_unsaved`)."""
         self._book[row.order.order_id] = row
+        if not new and self._store.in_unit:
+            self._unsaved[row.order.order_id] = row
+            return
         with self._store.begin() as conn:
             ps.save_order(conn, row, new=new)
             if new:
@@ -278,9 +286,20 @@ class PaperBroker:
         ]
 
     @_locked
+    def _save_unsaved(self) -> None:
+        """Write the order changes kept in memory during the store's unit, each order's latest once."""
+        if not self._unsaved:
+            return
+        with self._store.begin() as conn:
+            for row in self._unsaved.values():
+                ps.save_order(conn, row, new=False)
+        self._unsaved.clear()
+
+    @_locked
     def order(self, order_id: str) -> list[Order]:
         """One order at any date (the exchange keeps every order), with its last fill's time."""
         self._require_session()
+        self._save_unsaved()
         with self._store.connect() as conn:
             row = ps.load_order(conn, order_id)
         return [] if row is None else [row.order]
@@ -424,6 +443,7 @@ class PaperBroker:
                 del self._holdings[order.symbol]
         filled = replace(order, status=OrderStatus.FILLED, filled_quantity=qty, average_price=price)
         self._book[order.order_id] = replace(row, order=filled, blocked=Decimal(0))
+        self._unsaved.pop(order.order_id, None)  # written now, in its latest state
         with self._store.begin() as conn:
             ps.save_order(conn, self._book[order.order_id], new=False)
             ps.save_holding(conn, order.symbol, self._holdings.get(order.symbol))

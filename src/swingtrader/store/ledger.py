@@ -163,6 +163,12 @@ class Ledger:
             self._write(self._pending)
             self._pending = []
 
+    def discard(self) -> None:
+        """Drop the buffered rows unwritten: the store's unit their slots' writes belonged to was rolled back
+        (`Store.unit`), so those slots run again."""
+        with self._lock:
+            self._pending = []
+
     def _write(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
@@ -174,8 +180,6 @@ class Ledger:
                 except IntegrityError:
                     pass
             return
-        if self._raw is None:
-            self._raw = self._store.engine.raw_connection()
         utc = UtcDateTime()  # the column type's own conversion, as the SQL layer applies it
         values = [
             (r["task"], r["day"].isoformat(), r["slot"], r["status"], utc.process_bind_param(r["scheduled_at"], None),
@@ -183,6 +187,12 @@ class Ledger:
              r["error"], None if r["detail"] is None else json.dumps(r["detail"]))
             for r in rows
         ]
+        if self._store.in_unit:  # inside the store's unit, whose connection holds the write lock
+            with self._store.begin() as conn:
+                conn.exec_driver_sql(_INSERT_RUN_SQLITE, values)
+            return
+        if self._raw is None:
+            self._raw = self._store.engine.raw_connection()
         raw = self._raw
 
         def write() -> None:

@@ -45,6 +45,9 @@ class TaskContext:
     feed: DataFeed | None = None  # `run` only: keeps `bars` current (market/refresh.py)
     holdings_mismatch: str = "flag"  # "flag" | "adopt": extra broker holdings (swingtrader.recovery)
     _snapshots: dict[tuple[str, date], Snapshot | None] = field(default_factory=dict)
+    settled: set[tuple[str, date]] = field(default_factory=set)
+    """(what, trading date) facts a task proved cannot change for the rest of that day, so it stops reading them
+    (e.g. monitor_sell_orders: every `place_sell_orders` slot of the day succeeded)."""
 
     @property
     def params(self) -> StrategyParams:

@@ -53,12 +53,16 @@ def _missing_targets(ctx: TaskContext, day: date) -> list[dict[str, Any]]:
     from swingtrader.store.ledger import Ledger, RunStatus
     from swingtrader.tasks.place_sell_orders import place_targets
 
+    if ("place_sell_orders succeeded", day) in ctx.settled:
+        return []
+    ran = {s for (task, _), s in Ledger(ctx.store).statuses(day).items() if task == "place_sell_orders"}
+    if ran == {RunStatus.SUCCEEDED}:  # a succeeded slot never runs again: nothing to place for the rest of the day
+        ctx.settled.add(("place_sell_orders succeeded", day))
+    if RunStatus.SKIPPED not in ran:
+        return []
     sold_today = {o.symbol for o in ctx.orders.for_day(day) if o.side is Side.SELL}
     waiting = [p for p in ctx.portfolio.open_positions() if p.symbol not in sold_today]
     if not waiting:
-        return []
-    statuses = Ledger(ctx.store).statuses(day)
-    if RunStatus.SKIPPED not in {s for (task, _), s in statuses.items() if task == "place_sell_orders"}:
         return []
     placed, *_ = place_targets(ctx, day, waiting, task="monitor_sell_orders", signal=False)
     return placed
