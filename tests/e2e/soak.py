@@ -30,8 +30,8 @@ from typing import Any
 from tests.e2e import five_days
 from tests.e2e.ledger import assert_whole_ledger
 
-SHORT = (date(2024, 3, 21), date(2024, 4, 1))
-"""6 sessions across two weekends and two holidays (Holi on 25 March, Good Friday on 29 March)."""
+SHORT = (date(2024, 3, 19), date(2024, 4, 3))
+"""10 sessions across two weekends and two holidays (Holi on 25 March, Good Friday on 29 March)."""
 SPEED = 60000.0
 """Virtual seconds per real second while the service waits (a weekend is about 3 s)."""
 LONG = (date(2024, 11, 18), date(2025, 2, 14))
