@@ -1,11 +1,12 @@
-"""The soak: one `swingtrader run` (paper) as a user runs it, over a span of sessions on the paced test clock,
+"""The soak: one `swingtrader run` (paper, or live against `kotak-fake` with faults, the fake following the
+service's published paced clock) as a user runs it, over a span of sessions on the paced test clock,
 its data directory gaining each session's bars file by file the way a daily downloader writes them; then
 `simulate` over the same bars, and the figures and checks of issue 14 (`test_soak.py`, `make soak`).
 
 Each session's bars are written once the previous session's analysis finished (see `five_days.py` for why the
 evening before), one `<SYMBOL>.csv` after the other: the first half while the service runs on (its refresh
 must not read a half-written day), the rest with the service stopped (SIGSTOP, which also stops its paced
-clock), because the paced clock compresses a night to about a second, less than a downloader may take.
+clock and so the fake's), because the paced clock compresses a night to about a second, less than a downloader may take.
 A session counts as done when the next one has its first
 ledger row (the last: when its `eod_cleanup` finished); the service's RSS, its cache entries and the size of
 its data directory are sampled then. Also the entry point of `make soak` (`python -m tests.e2e.soak`)."""
