@@ -1,11 +1,12 @@
-"""The soak: one `swingtrader run` (paper) as a user runs it, over a span of sessions on the paced test clock,
+"""The soak: one `swingtrader run` (paper, or live against `kotak-fake` with faults, the fake following the
+service's published paced clock) as a user runs it, over a span of sessions on the paced test clock,
 its data directory gaining each session's bars file by file the way a daily downloader writes them; then
 `simulate` over the same bars, and the figures and checks of issue 14 (`test_soak.py`, `make soak`).
 
 Each session's bars are written once the previous session's analysis finished (see `five_days.py` for why the
 evening before), one `<SYMBOL>.csv` after the other: the first half while the service runs on (its refresh
 must not read a half-written day), the rest with the service stopped (SIGSTOP, which also stops its paced
-clock), because the paced clock compresses a night to about a second, less than a downloader may take.
+clock and so the fake's), because the paced clock compresses a night to about a second, less than a downloader may take.
 A session counts as done when the next one has its first
 ledger row (the last: when its `eod_cleanup` finished); the service's RSS, its cache entries and the size of
 its data directory are sampled then. Also the entry point of `make soak` (`python -m tests.e2e.soak`)."""
@@ -13,10 +14,13 @@ its data directory are sampled then. Also the entry point of `make soak` (`pytho
 from __future__ import annotations
 
 import argparse
+import ast
 import os
+import re
 import signal
 import socket
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,14 +34,16 @@ from typing import Any
 from tests.e2e import five_days
 from tests.e2e.ledger import assert_whole_ledger
 
-SHORT = (date(2024, 3, 21), date(2024, 4, 1))
-"""6 sessions across two weekends and two holidays (Holi on 25 March, Good Friday on 29 March)."""
+SHORT = (date(2024, 3, 19), date(2024, 4, 3))
+"""10 sessions across two weekends and two holidays (Holi on 25 March, Good Friday on 29 March)."""
 SPEED = 60000.0
 """Virtual seconds per real second while the service waits (a weekend is about 3 s)."""
 LONG = (date(2024, 11, 18), date(2025, 2, 14))
 """61 sessions across a year end, the Budget-day special session (Saturday 1 February 2025) included."""
 RSS_GROWTH_LIMIT_KB = 96 * 1024
 """How much the service's RSS may grow from the second session to the last."""
+FAULTS = "expire=2h,http429=0.02,http5xx=0.01,lost_reply=0.005,seed=7"
+"""The live variant's fault mix at `kotak-fake` (that of `simulate --broker kotak-fake`'s test)."""
 
 
 @dataclass
@@ -50,6 +56,8 @@ class Figures:
     data_bytes_start: int = 0
     cache_entries: list[int] = field(default_factory=list)
     logins: int = 0
+    faults: dict[str, int] = field(default_factory=dict)  # injected at `kotak-fake` (live only)
+    live: bool = False
     error_lines: list[str] = field(default_factory=list)
     trades: int = 0
     net_pnl: Decimal = Decimal(0)
@@ -66,7 +74,8 @@ class Figures:
             f"soak: data directory {self.data_bytes_start / 1e6:.1f} MB at start, "
             f"{self.data_bytes[-1] / 1e6:.1f} MB at the end (max {max(self.data_bytes) / 1e6:.1f} MB); "
             f"bar-cache entries at most {max(self.cache_entries)}",
-            f"soak: logins {self.logins} for {self.sessions} sessions (no injected expiries)",
+            f"soak ({'live against kotak-fake' if self.live else 'paper'}): logins {self.logins} for "
+            f"{self.sessions} sessions and {self.faults.get('expire', 0)} injected expiries; faults {self.faults}",
             f"soak: {self.trades} trades, net P&L {self.net_pnl}; ERROR log lines: {len(self.error_lines)}",
         ])
 
@@ -119,23 +128,71 @@ def _free_port() -> int:
     return port
 
 
-def run_soak(root: Path, first: date, last: date, *, timeout: float, speed: float = SPEED) -> Figures:
+def _start_fake(root: Path, faults: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """`swingtrader kotak-fake` over the whole span's bars (the market's tape: day D's prices during session D,
+    as `simulate` has them), following the clock file `run` publishes; the env lines it prints."""
+    env = dict(os.environ, SWINGTRADER_DATA_DIR=str(root / "fakevar"), SWINGTRADER_TEST_CLOCK_FILE=str(root / "clock"))
+    with (root / "kotak-fake.stderr").open("w") as err:  # a file: a full pipe would block the fake's logging
+        fake = subprocess.Popen([sys.executable, "-m", "swingtrader", "kotak-fake", "--port", str(_free_port()),
+                                 "--data", str(root / "full"), "--faults", faults], cwd=root, env=env,
+                                stdout=subprocess.PIPE, stderr=err, text=True)
+    lines: dict[str, str] = {}
+    while "SWINGTRADER_KOTAK_LOGIN_URL" not in lines:
+        line = fake.stdout.readline() if fake.stdout else ""
+        if not line:
+            raise AssertionError(f"kotak-fake exited {fake.wait()}: {(root / 'kotak-fake.stderr').read_text()}")
+        if line.startswith("SWINGTRADER_"):
+            name, _, value = line.strip().partition("=")
+            lines[name] = value
+    return fake, lines
+
+
+def _stop_fake(fake: subprocess.Popen[str]) -> dict[str, int]:
+    """Stop `kotak-fake` (SIGTERM); the injected faults it reports, by kind."""
+    fake.send_signal(signal.SIGTERM)
+    out, _ = fake.communicate(timeout=30)
+    found = re.search(r"injected faults: (\{.*\})", out)
+    return {k: int(v) for k, v in ast.literal_eval(found.group(1)).items()} if found else {}
+
+
+def _start_run(root: Path, start: date, speed: float, extra: dict[str, str]) -> subprocess.Popen[str]:
+    """`swingtrader run` as `five_days.start_run` starts it, with `extra` in its environment."""
+    env = dict(os.environ, SWINGTRADER_DATA_DIR=str(root / "var"), SWINGTRADER_DATA=str(root / "live"),
+               SWINGTRADER_WEB_PORT=str(_free_port()), SWINGTRADER_WEB_ENABLED="true",
+               SWINGTRADER_TEST_CLOCK=f"{start.isoformat()}T09:00+05:30@{speed}", **extra)
+    with (root / "run.stderr").open("w") as err:  # a file: a full pipe would block the service mid-session
+        return subprocess.Popen([sys.executable, "-m", "swingtrader", "run"], cwd=root, env=env,
+                                stdout=subprocess.DEVNULL, stderr=err, text=True)
+
+
+def run_soak(root: Path, first: date, last: date, *, timeout: float, speed: float = SPEED,
+             live: str | None = None) -> Figures:
     """Run the service over the sessions from `first` to `last` (`first` and `last` must be regular sessions) and
-    `simulate` over the same bars; the figures (the checks are the caller's, see `check`)."""
+    `simulate` over the same bars; the figures (the checks are the caller's, see `check`). With `live` (a fault
+    SPEC), the service runs in live mode against `kotak-fake` with those faults, on the service's clock: the
+    paced clock publishes its time to a file that the fake follows, so neither runs ahead of the other (a
+    SIGSTOPped service stops both)."""
     sessions = sessions_between(first, last, root / "calendar-cache")
     days = [d for d, _ in sessions]
     kinds = dict(sessions)
     five_days.write_bars(root / "live", days[0])
     five_days.write_bars(root / "full", days[-1])
-    figures = Figures(sessions=len(days))
+    figures = Figures(sessions=len(days), live=live is not None)
     var, db = root / "var", root / "var" / "swingtrader.sqlite"
     t0 = time.monotonic()
-    proc = five_days.start_run(root, port=_free_port(), speed=speed, start=days[0])
+    fake, extra = None, {}
+    if live is not None:
+        (root / "clock").write_text(f"{days[0].isoformat()}T09:00:00+05:30")  # until `run` publishes its own
+        fake, extra = _start_fake(root, live)
+        extra |= {"SWINGTRADER_MODE": "live", "SWINGTRADER_TEST_CLOCK_FILE": str(root / "clock"),
+                  # the fake is on loopback: pacing the calls in real time would only slow the paced clock
+                  "SWINGTRADER_KOTAK_READS_PER_SECOND": "1000", "SWINGTRADER_KOTAK_ORDERS_PER_SECOND": "1000"}
+    proc = _start_run(root, days[0], speed, extra)
     try:
         fed, done = 0, 0
         while done < len(days):
             if proc.poll() is not None:
-                err = proc.stderr.read() if proc.stderr else ""
+                err = (root / "run.stderr").read_text()
                 raise AssertionError(f"swingtrader run exited {proc.returncode}: {err[-3000:]}")
             if time.monotonic() - t0 > timeout:
                 raise AssertionError(f"{len(days)} sessions not done in {timeout} s: fed {fed}, done {done}")
@@ -157,10 +214,13 @@ def run_soak(root: Path, first: date, last: date, *, timeout: float, speed: floa
         proc.send_signal(signal.SIGTERM)
         if proc.wait(timeout=60) != 0:
             raise AssertionError(f"swingtrader run exited {proc.returncode} on SIGTERM")
+        if fake is not None:
+            figures.faults = _stop_fake(fake)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        for child in (proc, fake):
+            if child is not None and child.poll() is None:
+                child.kill()
+                child.wait()
     figures.wall_seconds = time.monotonic() - t0
     figures.ledger = assert_whole_ledger(db)
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
@@ -180,7 +240,9 @@ def check(figures: Figures) -> None:
     for key in ("analysis", "orders", "fills", "trades", "positions"):
         assert figures.run[key] == figures.simulated[key], key
     assert figures.run["analysis"] and figures.run["fills"], "the span must trade"
-    assert figures.logins == figures.sessions, figures.report()
+    assert figures.logins == figures.sessions + figures.faults.get("expire", 0), figures.report()
+    if figures.live:
+        assert figures.faults.get("expire", 0) > 0 and figures.faults.get("http429", 0) > 0, figures.faults
     assert max(figures.cache_entries) <= 2, figures.cache_entries
     rss_2 = figures.rss_kb[min(1, len(figures.rss_kb) - 1)]
     assert figures.rss_kb[-1] - rss_2 <= RSS_GROWTH_LIMIT_KB, figures.rss_kb
@@ -191,9 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first", type=date.fromisoformat, default=LONG[0])
     parser.add_argument("--last", type=date.fromisoformat, default=LONG[1])
     parser.add_argument("--timeout", type=float, default=3 * 3600)
+    parser.add_argument("--live", metavar="SPEC", nargs="?", const=FAULTS,
+                        help=f"live mode against kotak-fake with this fault mix (default {FAULTS})")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="swingtrader-soak-") as tmp:
-        figures = run_soak(Path(tmp), args.first, args.last, timeout=args.timeout)
+        figures = run_soak(Path(tmp), args.first, args.last, timeout=args.timeout, live=args.live)
         print(figures.report(), flush=True)
         check(figures)
     return 0

@@ -17,6 +17,7 @@ from swingtrader.notify import NotificationKind
 from swingtrader.service import ClockMode, ServiceHooks, build_service, paper_broker, paper_path
 from swingtrader.store import Store
 from swingtrader.store.state import ServiceState
+from tests.e2e import five_days
 from tests.e2e.five_days import write_bars
 
 MAY31, JUN3, JUN4, JUN5 = date(2024, 5, 31), date(2024, 6, 3), date(2024, 6, 4), date(2024, 6, 5)
@@ -238,3 +239,41 @@ def test_the_wait_is_published_with_the_real_next_task_and_a_stop_leaves_the_ana
                                          "and task in ('analysis', 'place_buy_orders')").all())
     assert runs == {"analysis": "succeeded", "place_buy_orders": "succeeded"}
     store.dispose()
+
+
+def test_a_file_that_cannot_change_skips_days_past_its_end_and_fails_a_day_missing_within_it(tmp_path):
+    """Issue 14: on a single file (like `bundled`) every evening after its newest bar would fail with an ERROR and
+    an alert, though nothing can ever arrive: that is `skipped` with a plain reason; a day the file lacks within
+    its span (3 June here) is still a named failure."""
+    source = five_days._bundled()
+    lines = ["symbol,date,open,high,low,close,volume"]
+    for symbol in source.symbols()[:12]:
+        b = source.bars(symbol)
+        for d, o, h, lo, c in zip(b.dates.tolist(), b.open.tolist(), b.high.tolist(), b.low.tolist(),
+                                  b.close.tolist(), strict=True):
+            if date(2023, 1, 1) <= d <= JUN4 and d != JUN3:
+                lines.append(f"{symbol},{d},{o!r},{h!r},{lo!r},{c!r},100000")
+    data = tmp_path / "prices.csv"
+    data.write_text("\n".join(lines) + "\n")
+    settings = load_settings(None, data_dir=tmp_path, data=str(data), data_wait_minutes=30)
+    calendar = TradingCalendar.load(cache_dir=tmp_path / "cache")
+    bars = LiveBars(open_bar_source(str(data), cache_dir=tmp_path / "cache", parse_in_child=True))
+    store = Store.open(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    clock = SimClock(at(JUN3, 8, 0))
+    alerts: list[NotificationKind] = []
+    service = build_service(settings, clock=clock, clock_mode=ClockMode.VIRTUAL, calendar=calendar, store=store,
+                            bars=bars, broker=paper_broker(settings, store, clock, bars, calendar),
+                            hooks=ServiceHooks(notify=lambda k, t, b: alerts.append(k)))
+    attach_feed(service, settings, bars)
+
+    service.scheduler.run(start_day=JUN3, until=at(JUN5, 17, 0))
+    with store.connect() as conn:
+        rows = conn.exec_driver_sql("select trading_date, status, error from task_runs "
+                                    "where task = 'analysis' order by trading_date").all()
+    runs = {d: (status, error) for d, status, error in rows}
+    assert runs["2024-06-03"][0] == "failed" and "no_data_for_as_of: 2024-06-03" in runs["2024-06-03"][1]
+    assert runs["2024-06-04"] == ("succeeded", None)
+    assert runs["2024-06-05"][0] == "skipped"
+    assert runs["2024-06-05"][1].startswith("prices end 2024-06-04: nothing new to analyse")
+    assert alerts.count(NotificationKind.DATA_MISSING) == 1  # 3 June only
+    assert clock.now() >= at(JUN5, 16, 0)

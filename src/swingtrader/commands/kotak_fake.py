@@ -1,7 +1,8 @@
 """`swingtrader kotak-fake [--host 127.0.0.1] [--port N] [--record FILE.jsonl] [--faults SPEC]
 [--data PATH|bundled]`: serve a fake Kotak Neo API over the paper exchange (synthetic prices unless `--data`
 names bars, e.g. `bundled` for the real Nifty 50 symbols such as M&M and BAJAJ-AUTO; the real calendar, the
-wall clock) for demos.
+wall clock) for demos. Tests only: with `SWINGTRADER_TEST_CLOCK_FILE` set it follows the virtual time a paced
+`run` publishes there (`clock.follower_clock`), so both share one clock.
 
 Prints the generated test credentials as env lines (point `SWINGTRADER_KOTAK_LOGIN_URL` at it and run
 `swingtrader broker-check`), then serves until interrupted. The paper state lives in a temporary directory.
@@ -20,7 +21,7 @@ def main(args: argparse.Namespace) -> int:
     settings = settings_or_exit(args)
     from swingtrader.broker.kotak_neo.faults import FaultSpec
     from swingtrader.broker.kotak_neo.harness import start_fake
-    from swingtrader.clock import LiveClock
+    from swingtrader.clock import follower_clock
     from swingtrader.service import paper_broker
     from swingtrader.store import Store
 
@@ -31,7 +32,10 @@ def main(args: argparse.Namespace) -> int:
     calendar = calendar_or_exit(settings)
     data = getattr(args, "data", None) or "synthetic"
     bars = bars_or_exit(data, settings)
-    clock = LiveClock()
+    try:
+        clock = follower_clock()  # the wall clock; a paced `run`'s published time only when a test sets it
+    except ValueError as exc:
+        fail(str(exc))
     workdir = Path(tempfile.mkdtemp(prefix="kotak-fake-"))
     store = Store.open(f"sqlite:///{workdir / 'exchange.sqlite'}")
     exchange = paper_broker(settings, store, clock, bars, calendar)

@@ -11,7 +11,9 @@
 - `DataFeed.require(day, deadline)` is the analysis' precondition: it refreshes until `day` has bars, retrying
   every `RETRY` until `data_wait_minutes` after the call or the slot's deadline, whichever is first; then it
   notifies `DATA_MISSING` and raises `DataMissing("no_data_for_as_of: DAY")`, so the analysis is `failed`.
-  A source that cannot change (generated, `bundled`, a single file) is not waited on. The wait is published
+  A source that cannot change (generated, `bundled`, a single file) is not waited on, and a day after its
+  newest bar is `skipped` (`SlotSkipped("prices end DAY: nothing new to analyse ...")`), not failed: a day
+  it lacks within its span is still a failure. The wait is published
   (`ServiceState.waiting`, with the real next slot) for `status` and the dashboard; a stop request during it
   raises `StopRequested`, which leaves the slot to run again at the next start.
 - `FreshPath` is the paper exchange's price path over `LiveBars`: it follows each swap, and has no price (so no
@@ -42,7 +44,7 @@ from swingtrader.market.bars import open_bar_source
 from swingtrader.market.panel import BarSource, DataFileError
 from swingtrader.market.panel import select_symbols as _select
 from swingtrader.notify import NotificationKind
-from swingtrader.schedule import Plan, StopRequested
+from swingtrader.schedule import Plan, SlotSkipped, StopRequested
 
 if TYPE_CHECKING:
     from swingtrader.clock import Clock
@@ -166,7 +168,8 @@ class DataFeed:
 
     def require(self, day: date, deadline: datetime) -> None:
         """Return once `day` has bars; else keep refreshing until `wait` from now or `deadline`, then notify
-        and raise `DataMissing`. A source that cannot change (`static`) is not waited on. While waiting,
+        and raise `DataMissing`. A source that cannot change (`static`) is not waited on, and raises
+        `SlotSkipped` (no notification) for a day after its newest bar. While waiting,
         `waiting(day, until)` is told, and `waited()` after; a stop request raises `StopRequested`."""
         until = self._clock.now() if self.static else min(deadline, self._clock.now() + self.wait)
         problem, told = "", False
@@ -193,10 +196,11 @@ class DataFeed:
         finally:
             if told:
                 self.waited()
+        if self.static and day > self.bars.last_day():  # nothing can arrive: not a failure, every evening
+            raise SlotSkipped(f"prices end {self.bars.last_day()}: nothing new to analyse ({self.bars.name} "
+                              "does not change: see the start banner)")
         reason = f"no_data_for_as_of: {day.isoformat()}"
         detail = f"{reason}: newest bars are of {self.bars.last_day()} in {self.bars.name}{problem}"
-        if self.static:
-            detail += " (a source that does not change: see the start banner)"
         log.error("analysis of %s: %s", day, detail)
         self.notify(NotificationKind.DATA_MISSING, f"no market data for {day}", detail)
         raise DataMissing(detail)

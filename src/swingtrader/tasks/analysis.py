@@ -20,6 +20,7 @@ from swingtrader.tasks.context import TaskContext, money
 def run(ctx: TaskContext, slot: Slot) -> dict[str, Any]:
     day = slot.trading_date
     if ctx.feed is not None:  # the day's bars are required: `failed` with no_data_for_as_of, never "no candidates"
+        # (`skipped` on a source that cannot change, past its newest bar: see `DataFeed.require`)
         ctx.feed.require(day, slot.deadline)
     ctx.orders.reconcile()
     positions = {p.symbol: p for p in ctx.portfolio.open_positions()}
