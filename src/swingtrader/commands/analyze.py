@@ -1,7 +1,7 @@
 """`swingtrader analyze --as-of D [--data PATH] [--json]`: the 16:00 analysis on its own, holding nothing.
 
-Settings (`--config`, environment) give the strategy's parameters, the universe rule and the default data; parsed data files are
-cached in the data directory. Prints the report as JSON (`--json`) or as a table. Exit 0; 2 with
+Settings (`--config`, environment) give the strategy's parameters, the universe rule and the default data;
+parsed data files are cached in the data directory. Prints the report as JSON (`--json`) or as a table. Exit 0; 2 with
 `error: ...` on stderr for a bad date, bad settings or bad market data.
 
 Without `--config` and with no `SWINGTRADER_` setting in the environment but `data_dir` and `data`, the
