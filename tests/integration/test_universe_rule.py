@@ -16,6 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.integration.test_strategy_plugin import _relabelled
+
 SAMPLE = "nse-universe-sample-2021.csv.gz"  # RELIANCE, INFY, ITC, IRFC, KOHINOOR; 2020-12-01..2021-06-30; no volume
 RULE = "listed,min_price=5,min_history=30"
 # a loose strategy so that the rule, not the strategy, decides: IRFC and KOHINOOR are its candidates on days the
@@ -112,3 +114,27 @@ def test_the_traded_value_rule_runs_on_data_with_volume(tmp_path):
     out = json.loads(proc.stdout)
     assert out["symbols_analysed"] == 5
     assert len(out["rejected"]["not_in_universe"]) == 45
+
+
+@pytest.mark.parametrize("golden", [
+    "dip_buy_2024q1_golden.json",
+    pytest.param("dip_buy_2024_golden.json", marks=[
+        pytest.mark.slow,
+        pytest.mark.skipif(not os.environ.get("SWINGTRADER_YEAR_EQUIVALENCE"),
+                           reason="the year takes ~30 s of CPU: set SWINGTRADER_YEAR_EQUIVALENCE=1"),
+    ]),
+])
+@pytest.mark.parametrize("rule", ["", "listed"])
+def test_an_empty_or_admit_all_rule_trades_exactly_as_without_one(tmp_path, test_data, golden, rule):
+    """The empty rule is today's behaviour; `listed` admits every symbol with a bar, which are the only ones the
+    strategy can pick, so the trades are the same too."""
+    expected = json.loads((test_data / golden).read_text())
+    start, end = expected["recorded"].split("--start ")[1].split(" --end ")
+    proc = _run(tmp_path, "simulate", _env(tmp_path, SWINGTRADER_UNIVERSE_RULE=rule), "--start", start, "--end",
+                end.split()[0], "--data", "bundled", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert [_relabelled(t) for t in expected["trades"]] == report["trades"]
+    assert (report["pnl"], report["final_equity"]) == (expected["pnl"], expected["final_equity"])
+    assert report["orders"] == expected["orders"]
+    assert ("no SWINGTRADER_UNIVERSE_RULE" in report["headline"]["universe"]) == (rule == "")
