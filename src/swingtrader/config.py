@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     # market data
     data: str = "bundled"
     universe: Annotated[list[str], NoDecode] = []
+    universe_rule: str = ""  # as of each session (market/universe.py); empty: every symbol of the data
     calendar_override_file: Path | None = None
     # capital and strategy
     strategy: str = "dip_buy"  # dip_buy, atr_breakout, an entry point name or package.module:Class
@@ -164,6 +165,15 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"not NSE symbols: {', '.join(bad)}")
         return symbols
+
+    @field_validator("universe_rule")
+    @classmethod
+    def _check_universe_rule(cls, value: str) -> str:
+        from swingtrader.market.universe import parse_rule
+
+        if value.strip():
+            parse_rule(value)
+        return value.strip()
 
     @field_validator("strategy")
     @classmethod

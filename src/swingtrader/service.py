@@ -26,6 +26,7 @@ from swingtrader.broker.session import SessionManager
 from swingtrader.clock import Clock
 from swingtrader.manual_runs import check_outcome
 from swingtrader.market.costs import CostRates
+from swingtrader.market.universe import rule_of
 from swingtrader.notify import NotificationKind, Notify
 from swingtrader.order_path.intent import OrderRecord
 from swingtrader.order_path.manager import OrderManager
@@ -232,7 +233,8 @@ def build_service(
     hooks: ServiceHooks = NO_HOOKS,
 ) -> Service:
     """Wire the service from its parts. `broker` (paper, Kotak Neo, read-only...) is wrapped in the one
-    `SessionManager`; `clock_mode` must match `clock` (see `ClockMode`)."""
+    `SessionManager`; `clock_mode` must match `clock` (see `ClockMode`). `RuleNeedsVolume` when
+    `SWINGTRADER_UNIVERSE_RULE` ranks by traded value and `bars` have no volume."""
     costs = cost_rates(settings)
     notify, redact = hooks.notify, hooks.redact
 
@@ -269,7 +271,7 @@ def build_service(
         clock=clock, calendar=calendar, broker=session, orders=orders, portfolio=portfolio, bars=bars,
         strategy=build_strategy(settings), costs=costs, notify=notify, signals=SignalLog(store),
         analysis=AnalysisLog(store), store=store, special_session_tasks=frozenset(settings.special_session_tasks),
-        holdings_mismatch=settings.holdings_mismatch,
+        holdings_mismatch=settings.holdings_mismatch, universe=rule_of(settings, bars),
     )
     plan = Plan(calendar, tuple(settings.special_session_tasks))
     return Service(

@@ -20,6 +20,7 @@ from swingtrader.account_view import order_activity, read_account
 from swingtrader.broker import paper_store
 from swingtrader.broker.base import Broker
 from swingtrader.clock import IST, LiveClock, SimClock
+from swingtrader.market.universe import describe_universe
 from swingtrader.performance import performance_from_store
 from swingtrader.report_types import SimulationReport
 from swingtrader.service import ClockMode, ServiceHooks, build_service, paper_broker
@@ -158,16 +159,9 @@ def _run(
     sessions = [s.date for s in calendar.sessions(spec.start, spec.end)]
     performance = performance_from_store(store, capital=spec.capital, sessions=sessions, bars=bars,
                                          trades=out["trades"], final_equity=Decimal(out["final_equity"]),
-                                         universe=universe_label(settings, bars))
+                                         universe=describe_universe(settings, bars, sessions))
     ServiceState(store).set_performance(performance, clock.now())  # the dashboard's trades page shows it
     return {"headline": performance["headline"], **out, **performance}
-
-
-def universe_label(settings: Settings, bars: BarSource) -> str:
-    """Which symbols the run could trade, in words (the report says which universe was used)."""
-    if settings.universe:
-        return f"{len(settings.universe)} symbols listed in SWINGTRADER_UNIVERSE"
-    return f"all {len(bars.symbols())} symbols of the data ({bars.name}), today's list applied to every session"
 
 
 def _told(progress: Callable[[datetime], None] | None, clock: SimClock) -> Callable[[], None]:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from swingtrader.market.bars import open_bar_source
-from swingtrader.market.universe import RuleNeedsVolume, UniverseRule, members, parse_rule
+from swingtrader.market.universe import RuleNeedsVolume, TradedValueRule, members, parse_rule
 
 DAYS = [date(2023, 1, 2) + timedelta(days=i) for i in range(40) if (date(2023, 1, 2) + timedelta(days=i)).weekday() < 5]
 
@@ -48,14 +48,14 @@ def test_members_as_of_each_session_match_pandas(tmp_path):
     path, frame = exchange_file(tmp_path)
     panel = open_bar_source(str(path)).panel()
     rule = parse_rule("top=3, min_price=10, window=10")
-    assert rule == UniverseRule(3, 10.0, 10)
+    assert rule == TradedValueRule(3, 10.0, 10)
     seen = set()
     for day in DAYS[5:]:
         chosen = members(panel, day, rule)
         assert chosen == independent(frame, day, 3, 10.0, 10), day
         seen.update(chosen)
     assert "PENNY" not in seen  # under the minimum price
-    early, late = members(panel, DAYS[10], UniverseRule(10, 10.0, 10)), members(panel, DAYS[-1], UniverseRule(10))
+    early, late = members(panel, DAYS[10], TradedValueRule(10, 10.0, 10)), members(panel, DAYS[-1], TradedValueRule(10))
     assert "DELISTED" in early and "NEWCO" not in early  # as of day 10: still listed, not yet listed
     assert "DELISTED" not in late and "NEWCO" in late and "PENNY" in late  # later: gone, joined; no price floor
     assert members(panel, date(2023, 1, 1), rule) == []  # not a session
@@ -64,7 +64,7 @@ def test_members_as_of_each_session_match_pandas(tmp_path):
 def test_the_rule_needs_volume_and_a_valid_spec(tmp_path):
     path, _ = exchange_file(tmp_path, volume=False)
     with pytest.raises(RuleNeedsVolume):
-        members(open_bar_source(str(path)).panel(), DAYS[5], UniverseRule(3))
+        members(open_bar_source(str(path)).panel(), DAYS[5], TradedValueRule(3))
     for bad in ("top=0", "bottom=3", "top=3,window=0"):
         with pytest.raises(ValueError):
             parse_rule(bad)

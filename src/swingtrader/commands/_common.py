@@ -49,8 +49,15 @@ def calendar_or_exit(settings: Settings) -> TradingCalendar:
 
 def bars_or_exit(spec: str, settings: Settings, *, parse_in_child: bool = False) -> BarSource:
     """The bar source of `spec` (restricted to `settings.universe` when set), parsed files cached in the data
-    directory; a bad file exits 2 naming it."""
-    return open_bars_or_exit(spec, Path(settings.data_dir), settings.universe or None, parse_in_child=parse_in_child)
+    directory; a bad file, or a `SWINGTRADER_UNIVERSE_RULE` the data cannot serve (volume), exits 2 naming it."""
+    from swingtrader.market.universe import RuleNeedsVolume, rule_of
+
+    source = open_bars_or_exit(spec, Path(settings.data_dir), settings.universe or None, parse_in_child=parse_in_child)
+    try:
+        rule_of(settings, source)
+    except RuleNeedsVolume as exc:
+        fail(str(exc))
+    return source
 
 
 def open_bars_or_exit(spec: str, data_dir: Path, symbols: list[str] | None, *,

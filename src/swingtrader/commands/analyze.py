@@ -1,7 +1,7 @@
 """`swingtrader analyze --as-of D [--data PATH] [--json]`: the 16:00 analysis on its own, holding nothing.
 
-Settings (`--config`, environment) give the strategy's parameters and the default data; parsed data files are
-cached in the data directory. Prints the report as JSON (`--json`) or as a table. Exit 0; 2 with
+Settings (`--config`, environment) give the strategy's parameters, the universe rule and the default data;
+parsed data files are cached in the data directory. Prints the report as JSON (`--json`) or as a table. Exit 0; 2 with
 `error: ...` on stderr for a bad date, bad settings or bad market data.
 
 Without `--config` and with no `SWINGTRADER_` setting in the environment but `data_dir` and `data`, the
@@ -32,7 +32,8 @@ SETTING_NAMES = frozenset((  # `Settings`' fields; a test keeps the two the same
     "max_positions", "max_target_loss_pct", "min_avg_volume", "min_history", "min_volume_ratio", "mode", "notify_urls",
     "paper_max_price_age_days", "paper_max_quote_age_seconds", "paper_price_band_pct", "paper_prices", "read_only",
     "rsi_add_levels", "rsi_entry", "rsi_exit", "rsi_period", "sebi_rate", "sim_fast_forward", "special_session_tasks",
-    "stamp_duty_rate", "stop_loss_pct", "strategy", "stt_rate", "trailing_stop_pct", "universe", "use_market_amo",
+    "stamp_duty_rate", "stop_loss_pct", "strategy", "stt_rate", "trailing_stop_pct", "universe", "universe_rule",
+    "use_market_amo",
     "web_allowed_hosts", "web_enabled", "web_host", "web_password", "web_port",
 ))
 
@@ -43,6 +44,7 @@ def main(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"error: --as-of: invalid date {args.as_of!r} (expected YYYY-MM-DD)", file=sys.stderr)
         return 2
+    from swingtrader.market.universe import UniverseRule, rule_of, screen
     from swingtrader.strategy.base import Strategy
     from swingtrader.strategy.dip_buy import DipBuyStrategy
     from swingtrader.strategy.loader import build_strategy
@@ -52,11 +54,13 @@ def main(args: argparse.Namespace) -> int:
         data_dir, data = plain
         source = open_bars_or_exit(args.data or data, data_dir, None)
         strategy: Strategy = DipBuyStrategy()
+        rule: UniverseRule | None = None
     else:
         settings = settings_or_exit(args)
         source = bars_or_exit(args.data or settings.data, settings)
         strategy = build_strategy(settings)  # SWINGTRADER_STRATEGY
-    report = strategy.analyse(source, as_of)
+        rule = rule_of(settings, source)  # SWINGTRADER_UNIVERSE_RULE, as in the service's analysis
+    report = screen(strategy.analyse(source, as_of), source, rule)
     if args.json:
         print(json.dumps(report.to_json_dict(), indent=2))
     else:

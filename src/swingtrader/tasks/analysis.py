@@ -1,5 +1,8 @@
 """16:00: scan the universe with the strategy and store ranked recommendations for today's buy task.
 
+The universe is every symbol of the bar source, or those `SWINGTRADER_UNIVERSE_RULE` admits as of the day
+(`market/universe.py`): others are neither candidates nor averaged down (their exits run as usual).
+
 Held positions are evaluated for averaging down by the strategy (`Strategy.averaging`); the default adds one lot
 at `rsi10 < 20` (then `< 10`) at the close, each level once per cycle, and resets the levels at
 `rsi10 > rsi_entry`.
@@ -12,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from swingtrader.broker.base import Side
+from swingtrader.market.universe import members, screen
 from swingtrader.schedule import Slot
 from swingtrader.store.analysis import AnalysisRun, Recommendation
 from swingtrader.tasks.context import TaskContext, money
@@ -25,7 +29,9 @@ def run(ctx: TaskContext, slot: Slot) -> dict[str, Any]:
     ctx.orders.reconcile()
     positions = {p.symbol: p for p in ctx.portfolio.open_positions()}
     pending = frozenset(o.symbol for o in ctx.orders.active(side=Side.BUY))
-    report = ctx.strategy.analyse(ctx.bars, day, held=frozenset(positions), pending=pending)
+    report = screen(ctx.strategy.analyse(ctx.bars, day, held=frozenset(positions), pending=pending), ctx.bars,
+                    ctx.universe)
+    admitted = None if ctx.universe is None else set(members(ctx.bars.panel(), day, ctx.universe))
     rows = []
     for rank, c in enumerate(report.candidates, start=1):
         rows.append(_row(day, c.symbol, rank, "entry", c.close, c.rsi10, c.ema_exit, c.ema200, c.avg_volume_50,
@@ -33,8 +39,8 @@ def run(ctx: TaskContext, slot: Slot) -> dict[str, Any]:
     adds = []
     for symbol, p in positions.items():
         snap = ctx.snapshot(symbol, day)
-        if snap is None or snap.date != day or symbol in pending:
-            continue  # no bar today: averaging decisions wait for a real close
+        if snap is None or snap.date != day or symbol in pending or (admitted is not None and symbol not in admitted):
+            continue  # no bar today: averaging decisions wait for a real close; no adds outside the universe
         decision = ctx.strategy.averaging(snap, p)
         if decision.reset:
             ctx.portfolio.set_add_levels(symbol, ())

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from swingtrader.market.bars import BarSource
     from swingtrader.market.calendar import TradingCalendar
     from swingtrader.market.refresh import DataFeed
+    from swingtrader.market.universe import UniverseRule
 
 
 @dataclass
@@ -44,6 +45,7 @@ class TaskContext:
     special_session_tasks: frozenset[str] = frozenset()
     feed: DataFeed | None = None  # `run` only: keeps `bars` current (market/refresh.py)
     holdings_mismatch: str = "flag"  # "flag" | "adopt": extra broker holdings (swingtrader.recovery)
+    universe: UniverseRule | None = None  # SWINGTRADER_UNIVERSE_RULE as of each session; None: every symbol
     _snapshots: dict[tuple[str, date], Snapshot | None] = field(default_factory=dict)
     settled: set[tuple[str, date]] = field(default_factory=set)
     """(what, trading date) facts a task proved cannot change for the rest of that day, so it stops reading them
