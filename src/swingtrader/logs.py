@@ -108,6 +108,7 @@ class ISTMidnightRotatingFileHandler(TimedRotatingFileHandler):
 
     def __init__(self, filename: str | Path, backup_count: int, *, now: Callable[[], float] = time.time) -> None:
         self._now = now
+        self._failing = self._failed_now = False
         existing = os.path.exists(filename)
         super().__init__(filename, when="midnight", backupCount=backup_count, encoding="utf-8", utc=True)
         # A file written before a restart rolls over at the first midnight after its last write.
@@ -115,6 +116,20 @@ class ISTMidnightRotatingFileHandler(TimedRotatingFileHandler):
 
     def computeRollover(self, currentTime: float) -> int:
         return next_ist_midnight(currentTime)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._failed_now = False
+        super().emit(record)
+        if not self._failed_now:
+            self._failing = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A write that fails (a full disk) is said once on stderr, without a traceback, until one succeeds."""
+        self._failed_now = True
+        if not self._failing:
+            self._failing = True
+            sys.stderr.write(f"swingtrader: cannot write the log file {self.baseFilename} ({sys.exc_info()[1]}); "
+                             "records reach only the console until it can\n")
 
     def shouldRollover(self, record: logging.LogRecord) -> bool:
         return self._now() >= self.rolloverAt

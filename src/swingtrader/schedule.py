@@ -421,6 +421,10 @@ class Scheduler:
         except SlotSkipped as exc:
             log.warning("task %s %s %s skipped: %s", slot.task, slot.trading_date, slot.slot, exc)
             return RunStatus.SKIPPED, self._redact(str(exc)), None, False
+        except StoreError as exc:  # the store cannot take the outcome either: the loop pauses, the slot runs again
+            log.warning("task %s %s %s stopped: the store failed (%s); it runs again when the store takes writes",
+                        slot.task, slot.trading_date, slot.slot, exc)
+            raise
         except Exception as exc:  # invariant: one task failing never stops the loop
             log.exception("task %s %s %s failed", slot.task, slot.trading_date, slot.slot)
             error = self._redact(f"{type(exc).__name__}: {exc}")

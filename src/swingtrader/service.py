@@ -271,7 +271,7 @@ def build_service(
         clock=clock, calendar=calendar, broker=session, orders=orders, portfolio=portfolio, bars=bars,
         strategy=build_strategy(settings), costs=costs, notify=notify, signals=SignalLog(store),
         analysis=AnalysisLog(store), store=store, special_session_tasks=frozenset(settings.special_session_tasks),
-        holdings_mismatch=settings.holdings_mismatch, universe=rule_of(settings, bars),
+        holdings_mismatch=settings.holdings_mismatch, universe=rule_of(settings.universe_rule, bars),
     )
     plan = Plan(calendar, tuple(settings.special_session_tasks))
     return Service(

@@ -159,7 +159,8 @@ def _run(
     sessions = [s.date for s in calendar.sessions(spec.start, spec.end)]
     performance = performance_from_store(store, capital=spec.capital, sessions=sessions, bars=bars,
                                          trades=out["trades"], final_equity=Decimal(out["final_equity"]),
-                                         universe=describe_universe(settings, bars, sessions))
+                                         universe=describe_universe(settings.universe_rule, settings.universe,
+                                                                    bars, sessions))
     ServiceState(store).set_performance(performance, clock.now())  # the dashboard's trades page shows it
     return {"headline": performance["headline"], **out, **performance}
 

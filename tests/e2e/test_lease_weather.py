@@ -258,7 +258,7 @@ def test_a_full_disk_for_three_lease_lengths_pauses_run_and_it_resumes_when_spac
         assert _owner(db) == proc.pid
         code, err = _stop(proc)
         assert code == 0, err
-        assert "OperationalError" not in err and "trading stops here" not in err
+        assert "OperationalError" not in err and "trading stops here" not in err, err
         assert _owner(db) is None
     finally:
         if proc.poll() is None:

@@ -151,3 +151,23 @@ def test_filter_redacts_tracebacks_and_stacks() -> None:
     text = logging.Formatter().format(record)
     assert "PermissionError: mpin *** rejected" in text and "mpin = ***" in text
     assert MPIN4 not in text and record.exc_info is None
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full, a device that is always full")
+def test_a_full_disk_under_the_log_file_is_said_once_without_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    handler = ISTMidnightRotatingFileHandler("/dev/full", 30, now=lambda: 0.0)  # every write: ENOSPC
+    try:
+        try:
+            raise RuntimeError("an exception being handled while the record is written")
+        except RuntimeError:
+            for n in range(3):
+                emit(handler, f"record {n}")
+    finally:
+        try:
+            handler.close()
+        except OSError:
+            pass
+    err = capsys.readouterr().err
+    assert err.count("cannot write the log file /dev/full") == 1, err
+    assert "No space left on device" in err
+    assert "Traceback" not in err and "RuntimeError" not in err

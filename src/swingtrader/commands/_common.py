@@ -54,7 +54,7 @@ def bars_or_exit(spec: str, settings: Settings, *, parse_in_child: bool = False)
 
     source = open_bars_or_exit(spec, Path(settings.data_dir), settings.universe or None, parse_in_child=parse_in_child)
     try:
-        rule_of(settings, source)
+        rule_of(settings.universe_rule, source)
     except RuleNeedsVolume as exc:
         fail(str(exc))
     return source

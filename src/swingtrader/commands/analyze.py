@@ -59,7 +59,7 @@ def main(args: argparse.Namespace) -> int:
         settings = settings_or_exit(args)
         source = bars_or_exit(args.data or settings.data, settings)
         strategy = build_strategy(settings)  # SWINGTRADER_STRATEGY
-        rule = rule_of(settings, source)  # SWINGTRADER_UNIVERSE_RULE, as in the service's analysis
+        rule = rule_of(settings.universe_rule, source)  # SWINGTRADER_UNIVERSE_RULE, as in the service's analysis
     report = screen(strategy.analyse(source, as_of), source, rule)
     if args.json:
         print(json.dumps(report.to_json_dict(), indent=2))

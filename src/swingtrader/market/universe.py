@@ -26,7 +26,6 @@ import numpy as np
 from swingtrader.market.bars import Panel
 
 if TYPE_CHECKING:
-    from swingtrader.config import Settings
     from swingtrader.market.bars import BarSource
     from swingtrader.strategy.dip_buy import AnalysisReport
 
@@ -106,12 +105,12 @@ def parse_rule(text: str) -> UniverseRule:
     raise ValueError(f"{text!r}: expected {_FORMS}, with N, W and D at least 1")
 
 
-def rule_of(settings: Settings, source: BarSource) -> UniverseRule | None:
-    """The rule `SWINGTRADER_UNIVERSE_RULE` sets (None when empty), checked against `source` at start:
+def rule_of(rule_text: str, source: BarSource) -> UniverseRule | None:
+    """The rule `rule_text` (`SWINGTRADER_UNIVERSE_RULE`) sets (None when empty), checked against `source` at start:
     `RuleNeedsVolume` naming the setting and the data when it ranks by traded value and `source` has no volume."""
-    if not settings.universe_rule:
+    if not rule_text:
         return None
-    rule = parse_rule(settings.universe_rule)
+    rule = parse_rule(rule_text)
     if rule.needs_volume and source.panel().volume is None:
         raise RuleNeedsVolume(f"SWINGTRADER_UNIVERSE_RULE: {rule.describe()!r} needs volume, and the data "
                               f"{source.name} has no volume column; use listed[,min_price=P][,min_history=D]")
@@ -149,15 +148,16 @@ def screen(report: AnalysisReport, source: BarSource, rule: UniverseRule | None)
                    candidates=[c for c in report.candidates if c.symbol in admitted])
 
 
-def describe_universe(settings: Settings, source: BarSource, sessions: list[date]) -> str:
-    """Which symbols a run over `sessions` could trade, in words: the rule and how many symbols it admitted
-    (fewest, median, most over the sessions), or every symbol of the data when there is no rule."""
-    listed = f" of the {len(settings.universe)} listed in SWINGTRADER_UNIVERSE" if settings.universe else ""
-    rule = rule_of(settings, source)
+def describe_universe(rule_text: str, universe: list[str], source: BarSource, sessions: list[date]) -> str:
+    """Which symbols a run over `sessions` could trade, in words: the rule `rule_text` and how many symbols it
+    admitted (fewest, median, most over the sessions), or every symbol of the data when there is no rule;
+    `universe` is SWINGTRADER_UNIVERSE's list (empty: the whole data)."""
+    listed = f" of the {len(universe)} listed in SWINGTRADER_UNIVERSE" if universe else ""
+    rule = rule_of(rule_text, source)
     if rule is None:
         return (f"all {len(source.symbols())} symbols{listed} of the data ({source.name}) on every session "
                 "(no SWINGTRADER_UNIVERSE_RULE)")
     counts = admitted_counts(source.panel(), sessions, rule) or [0]
-    return (f"SWINGTRADER_UNIVERSE_RULE {settings.universe_rule}: {rule.describe()}; admitted "
+    return (f"SWINGTRADER_UNIVERSE_RULE {rule_text}: {rule.describe()}; admitted "
             f"{min(counts)} to {max(counts)} symbols a session (median {float(np.median(counts)):g}) of "
             f"{len(source.symbols())}{listed} in the data ({source.name})")
