@@ -11,7 +11,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 ORDER = ["bench_startup", "bench_simulate", "bench_analyze", "bench_sweep", "bench_kotak_client", "bench_dashboard",
-         "bench_long_run", "bench_year_resources", "bench_fencing", "bench_takeover"]
+         "bench_long_run", "bench_year_resources", "bench_fencing", "bench_takeover", "bench_search"]
 
 
 def main() -> int:
