@@ -67,11 +67,13 @@ class CalendarWatch:
         self._warned: date | None = None
 
     def new_day(self, day: date) -> None:
-        """Publish the calendar's reach as seen on `day`; warn (once a day) near its end."""
+        """Publish the calendar's reach as seen on `day`, or today when the loop catches up on an earlier
+        session; near its end warn once a session day, not for a day caught up on (the next one warns)."""
+        today = ist_date(self._clock.now())
         last = self._calendar.last_session().date
-        left = len(self._calendar.sessions(day, last))
+        left = len(self._calendar.sessions(max(day, today), last))
         self._publish(last, left, idle="")
-        if last - day <= timedelta(days=WARN_DAYS) and self._warned != day:
+        if day >= today and last - day <= timedelta(days=WARN_DAYS) and self._warned != day:
             self._warned = day
             text = f"exchange calendar data ends with the session of {last}: {left} sessions left"
             log.warning("%s; %s", text, ADD_HOLIDAYS)

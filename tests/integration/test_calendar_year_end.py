@@ -83,6 +83,7 @@ def test_status_dashboard_healthz_and_metrics_say_the_calendar_ends(tmp_path):
         assert overview["calendar"]["text"] == "exchange calendar data reaches 2026-12-31: 9 sessions left"
         page = httpx.get(f"{handle.url}/", timeout=10).text
         assert 'id="calendar-ending"' in page and "9 sessions left" in page
+        assert "To carry on: list next year&#39;s NSE holidays in SWINGTRADER_CALENDAR_OVERRIDE_FILE" in page
         assert "swingtrader_calendar_sessions_left 9.0" in httpx.get(f"{handle.url}/metrics", timeout=10).text
         assert httpx.get(f"{handle.url}/healthz", timeout=10).json() == {"status": "alive"}
         state.set_calendar({"last_session": "2026-12-31", "sessions_left": "0",
@@ -101,3 +102,19 @@ def test_status_dashboard_healthz_and_metrics_say_the_calendar_ends(tmp_path):
     assert status.returncode == 0, status.stderr
     assert "WARNING: idle: no exchange calendar after 2026-12-31 (2027 has no holiday data); list next year's" \
         in status.stdout
+
+
+def test_a_start_on_a_weekend_warns_once_counting_from_today(tmp_path):
+    """Started on Sunday 6 December 2026 the loop first catches up on Friday's evening, then reaches Monday: one
+    warning, with the sessions left from today (18: 7-11, 14-18, 21-24 and 28-31 December), not two."""
+    calendar = TradingCalendar.load(cache_dir=tmp_path / "cache")
+    store = Store.open(f"sqlite:///{tmp_path / 's.sqlite'}")
+    clock = SimClock(datetime(2026, 12, 6, 2, 40, tzinfo=IST))
+    alerts: list[str] = []
+    scheduler = Scheduler(Plan(calendar, ("eod_cleanup",)), Ledger(store), clock, calendar, lambda _slot: {})
+    watch = CalendarWatch(calendar, lambda: calendar, clock=clock, state=ServiceState(store),
+                          notify=lambda _k, title, _body: alerts.append(title), stop=scheduler.stop)
+    scheduler.on_new_day, scheduler.on_calendar_end = watch.new_day, watch.wait_for_data
+    scheduler.run(until=datetime(2026, 12, 7, 9, 0, tzinfo=IST))
+    assert alerts == ["exchange calendar data ends with the session of 2026-12-31: 18 sessions left"]
+    assert ServiceState(store).calendar()["sessions_left"] == "18"

@@ -91,12 +91,12 @@ def overview(store: Store, now: datetime, *, session: dict[str, Any] | None,
 
 def _calendar_and_wait(store: Store, today: date) -> dict[str, Any]:
     """The calendar's reach (`calendar_watch`; `attention` near or at its end) and what a task waits for."""
-    from swingtrader.calendar_watch import ending_soon, reach_text
+    from swingtrader.calendar_watch import ADD_HOLIDAYS, ending_soon, reach_text
 
     state = ServiceState(store)
     reach, waiting = state.calendar(), state.waiting()
     return {"calendar": None if reach is None else {**reach, "text": reach_text(reach),
-                                                     "attention": ending_soon(reach, today)},
+                                                     "attention": ending_soon(reach, today), "remedy": ADD_HOLIDAYS},
             "waiting": waiting or None}
 
 
