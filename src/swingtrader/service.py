@@ -23,7 +23,7 @@ from swingtrader.broker.base import (
 )
 from swingtrader.broker.prices import BarLookup, IntradayPath, PricePath
 from swingtrader.broker.session import SessionManager
-from swingtrader.clock import Clock
+from swingtrader.clock import Clock, ist_date
 from swingtrader.manual_runs import check_outcome
 from swingtrader.market.costs import CostRates
 from swingtrader.market.universe import rule_of
@@ -209,7 +209,11 @@ class Service:
         self.hooks.idle()
 
     def _publish_plan(self, day: date, slots: list[Slot]) -> None:
-        """Today's plan for the dashboard (slots not run yet show as planned)."""
+        """Today's plan for the dashboard (slots not run yet show as planned). An earlier day the loop catches up
+        on (at start, after a store fault) is not published: it would hide today's plan until the loop gets back
+        to today."""
+        if day < ist_date(self.clock.now()):
+            return
         plan = [PlannedSlot(s.task, s.slot, s.at) for s in slots]
         ServiceState(self.store).set_plan(day, plan, self.clock.now())
 
