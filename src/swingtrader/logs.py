@@ -37,7 +37,7 @@ MIN_SECRET_LENGTH = 4
 
 REDACTED = "***"
 LOG_FILE_NAME = "swingtrader.log"
-_JWT = r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 _OWN_HANDLERS = ("swingtrader.file", "swingtrader.console")
 
@@ -53,8 +53,8 @@ class RedactionFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         self._secrets: set[str] = set()
+        self._longest_first: tuple[str, ...] = ()
         self._lock = threading.Lock()
-        self._pattern = re.compile(_JWT)
         for value in secrets:
             self.add_secret(value)
 
@@ -64,12 +64,17 @@ class RedactionFilter(logging.Filter):
             return
         with self._lock:
             self._secrets.update({value, quote(value, safe="")})
-            alternatives = [re.escape(s) for s in sorted(self._secrets, key=len, reverse=True)]
-            self._pattern = re.compile("|".join([*alternatives, _JWT]))
+            self._longest_first = tuple(sorted(self._secrets, key=len, reverse=True))
 
     def redact(self, text: str) -> str:
-        """`text` with every secret and JWT replaced by `***`."""
-        return self._pattern.sub(REDACTED, text)
+        """`text` with every secret (longest first) and JWT replaced by `***`.
+
+        Plain substring replacement, not one regex of all secrets: a long-running service learns a token at every
+        login, and compiling a new alternation each time filled `re`'s pattern cache (hundreds of MB in weeks)."""
+        for secret in self._longest_first:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return _JWT.sub(REDACTED, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:

@@ -6,8 +6,10 @@ import io
 import logging
 import os
 import sys
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -114,6 +116,25 @@ def test_filter_redacts_secrets_of_four_characters_and_more() -> None:
     assert redaction.redact(f"Auth: {JWT}") == "Auth: ***"
     redaction.add_secret("sid-7f3a9c2e")
     assert redaction.redact("sid=sid-7f3a9c2e") == "sid=***"
+
+
+def test_a_token_learned_at_every_login_for_months_keeps_memory_flat() -> None:
+    """The live service adds its session token at each login (a year of daily logins and expiries: hundreds of
+    tokens). Redaction still covers every one, the oldest included, and memory grows by the tokens, not by
+    a compiled pattern of all tokens per login (which filled `re`'s cache: ~100 MB in the 64-session soak)."""
+    redaction = RedactionFilter([MPIN4])
+    tokens = [f"session-token-{i:04d}-" + "q7Zx" * 60 for i in range(400)]  # 259 characters each
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for token in tokens:
+            redaction.add_secret(token)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 1_000_000, grown  # 800 strings of ~260 characters, and their tuple: ~0.3 MB
+    line = f"login ok token={tokens[0]} old={tokens[-1]}&t={quote(tokens[7], safe='')} pin {MPIN4} {JWT}"
+    assert redaction.redact(line) == "login ok token=*** old=***&t=*** pin *** ***"
 
 
 def test_filter_merges_arguments_and_survives_a_bad_format() -> None:
