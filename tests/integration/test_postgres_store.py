@@ -19,6 +19,8 @@ from swingtrader.config import load_settings
 from swingtrader.market.bars import open_bar_source
 from swingtrader.market.calendar import TradingCalendar
 from swingtrader.simulate import SimulationSpec, run_simulation
+from swingtrader.store import Store
+from tests.integration.test_store_snapshot import reads_are_one_snapshot
 
 
 def _pg_bin(name: str) -> str | None:
@@ -65,3 +67,11 @@ def test_a_simulated_month_on_postgres_equals_sqlite(postgres_url, nifty_dir, tm
     assert on_postgres["trades"] and on_postgres == on_sqlite
     resumed = run_simulation(spec, settings, bars=bars, calendar=calendar, store_url=postgres_url)
     assert resumed == on_postgres  # a finished run resumes to the same report
+
+
+def test_a_read_on_postgres_is_one_snapshot(postgres_url):
+    store = Store.open(postgres_url)
+    try:
+        reads_are_one_snapshot(store)
+    finally:
+        store.dispose()

@@ -300,12 +300,18 @@ class Store:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        """A connection for reads, closed on exit; inside this thread's `unit()`, the unit's own (left open)."""
+        """A connection for reads, closed on exit; inside this thread's `unit()`, the unit's own (left open).
+        Its reads are one snapshot (from the first read on), so figures read together are from one moment: on
+        SQLite a deferred `BEGIN` (pysqlite would run each read on its own), on PostgreSQL `REPEATABLE READ`."""
         if self.in_unit:
             assert self._unit is not None
             yield self._unit
             return
         with self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
             yield conn
 
     def dispose(self) -> None:
