@@ -22,7 +22,7 @@ from pathlib import Path
 
 SPACE = """
 [search]
-rsi_entry = [20, 40]
+rsi_entry = [25, 40]  # above the default averaging levels (20, 10)
 rsi_exit = [40, 70]
 ema_exit = [5, 20]
 max_positions = [3, 10]
